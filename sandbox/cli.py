@@ -1,0 +1,126 @@
+"""`renkei sandbox …`: each stand-in in the foreground, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sandbox.common import FaultConfig
+
+sandbox_app = typer.Typer(
+    help="Run the local stand-ins (trial environment) of the MA, kintone, Salesforce and Sansan.",
+    no_args_is_help=True,
+)
+
+PortOpt = typer.Option(..., "--port", help="Port on 127.0.0.1.")
+DataOpt = typer.Option(Path("./var/sandbox"), "--data", help="Directory that holds the stand-in's data.")
+FaultsOpt = typer.Option(0.0, "--faults", help="Share of requests (0–1) that get an injected fault.")
+FaultSeedOpt = typer.Option(0, "--fault-seed", help="Seed of the fault sequence (runs are reproducible).")
+FaultKindsOpt = typer.Option(
+    None, "--fault-kinds", help="Comma-separated subset of 429,5xx,slow,timeout,reset (default: all)."
+)
+
+
+@sandbox_app.command("satori")
+def satori(
+    port: int = PortOpt,
+    data: Path = DataOpt,
+    token: str = typer.Option("demo-token", "--token", help="Bearer token of the demo company."),
+    company: str = typer.Option("demo", "--company", help="Company (MA account) the token belongs to."),
+    faults: float = FaultsOpt,
+    fault_seed: int = FaultSeedOpt,
+    fault_kinds: str | None = FaultKindsOpt,
+) -> None:
+    """The MA (SATORI) integration API and public API v4.
+
+    Example: renkei sandbox satori --port 8701 --data ./var/sandbox --token demo-token
+    """
+    from sandbox.satori.app import serve
+
+    serve(
+        port=port,
+        data=data,
+        token=token,
+        company=company,
+        faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+    )
+
+
+@sandbox_app.command("kintone")
+def kintone(
+    port: int = PortOpt,
+    data: Path = DataOpt,
+    user: str = typer.Option("Administrator", "--user", help="Login name for password auth."),
+    password: str = typer.Option("renkei-demo", "--password", help="Password for password auth."),
+    faults: float = FaultsOpt,
+    fault_seed: int = FaultSeedOpt,
+    fault_kinds: str | None = FaultKindsOpt,
+) -> None:
+    """kintone's REST API (/k/v1/ and guest spaces).
+
+    Example: renkei sandbox kintone --port 8702 --data ./var/sandbox --user admin --password secret
+    """
+    from sandbox.kintone.app import serve
+
+    serve(
+        port=port,
+        data=data,
+        user=user,
+        password=password,
+        faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+    )
+
+
+@sandbox_app.command("salesforce")
+def salesforce(
+    port: int = PortOpt,
+    data: Path = DataOpt,
+    username: str = typer.Option("admin@renkei.example.com", "--username", help="OAuth user name."),
+    password: str = typer.Option("renkei-demo", "--password", help="OAuth password."),
+    client_id: str = typer.Option("renkei-client", "--client-id", help="Connected app consumer key."),
+    client_secret: str = typer.Option("renkei-secret", "--client-secret", help="Connected app secret."),
+    daily_limit: int = typer.Option(100_000, "--daily-limit", help="Daily API request allocation."),
+    faults: float = FaultsOpt,
+    fault_seed: int = FaultSeedOpt,
+    fault_kinds: str | None = FaultKindsOpt,
+) -> None:
+    """Salesforce over HTTPS: OAuth, REST, SOQL, Collections and Bulk API 2.0.
+
+    Example: renkei sandbox salesforce --port 8703 --data ./var/sandbox
+    """
+    from sandbox.salesforce.app import serve
+
+    serve(
+        port=port,
+        data=data,
+        username=username,
+        password=password,
+        client_id=client_id,
+        client_secret=client_secret,
+        daily_limit=daily_limit,
+        faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+    )
+
+
+@sandbox_app.command("sansan")
+def sansan(
+    port: int = PortOpt,
+    data: Path = DataOpt,
+    api_key: str = typer.Option("renkeidemo0000000000000000000000", "--api-key", help="X-Sansan-Api-Key."),
+    faults: float = FaultsOpt,
+    fault_seed: int = FaultSeedOpt,
+    fault_kinds: str | None = FaultKindsOpt,
+) -> None:
+    """Sansan's business-card Open API.
+
+    Example: renkei sandbox sansan --port 8704 --data ./var/sandbox
+    """
+    from sandbox.sansan.app import serve
+
+    serve(
+        port=port,
+        data=data,
+        api_key=api_key,
+        faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+    )

@@ -1,0 +1,259 @@
+"""The integration spec (連携要件連絡書) as a file: its model and loader.
+
+The model is deliberately lenient about values (directions, kinds, times are plain strings here) so
+that ``schemas.validate`` can report every broken rule at once, each with its path in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.catalog import CustomFieldSpec, FieldType
+from schemas.policy import ConflictRule, Direction
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BLOCK_PREFIX = "prefect-block:"
+SECRET_KEYS = frozenset(
+    {"token", "api_token", "password", "client_secret", "api_key", "private_key", "security_token"}
+)
+ACTION_KINDS = ("form", "campaign", "tag", "segment_added", "segment_removed", "email")
+MASTER_KINDS = ("form", "campaign", "tag", "segment", "email")
+TARGET_KINDS = ("kintone", "salesforce", "sansan")
+LOOPBACK_HOSTS = frozenset({"localhost", "::1", "ip6-localhost"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SmtpSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = 587
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    cafile: str | None = None
+
+
+class Notify(_Model):
+    error_email: list[str] = Field(default_factory=list)
+    sender: str = "renkei@localhost.localdomain"
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    @field_validator("error_email", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class Storage(_Model):
+    staging: str = "./var/staging"
+    state: str = "sqlite:///./var/state.db"
+
+
+class MaSettings(_Model):
+    url: str
+    token: str
+
+
+class CustomField(_Model):
+    type: str
+    unique: bool = False
+    label: str = ""
+    options: list[str] = Field(default_factory=list)
+    max_length: int | None = None
+
+
+class Mapping_(_Model):
+    target: str
+    conflict: str | None = None
+
+
+class Match(_Model):
+    ma: str = "email"
+    target: str
+
+
+class ActionTarget(_Model):
+    app: int | None = None
+    object: str | None = None
+
+
+class Target(_Model):
+    name: str
+    kind: str
+    url: str
+    auth: dict[str, str] = Field(default_factory=dict)
+    app: int | None = None
+    object: str | None = None
+    guest_space: int | None = None
+    api_version: str | None = None
+    match: Match | None = None
+    map: dict[str, str | Mapping_] = Field(default_factory=dict)
+    actions: dict[str, ActionTarget] = Field(default_factory=dict)
+    updated_field: str | None = None
+    duplicates: Literal["reject", "newest_exchange"] = "reject"
+    defaults: dict[str, str] = Field(default_factory=dict)
+    overlap_minutes: int = Field(default=10, ge=0, le=1440)
+    concurrency: int = Field(default=4, ge=1, le=50)
+    daily_request_budget: int | None = Field(default=None, ge=1)
+    budget_share_per_run: float = Field(default=0.25, gt=0, le=1)
+    budget_share_total: float = Field(default=0.80, gt=0, le=1)
+    bulk_threshold: int | None = Field(default=None, ge=1)
+    ca_bundle: str | None = None
+
+    def mappings(self) -> dict[str, Mapping_]:
+        """``map`` with the short form (``field: target``) expanded."""
+        return {
+            ma: entry if isinstance(entry, Mapping_) else Mapping_(target=entry)
+            for ma, entry in self.map.items()
+        }
+
+
+class Spec(_Model):
+    version: Literal[1] = 1
+    company: str
+    timezone: str = "Asia/Tokyo"
+    cuts: list[str] = Field(default_factory=lambda: ["02:00", "11:00"])
+    notify: Notify = Field(default_factory=Notify)
+    storage: Storage = Field(default_factory=Storage)
+    ma: MaSettings
+    custom_fields: dict[str, CustomField] = Field(default_factory=dict)
+    fields: dict[str, str] = Field(default_factory=dict)
+    targets: list[Target] = Field(default_factory=list)
+
+    def custom_specs(self) -> dict[str, CustomFieldSpec]:
+        """Declared custom fields whose type is known, keyed by identifier."""
+        known = {t.value for t in FieldType}
+        return {
+            ident: CustomFieldSpec(
+                ident,
+                FieldType(cf.type),
+                cf.unique,
+                cf.label,
+                tuple(cf.options),
+                cf.max_length,
+            )
+            for ident, cf in self.custom_fields.items()
+            if cf.type in known
+        }
+
+    def direction(self, field: str) -> Direction:
+        """The configured 連携種別 of ``field``; a field not listed is ng."""
+        value = self.fields.get(field, Direction.NG.value)
+        return Direction(value) if value in Direction._value2member_map_ else Direction.NG
+
+    def conflict_rule(self, target: Target, field: str) -> ConflictRule | None:
+        entry = target.mappings().get(field)
+        if entry is None or entry.conflict is None or entry.conflict not in ConflictRule._value2member_map_:
+            return None
+        return ConflictRule(entry.conflict)
+
+    def target(self, name: str) -> Target:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise KeyError(f"no target named {name!r} in the spec for {self.company}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule, located by its path in the spec file."""
+
+    path: str
+    field: str
+    rule: str
+    hint: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.field}: {self.rule}: {self.hint}"
+
+
+class SpecError(Exception):
+    """The spec cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{source}: the integration spec is not valid:\n{lines}")
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s)://localhost, 127.0.0.0/8 and [::1]: the trial environment's endpoints."""
+    host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
+    return is_loopback_host(host)
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def is_secret_reference(value: str) -> bool:
+    return value.startswith(BLOCK_PREFIX) or bool(ENV_REF.fullmatch(value.strip()))
+
+
+def interpolate(data: Any, env: Mapping[str, str], path: str = "") -> tuple[Any, list[Problem]]:
+    """Replace ``${VAR}`` in every string by the environment's value; report missing names only."""
+    problems: list[Problem] = []
+    if isinstance(data, dict):
+        out: dict[Any, Any] = {}
+        for key, value in data.items():
+            out[key], sub = interpolate(value, env, _join(path, str(key)))
+            problems += sub
+        return out, problems
+    if isinstance(data, list):
+        items = []
+        for index, value in enumerate(data):
+            item, sub = interpolate(value, env, f"{path}[{index}]")
+            items.append(item)
+            problems += sub
+        return items, problems
+    if isinstance(data, str):
+        for name in ENV_REF.findall(data):
+            if name not in env:
+                problems.append(
+                    Problem(
+                        path,
+                        name,
+                        "unresolved_env",
+                        f"the environment variable {name} is not set: export it before running",
+                    )
+                )
+        return ENV_REF.sub(lambda m: env.get(m.group(1), ""), data), problems
+    return data, problems
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def read_yaml(source: str | Path) -> tuple[Any, list[Problem]]:
+    """Parse a spec file; a YAML error becomes a problem naming the line."""
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(str(path), "file", "unreadable", f"cannot read the spec: {exc}")]
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"
+        reason = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(str(path), where, "invalid_yaml", f"{reason}: fix the YAML syntax there")]
+    if not isinstance(data, dict):
+        return None, [Problem(str(path), "file", "not_a_mapping", "the spec must be a YAML mapping of keys")]
+    return data, []
