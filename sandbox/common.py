@@ -153,7 +153,7 @@ def install_sandbox_tools(
     @app.put("/_sandbox/faults", include_in_schema=False)
     async def _set_faults(body: dict[str, Any]) -> JSONResponse:
         try:
-            injector.reconfigure(FaultConfig(**{k: tuple(v) if k == "kinds" else v for k, v in body.items()}))
+            injector.reconfigure(FaultConfig.model(body))
         except (TypeError, ValueError) as exc:
             return JSONResponse({"message": str(exc)}, status_code=400)
         return JSONResponse({"injected": injector.injected})
