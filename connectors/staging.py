@@ -1,0 +1,200 @@
+"""The Parquet staging area: streaming writes, atomic renames, checksums and the manifest.
+
+The root is a local path or any fsspec URL (s3://, gs://, memory://). Every file is written to a
+temporary name and renamed when complete, and ``manifest.json`` is written last: a cut folder with a
+manifest is whole. Rows stream through in fixed-size row groups, so memory does not grow with the
+size of a cut and the same rows always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from fsspec.core import url_to_fs
+
+from schemas.staging import SCHEMA_VERSION
+
+ROW_GROUP_ROWS = 131_072
+CSV_BLOCK_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class FileStats:
+    rows: int
+    sha256: str
+    bytes: int
+    schema_version: int = SCHEMA_VERSION
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file-like view of an iterator of byte chunks, always filling whole reads (deterministic blocks)."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        view = memoryview(target).cast("B")
+        while len(self._buffer) < len(view):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        size = min(len(view), len(self._buffer))
+        view[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+
+class _HashingWriter(io.RawIOBase):
+    """Passes bytes through to ``sink`` while hashing and counting them."""
+
+    def __init__(self, sink: BinaryIO):
+        self._sink = sink
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._sink.write(view)
+        self.digest.update(view)
+        self.size += len(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self.size
+
+
+class StagingArea:
+    """Files under one staging root; paths are relative to it (``acme/20261128T0200+0900/…``)."""
+
+    def __init__(self, root: str):
+        self.root = root.rstrip("/")
+        self.fs, self._base = url_to_fs(self.root)
+        self.fs.makedirs(self._base, exist_ok=True)
+
+    def full(self, relative: str) -> str:
+        return f"{self._base}/{relative}"
+
+    def uri(self, relative: str) -> str:
+        """A path or URL a user (or pyarrow, or pandas) can open."""
+        return f"{self.root}/{relative}"
+
+    def exists(self, relative: str) -> bool:
+        return bool(self.fs.exists(self.full(relative)))
+
+    def write_batches(self, relative: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> FileStats:
+        """Stream record batches into one Parquet file in fixed row groups; atomic, hashed."""
+        target = self.full(relative)
+        temporary = f"{target}.tmp-{uuid.uuid4().hex}"
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        rows = 0
+        try:
+            with self.fs.open(temporary, "wb") as sink:
+                hashing = _HashingWriter(sink)
+                with pq.ParquetWriter(hashing, schema, compression="zstd", write_statistics=True) as writer:
+                    for group in _row_groups(batches, schema):
+                        writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+                        rows += group.num_rows
+            self.fs.mv(temporary, target)
+        finally:
+            if self.fs.exists(temporary):
+                self.fs.rm(temporary)
+        return FileStats(rows, hashing.digest.hexdigest(), hashing.size)
+
+    def write_csv_stream(self, relative: str, schema: pa.Schema, chunks: Iterable[bytes]) -> FileStats:
+        """Parse a CSV byte stream (header row first) with the schema's types and stage it."""
+        return self.write_batches(relative, schema, csv_batches(chunks, schema))
+
+    def write_json(self, relative: str, document: dict[str, Any]) -> None:
+        target = self.full(relative)
+        temporary = f"{target}.tmp-{uuid.uuid4().hex}"
+        with self.fs.open(temporary, "w", encoding="utf-8") as out:
+            json.dump(document, out, ensure_ascii=False, indent=2, sort_keys=True)
+        self.fs.mv(temporary, target)
+
+    def read_json(self, relative: str) -> dict[str, Any] | None:
+        if not self.exists(relative):
+            return None
+        with self.fs.open(self.full(relative), "r", encoding="utf-8") as source:
+            loaded: dict[str, Any] = json.load(source)
+        return loaded
+
+    def parquet(self, relative: str) -> pq.ParquetFile:
+        return pq.ParquetFile(self.fs.open(self.full(relative), "rb"))
+
+    def sha256(self, relative: str) -> str:
+        digest = hashlib.sha256()
+        with self.fs.open(self.full(relative), "rb") as source:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+
+def csv_batches(chunks: Iterable[bytes], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """Record batches of a CSV byte stream, typed by ``schema`` (unknown columns dropped)."""
+    reader_input = io.BufferedReader(_ChunkReader(chunks), buffer_size=CSV_BLOCK_BYTES)
+    try:
+        reader = pacsv.open_csv(
+            reader_input,
+            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f.name: f.type for f in schema},
+                include_columns=schema.names,
+                include_missing_columns=True,
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            return
+        raise
+    yield from reader
+
+
+def _row_groups(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
+    """Re-cut batches into tables of exactly ROW_GROUP_ROWS rows (the last may be shorter)."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    emitted = False
+    for batch in batches:
+        batch = batch.select(schema.names).cast(schema) if batch.schema != schema else batch
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= ROW_GROUP_ROWS:
+            table = pa.Table.from_batches(pending, schema)
+            yield table.slice(0, ROW_GROUP_ROWS)
+            emitted = True
+            rest = table.slice(ROW_GROUP_ROWS)
+            pending = rest.to_batches()
+            pending_rows = rest.num_rows
+    if pending_rows or not emitted:
+        yield pa.Table.from_batches(pending, schema)
+
+
+def manifest_document(
+    company: str, cut: str, window: tuple[str, str], run_id: str, files: dict[str, FileStats]
+) -> dict[str, Any]:
+    return {
+        "company": company,
+        "cut": cut,
+        "window": {"from": window[0], "to": window[1]},
+        "run_id": run_id,
+        "schema_version": SCHEMA_VERSION,
+        "files": {name: asdict(stats) for name, stats in sorted(files.items())},
+    }
