@@ -160,16 +160,26 @@ class RetryingClient:
         )
 
     def request(
-        self, method: str, url: str, *, classify: Classifier | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        classify: Classifier | None = None,
+        stream: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """Send with retries; return the first OK response or raise HttpError."""
+        """Send with retries; return the first OK response or raise HttpError.
+
+        With ``stream=True`` only the status is awaited: the caller reads the body (``iter_bytes``)
+        and must close the response.
+        """
         decide = classify or self.classify
         policy = self.policy
         waited = 0.0
         for attempt in range(policy.max_attempts):
             self.stats.attempts += 1
             try:
-                response = self.client.request(method, url, **kwargs)
+                response = self.client.send(self.client.build_request(method, url, **kwargs), stream=stream)
             except TRANSIENT_ERRORS as exc:
                 reason, decision, response_or_none = type(exc).__name__, Decision(Action.RETRY), None
             else:
@@ -177,6 +187,9 @@ class RetryingClient:
                 if decision.action is Action.OK:
                     return response
                 reason, response_or_none = f"HTTP {response.status_code}", response
+                if stream:
+                    response.read()
+                    response.close()
                 if decision.action is Action.FAIL:
                     raise self._error(method, url, response)
             wait = decision.wait if decision.wait is not None else policy.backoff(attempt)
