@@ -1,0 +1,278 @@
+"""Sansan Open API client (business cards, 名刺): read cards updated in a window, page by page.
+
+Sansan allows 10 requests per second per API key and answers 429 with ``retry_after`` (seconds) in
+the JSON body beyond that. Every request, retries included, first takes a token from a client-side
+bucket kept below that limit (8/s by default); a 429's ``retry_after`` pauses the bucket, so the
+next attempt (and any other request on this key) waits exactly as long as the service asked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from connectors.http import Action, Decision, HttpError, HttpPolicy, RetryingClient, classify_status
+
+MAX_PAGE_SIZE = 300
+
+
+class _Wire(BaseModel):
+    """Camel-case wire names; an empty string means no value (the API sends both)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class Owner(_Wire):
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+
+class CardTag(_Wire):
+    id: str
+    name: str
+    type: str | None = None
+
+
+class Tag(CardTag):
+    owner: Owner | None = None
+
+
+class BizCard(_Wire):
+    """One business card with the fields renkei maps into the MA."""
+
+    id: str
+    person_id: str | None = None
+    company_id: str | None = None
+    exchange_date: date | None = None
+    registered_time: datetime
+    updated_time: datetime
+    owner: Owner | None = None
+    last_name: str | None = None
+    first_name: str | None = None
+    last_name_reading: str | None = None
+    first_name_reading: str | None = None
+    company_name: str | None = None
+    department_name: str | None = None
+    title: str | None = None
+    email: str | None = None
+    tel: str | None = None
+    second_tel: str | None = None
+    mobile: str | None = None
+    fax: str | None = None
+    url: str | None = None
+    country_code: str | None = None
+    postal_code: str | None = None
+    prefecture: str | None = None
+    city: str | None = None
+    street: str | None = None
+    building: str | None = None
+    memo: str | None = None
+    entry_status: str = "completed"
+    is_latest: bool | None = None
+    tags: list[CardTag] = Field(default_factory=list)
+
+
+class Person(_Wire):
+    id: str
+    head_biz_card: BizCard
+
+
+class SansanUser(_Wire):
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+
+class TokenBucket:
+    """At most ``rate`` requests a second on average, bursts of ``burst``; shared by threads."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if rate <= 0 or burst < 1:
+            raise ValueError("the rate must be positive and the burst at least one")
+        self.interval = 1.0 / rate
+        self.tolerance = (burst - 1) * self.interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a token; return the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            due = max(self._next, now)
+            wait = max(0.0, due - self.tolerance - now)
+            self._next = due + self.interval
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def pause(self, seconds: float) -> None:
+        """Hand out no token for ``seconds`` from now (the service said to wait)."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds + self.tolerance)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds a 429 asks for: the body's ``retry_after``, else a Retry-After header."""
+    try:
+        body: Any = response.json()
+        return max(0.0, float(body["retry_after"]))
+    except (ValueError, KeyError, TypeError):
+        pass
+    header = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
+
+
+def _item(body: Any) -> Any:
+    """The object in a single-item answer (``item``; defensive about ``data``)."""
+    if isinstance(body, dict):
+        return body.get("item") or body.get("data") or body
+    return body
+
+
+class SansanClient:
+    """The Open API under ``<base_url>/<version>`` with one user's key; read only."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        version: str = "v3.2",
+        rate_per_second: float = 8.0,
+        policy: HttpPolicy | None = None,
+    ):
+        self.bucket = TokenBucket(rate_per_second)
+        self.requests_made = 0
+        self.rate_limited = 0
+        self.rate_limit_wait_seconds = 0.0
+        self.http = RetryingClient(
+            f"{base_url.rstrip('/')}/{version.strip('/')}",
+            policy,
+            headers={"X-Sansan-Api-Key": api_key, "Accept": "application/json"},
+            classify=self._classify,
+            event_hooks={"request": [self._throttle]},
+        )
+
+    def _throttle(self, request: httpx.Request) -> None:
+        self.rate_limit_wait_seconds += self.bucket.acquire()
+        self.requests_made += 1
+
+    def _classify(self, response: httpx.Response) -> Decision:
+        """429: pause the bucket for ``retry_after`` and retry at once (the bucket does the waiting)."""
+        if response.status_code != 429:
+            return classify_status(response)
+        self.rate_limited += 1
+        wait = retry_after(response)
+        if wait is None:
+            return Decision(Action.RETRY)
+        self.bucket.pause(wait)
+        return Decision(Action.RETRY, 0.0)
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.http.get(path, params=params).json()
+
+    def _maybe(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        try:
+            return _item(self._get(path, params))
+        except HttpError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def me(self) -> SansanUser:
+        """The key's own user: the cheapest check that the key works."""
+        return SansanUser.model_validate(_item(self._get("/me")))
+
+    def iter_cards(
+        self,
+        updated_from: datetime,
+        updated_to: datetime,
+        *,
+        range: str = "all",
+        entry_status: str | Sequence[str] = "completed",
+        include_past: bool = True,
+        include_tags: bool = True,
+        page_size: int = MAX_PAGE_SIZE,
+        order_by: str = "registeredAt",
+    ) -> Iterator[list[BizCard]]:
+        """Pages of cards updated in the inclusive window [updated_from, updated_to].
+
+        Ordered by registration time (which never changes) so a card updated while we page is
+        neither skipped nor read twice by the service's keyset cursor.
+        """
+        if updated_from.tzinfo is None or updated_to.tzinfo is None:
+            raise ValueError("updated_from and updated_to must carry a time zone (Asia/Tokyo, UTC …)")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size is 1 to {MAX_PAGE_SIZE}")
+        statuses = [entry_status] if isinstance(entry_status, str) else list(entry_status)
+        params: dict[str, Any] = {
+            "updatedFrom": updated_from.isoformat(),
+            "updatedTo": updated_to.isoformat(),
+            "range": range,
+            "entryStatus": statuses,
+            "includePastBizCards": str(include_past).lower(),
+            "includeTags": str(include_tags).lower(),
+            "orderBy": order_by,
+            "orderDirection": "asc",
+            "limit": page_size,
+        }
+        while True:
+            body = self._get("/bizCards", params)
+            yield [BizCard.model_validate(card) for card in body.get("data") or []]
+            if not body.get("hasMore") or not body.get("nextPageToken"):
+                return
+            params["nextPageToken"] = body["nextPageToken"]
+
+    def get_card(self, card_id: str, *, include_tags: bool = True) -> BizCard | None:
+        """One card, or None when the id is unknown (or not visible to this key)."""
+        found = self._maybe(f"/bizCards/{card_id}", {"includeTags": str(include_tags).lower()})
+        return None if found is None else BizCard.model_validate(found)
+
+    def get_person(self, person_id: str) -> Person | None:
+        """A person (cards of one individual merged) with its head card, or None when unknown."""
+        found = self._maybe(f"/persons/{person_id}")
+        return None if found is None else Person.model_validate(found)
+
+    def tags(self, *, range: str = "all", types: Sequence[str] = ()) -> list[Tag]:
+        """Every tag the key may see, all pages."""
+        params: dict[str, Any] = {"range": range, "type": list(types), "limit": 100}
+        found: list[Tag] = []
+        while True:
+            body = self._get("/tags", params)
+            found.extend(Tag.model_validate(tag) for tag in body.get("data") or [])
+            if not body.get("hasMore") or not body.get("nextPageToken"):
+                return found
+            params["nextPageToken"] = body["nextPageToken"]
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> SansanClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
