@@ -1,0 +1,84 @@
+"""Building apps: the preview form, deploy, and a direct path for seed data (demo apps, tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from sandbox.kintone.errors import KintoneError
+from sandbox.kintone.fields import SUPPORTED_TYPES, SYSTEM_TYPES, FieldDef, format_datetime
+from sandbox.kintone.records import system_fields
+from sandbox.kintone.store import App, Store
+
+
+def new_app(store: Store, name: str, space: int | None = None, guest: bool = False) -> App:
+    """A fresh app in preview: only the fields every app has; must run inside a transaction."""
+    app = App(
+        id=store.next_app_id(),
+        name=name,
+        space=space,
+        guest=guest,
+        preview=system_fields(),
+        created_at=format_datetime(datetime.now(UTC)),
+    )
+    store.save_app(app)
+    return app
+
+
+def parse_properties(properties: Any, existing: dict[str, FieldDef], *, adding: bool) -> dict[str, FieldDef]:
+    """Field definitions from a form-fields request body, checked as kintone checks them."""
+    if not isinstance(properties, dict) or not properties:
+        raise KintoneError("CB_VA01", errors={"properties": ["必須です。"]})
+    out: dict[str, FieldDef] = {}
+    for code, body in properties.items():
+        path = f"properties[{code}]"
+        if not isinstance(body, dict):
+            raise KintoneError("CB_VA01", errors={path: ["値の形式が正しくありません。"]})
+        merged = {**(existing[code].model_dump() if code in existing and not adding else {}), **body}
+        merged.setdefault("code", code)
+        try:
+            fdef = FieldDef.model_validate(merged)
+        except ValidationError as exc:
+            raise KintoneError("CB_VA01", errors={path: [str(exc.errors()[0]["msg"])]}) from None
+        if fdef.type not in SUPPORTED_TYPES or (adding and fdef.type in SYSTEM_TYPES):
+            raise KintoneError(
+                "CB_VA01", errors={f"{path}.type": [f"{fdef.type}はこのサンドボックスでは作成できません。"]}
+            )
+        if adding and code in existing:
+            raise KintoneError("CB_VA01", errors={f"{path}.code": ["フィールドコードが重複しています。"]})
+        if not adding and code not in existing:
+            raise KintoneError("CB_VA01", errors={f"{path}.code": ["指定したフィールドが見つかりません。"]})
+        if fdef.unique and fdef.type not in ("SINGLE_LINE_TEXT", "NUMBER", "LINK"):
+            raise KintoneError(
+                "CB_VA01", errors={f"{path}.unique": ["このフィールドには重複禁止を設定できません。"]}
+            )
+        out[fdef.code] = fdef
+    return out
+
+
+def deploy(store: Store, app: App, revert: bool = False) -> None:
+    """Make the preview form live (or discard it); must run inside a transaction."""
+    updated = app.model_copy(deep=True)
+    if revert:
+        updated.preview = {k: v.model_copy() for k, v in app.fields.items()}
+    else:
+        updated.fields = {k: v.model_copy() for k, v in app.preview.items()}
+        updated.revision = updated.preview_revision
+        updated.deployed = True
+    store.save_app(updated)
+
+
+def build_app(
+    store: Store, name: str, fields: list[FieldDef], space: int | None = None, guest: bool = False
+) -> App:
+    """Create, define and deploy an app in one step, as a user would through the preview APIs."""
+    with store.transaction():
+        app = new_app(store, name, space, guest)
+        app.preview.update(
+            parse_properties({f.code: f.model_dump() for f in fields}, app.preview, adding=True)
+        )
+        app.preview_revision += 1
+        deploy(store, app)
+    return store.apps[app.id]

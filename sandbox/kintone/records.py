@@ -1,0 +1,199 @@
+"""Record writes with kintone's rules: typed validation, unique fields, revisions, all-or-nothing batches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sandbox.kintone.errors import FieldErrors, KintoneError, invalid
+from sandbox.kintone.fields import (
+    LAYOUT_ONLY,
+    MULTI_CHOICE_TYPES,
+    WRITABLE_TYPES,
+    FieldDef,
+    FieldRuleError,
+    format_datetime,
+    normalize_value,
+)
+from sandbox.kintone.store import App, Record, Store
+
+MAX_WRITE = 100
+ADMIN_SETTABLE = frozenset({"CREATED_TIME", "UPDATED_TIME", "CREATOR", "MODIFIER"})
+DUPLICATE = "値がほかのレコードと重複しています。"
+
+
+def user(login: str) -> dict[str, str]:
+    return {"code": login, "name": login}
+
+
+def system_fields() -> dict[str, FieldDef]:
+    """The fields every app has; ``$id`` and ``$revision`` appear in records, not in the form."""
+    return {
+        f.code: f
+        for f in (
+            FieldDef(type="RECORD_NUMBER", code="レコード番号", label="レコード番号"),
+            FieldDef(type="CREATOR", code="作成者", label="作成者"),
+            FieldDef(type="CREATED_TIME", code="作成日時", label="作成日時"),
+            FieldDef(type="MODIFIER", code="更新者", label="更新者"),
+            FieldDef(type="UPDATED_TIME", code="更新日時", label="更新日時"),
+            FieldDef(type="STATUS", code="ステータス", label="ステータス"),
+            FieldDef(type="STATUS_ASSIGNEE", code="作業者", label="作業者"),
+            FieldDef(type="CATEGORY", code="カテゴリー", label="カテゴリー"),
+        )
+    }
+
+
+def record_fields(app: App) -> dict[str, FieldDef]:
+    """The form's fields plus ``$id`` and ``$revision``: what a query or a ``fields`` list may name."""
+    out = {
+        "$id": FieldDef(type="__ID__", code="$id"),
+        "$revision": FieldDef(type="__REVISION__", code="$revision"),
+    }
+    out.update({code: f for code, f in app.fields.items() if f.type not in LAYOUT_ONLY})
+    return out
+
+
+def render(app: App, record: Record, wanted: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """A stored record as kintone returns it: ``{code: {"type", "value"}}``, optionally only some fields."""
+    fields = record_fields(app)
+    codes = [c for c in wanted if c in fields] if wanted else list(fields)
+    return {c: {"type": fields[c].type, "value": record.get(c, fields[c].default())} for c in codes}
+
+
+def _key(kind: str, code: str) -> str:
+    return f"{code}.values" if kind in MULTI_CHOICE_TYPES else f"{code}.value"
+
+
+class RecordWriter:
+    """One request's writes; errors of every record are gathered, then the whole request fails."""
+
+    def __init__(self, store: Store, app: App, login: str):
+        self.store = store
+        self.app = app
+        self.login = login
+        self.errors: FieldErrors = {}
+        self.now = format_datetime(datetime.now(UTC))
+
+    def finish(self) -> None:
+        if self.errors:
+            raise invalid(self.errors)
+
+    def _apply(self, record: Record, values: Any, prefix: str, *, inserting: bool) -> None:
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            self.errors.setdefault(prefix, []).append("値の形式が正しくありません。")
+            return
+        for code, wrapped in values.items():
+            fdef = self.app.fields.get(code)
+            if fdef is None or fdef.type in LAYOUT_ONLY:
+                continue
+            if not isinstance(wrapped, dict) or "value" not in wrapped:
+                self.errors.setdefault(f"{prefix}.{code}.value", []).append("必須です。")
+                continue
+            if fdef.type in ADMIN_SETTABLE and inserting:
+                self._admin_value(record, fdef, wrapped["value"], prefix)
+            elif fdef.type in WRITABLE_TYPES:
+                try:
+                    record[code] = normalize_value(fdef, wrapped["value"])
+                except FieldRuleError as exc:
+                    self.errors.setdefault(f"{prefix}.{code}.{exc.suffix}", []).append(exc.message)
+
+    def _admin_value(self, record: Record, fdef: FieldDef, value: Any, prefix: str) -> None:
+        try:
+            if fdef.type in ("CREATOR", "MODIFIER"):
+                record[fdef.code] = user(str((value or {}).get("code") or self.login))
+            elif value:
+                record[fdef.code] = normalize_value(fdef.model_copy(update={"type": "DATETIME"}), value)
+        except (FieldRuleError, AttributeError):
+            self.errors.setdefault(f"{prefix}.{fdef.code}.value", []).append("値の形式が正しくありません。")
+
+    def _check(self, record: Record, rid: int, prefix: str) -> None:
+        """Required and unique rules over the record as it would be stored."""
+        index = self.store.unique.get(self.app.id, {})
+        for fdef in self.app.fields.values():
+            value = record.get(fdef.code)
+            if fdef.required and fdef.type in WRITABLE_TYPES and value in (None, "", []):
+                path = f"{prefix}.{_key(fdef.type, fdef.code)}"
+                if "必須です。" not in self.errors.get(path, []):
+                    self.errors.setdefault(path, []).append("必須です。")
+            if (
+                fdef.unique
+                and value not in (None, "")
+                and index.get(fdef.code, {}).get(str(value), rid) != rid
+            ):
+                self.errors.setdefault(f"{prefix}.{fdef.code}.value", []).append(DUPLICATE)
+
+    def insert(self, values: Any, prefix: str, preset: Record | None = None) -> tuple[int, int]:
+        """A new record: defaults, the given values, then the service-maintained fields."""
+        rid = self.store.next_record_id(self.app)
+        record: Record = {f.code: f.default() for f in self.app.fields.values() if f.type in WRITABLE_TYPES}
+        record.update(preset or {})
+        record.update({"作成者": user(self.login), "更新者": user(self.login)})
+        self._apply(record, values, prefix, inserting=True)
+        self._stamp(record, rid, 1, created=True)
+        self._check(record, rid, prefix)
+        self.store.put_record(self.app.id, rid, record)  # a failed request is rolled back whole
+        return rid, 1
+
+    def update(self, rid: int, values: Any, prefix: str, revision: Any) -> int:
+        current = self.store.records[self.app.id].get(rid)
+        if current is None:
+            raise KintoneError("GAIA_RE01", rid)
+        self._check_revision(current, revision)
+        record = dict(current)
+        self._apply(record, values, prefix, inserting=False)
+        new_revision = int(current["$revision"]) + 1
+        record["更新者"] = user(self.login)
+        self._stamp(record, rid, new_revision, created=False)
+        self._check(record, rid, prefix)
+        self.store.put_record(self.app.id, rid, record)
+        return new_revision
+
+    @staticmethod
+    def _check_revision(current: Record, revision: Any) -> None:
+        if revision in (None, "", -1, "-1"):
+            return
+        if str(revision) != current["$revision"]:
+            raise KintoneError("GAIA_CO02", revision)
+
+    def _stamp(self, record: Record, rid: int, revision: int, *, created: bool) -> None:
+        record["$id"] = str(rid)
+        record["$revision"] = str(revision)
+        for fdef in self.app.fields.values():
+            if fdef.type == "RECORD_NUMBER":
+                record[fdef.code] = str(rid)
+            elif fdef.type in ("CREATED_TIME", "UPDATED_TIME"):
+                keep = created and record.get(fdef.code)  # an admin may set both times on insert
+                if not keep and (created or fdef.type == "UPDATED_TIME"):
+                    record[fdef.code] = self.now
+
+    def find_by_key(self, key: Any, prefix: str) -> tuple[str, str, int | None]:
+        """The record an ``updateKey`` names: (field, normalised value, id or None)."""
+        if not isinstance(key, dict) or "field" not in key:
+            raise invalid({f"{prefix}.updateKey.field": ["必須です。"]})
+        code = str(key["field"])
+        fdef = self.app.fields.get(code)
+        if fdef is None or not fdef.unique or fdef.type not in ("SINGLE_LINE_TEXT", "NUMBER"):
+            raise invalid(
+                {
+                    f"{prefix}.updateKey.field": [
+                        "重複禁止が設定された文字列（1行）または数値フィールドを指定してください。"
+                    ]
+                }
+            )
+        try:
+            value = normalize_value(fdef.model_copy(update={"required": True}), key.get("value"))
+        except FieldRuleError as exc:
+            raise invalid({f"{prefix}.updateKey.value": [exc.message]}) from None
+        return code, str(value), self.store.unique[self.app.id].get(code, {}).get(str(value))
+
+    def delete(self, ids: list[Any], revisions: list[Any] | None) -> None:
+        for i, raw in enumerate(ids):
+            rid = int(raw)
+            current = self.store.records[self.app.id].get(rid)
+            if current is None:
+                raise KintoneError("GAIA_RE01", rid)
+            if revisions and i < len(revisions):
+                self._check_revision(current, revisions[i])
+            self.store.put_record(self.app.id, rid, None)
