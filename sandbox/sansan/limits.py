@@ -36,4 +36,4 @@ class SlidingWindowLimiter:
                 return None
             self.refused += 1
             wait = times[0] + self.window - now
-        return math.ceil(wait * 1000) / 1000
+        return math.ceil(round(wait * 1000, 6)) / 1000
