@@ -1,0 +1,239 @@
+"""kintone REST API client: records, cursors, form fields, on the shared HTTP policy.
+
+Authenticate with API tokens (one per app, several joined) or a login and password; ``guest_space``
+switches every path to ``/k/guest/{space}/v1``. Writes go 100 rows a request and return one
+RowOutcome per row; see kintone_batches for how a rejected batch is narrowed to its bad rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+
+from connectors.http import HttpError, HttpPolicy, RetryingClient
+from connectors.kintone_batches import BatchWriter
+from connectors.kintone_model import (
+    BudgetExhausted,
+    FieldInfo,
+    KintoneApiError,
+    KintoneRecord,
+    RecordPage,
+    RequestBudget,
+    classify_kintone,
+)
+from schemas.outcomes import RowOutcome
+
+MAX_GET = 500
+MAX_URL = 4000  # longer GETs go as POST + X-HTTP-Method-Override (kintone allows 8 KB URIs)
+Row = dict[str, object]
+
+
+class _Http(RetryingClient):
+    def _error(self, method: str, url: str, response: httpx.Response) -> HttpError:
+        return KintoneApiError.from_response(super()._error(method, url, response), response)
+
+
+class KintoneClient:
+    """A typed kintone client; thread-safe, so writes run up to ``max_concurrency`` batches at once."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_tokens: Sequence[str] = (),
+        username: str | None = None,
+        password: str | None = None,
+        guest_space: int | None = None,
+        policy: HttpPolicy | None = None,
+        max_concurrency: int = 4,
+        budget: RequestBudget | None = None,
+    ):
+        if username and password:
+            login = base64.b64encode(f"{username}:{password}".encode()).decode()
+            headers = {"X-Cybozu-Authorization": login}
+        elif api_tokens:
+            headers = {"X-Cybozu-API-Token": ",".join(api_tokens)}
+        else:
+            raise ValueError("kintone needs API tokens or a username and password")
+        self.requests_made: Counter[int] = Counter()  # HTTP requests per app, retries included
+        self.max_concurrency = max_concurrency
+        self.budget = budget
+        self._local = threading.local()
+        self._count_lock = threading.Lock()
+        self._http = _Http(
+            base_url.rstrip("/"),
+            policy,
+            headers=headers,
+            classify=classify_kintone,
+            event_hooks={"request": [self._count]},
+        )
+        self._prefix = f"/k/guest/{guest_space}/v1" if guest_space is not None else "/k/v1"
+
+    def _count(self, _request: httpx.Request) -> None:
+        app = getattr(self._local, "app", None)
+        if app is not None:
+            with self._count_lock:
+                self.requests_made[app] += 1
+
+    def _call(self, method: str, resource: str, app: int, body: dict[str, Any]) -> Any:
+        """One API call against ``app``: budget checked, counted, GET parameters in the query string."""
+        if self.budget is not None and not self.budget.try_spend(app):
+            raise BudgetExhausted(app)
+        self._local.app = app
+        url = f"{self._prefix}/{resource}"
+        try:
+            if method != "GET":
+                response = self._http.request(method, url, json=body)
+            else:
+                query = httpx.QueryParams(_flatten(body))
+                if len(str(query)) <= MAX_URL:
+                    response = self._http.request("GET", url, params=query)
+                else:
+                    override = {"X-HTTP-Method-Override": "GET"}
+                    response = self._http.request("POST", url, json=body, headers=override)
+        finally:
+            self._local.app = None
+        return response.json()
+
+    def get_form_fields(self, app: int) -> dict[str, FieldInfo]:
+        """The app's live form: field code → FieldInfo (type, required, unique, options)."""
+        body = self._call("GET", "app/form/fields.json", app, {"app": app})
+        return {code: FieldInfo.model_validate(p) for code, p in body["properties"].items()}
+
+    def get_records(
+        self, app: int, query: str = "", fields: Sequence[str] | None = None, total_count: bool = False
+    ) -> RecordPage:
+        """One page (≤ 500, the query's own limit/offset) of records as kintone returns them."""
+        body: dict[str, Any] = {"app": app, "query": query}
+        if fields:
+            body["fields"] = list(fields)
+        if total_count:
+            body["totalCount"] = True
+        data = self._call("GET", "records.json", app, body)
+        total = data.get("totalCount")
+        return RecordPage(data["records"], int(total) if total is not None else None)
+
+    def iter_records_seek(
+        self, app: int, query_condition: str = "", fields: Sequence[str] | None = None, page: int = MAX_GET
+    ) -> Iterator[KintoneRecord]:
+        """Every matching record in ``$id`` order by seek paging (``$id > last``): no offset cap."""
+        wanted = [*fields, "$id"] if fields and "$id" not in fields else fields
+        where = f"({query_condition}) and " if query_condition.strip() else ""
+        last = 0
+        while True:
+            query = f"{where}$id > {last} order by $id asc limit {page}"
+            records = self.get_records(app, query, wanted).records
+            yield from records
+            if len(records) < page:
+                return
+            last = int(records[-1]["$id"]["value"])
+
+    def iter_records_cursor(
+        self, app: int, query: str = "", fields: Sequence[str] | None = None, size: int = MAX_GET
+    ) -> Iterator[KintoneRecord]:
+        """Every matching record through the cursor API, in the query's order.
+
+        The cursor is opened on the first ``next()`` and always deleted when the generator ends, raises
+        or is closed; a caller that may stop early should close it (``contextlib.closing``) so the
+        cursor is freed at once — kintone allows only 10 per domain.
+        """
+        body: dict[str, Any] = {"app": app, "query": query, "size": size}
+        if fields:
+            body["fields"] = list(fields)
+        cursor = self._call("POST", "records/cursor.json", app, body)["id"]
+        drained = False
+        try:
+            while not drained:
+                page = self._call("GET", "records/cursor.json", app, {"id": cursor})
+                drained = not page["next"]  # kintone frees a drained cursor itself
+                yield from page["records"]
+        finally:
+            if not drained:
+                self._delete_cursor(app, cursor)
+
+    def _delete_cursor(self, app: int, cursor: str) -> None:
+        try:
+            self._call("DELETE", "records/cursor.json", app, {"id": cursor})
+        except (HttpError, BudgetExhausted) as exc:
+            if not (isinstance(exc, HttpError) and exc.code == "GAIA_RE21"):  # already gone is fine
+                raise
+
+    def add_records(self, app: int, rows: Sequence[Row], key_field: str | None = None) -> list[RowOutcome]:
+        """Insert rows (not idempotent: prefer upsert_records when rows have a unique key)."""
+        keys = [str(r.get(key_field, i)) if key_field else str(i) for i, r in enumerate(rows)]
+
+        def send(positions: list[int]) -> list[RowOutcome]:
+            records = [_wrap(rows[i]) for i in positions]
+            ids = self._call("POST", "records.json", app, {"app": app, "records": records})["ids"]
+            return [RowOutcome.created(keys[i], rid) for i, rid in zip(positions, ids, strict=True)]
+
+        return BatchWriter(keys, send, self.max_concurrency).run()
+
+    def update_records(self, app: int, key_field: str, rows: Sequence[Row]) -> list[RowOutcome]:
+        """Update records found by the unique ``key_field``; a missing one is rejected (GAIA_RE20)."""
+        return self._put(app, key_field, rows, upsert=False)
+
+    def upsert_records(self, app: int, key_field: str, rows: Sequence[Row]) -> list[RowOutcome]:
+        """Insert or update by the unique ``key_field``; kintone's ``operation`` says created or updated."""
+        return self._put(app, key_field, rows, upsert=True)
+
+    def _put(self, app: int, key_field: str, rows: Sequence[Row], *, upsert: bool) -> list[RowOutcome]:
+        keys = [str(r.get(key_field, "")) for r in rows]
+
+        def send(positions: list[int]) -> list[RowOutcome]:
+            items = [
+                {
+                    "updateKey": {"field": key_field, "value": keys[i]},
+                    "record": _wrap({k: v for k, v in rows[i].items() if k != key_field}),
+                }
+                for i in positions
+            ]
+            body = {"app": app, "upsert": upsert, "records": items}
+            done = self._call("PUT", "records.json", app, body)["records"]
+            return [
+                RowOutcome.created(keys[i], r["id"])
+                if r.get("operation") == "INSERT"
+                else RowOutcome.updated(keys[i], r["id"])
+                for i, r in zip(positions, done, strict=True)
+            ]
+
+        ordered = len(set(keys)) < len(keys)  # the same key twice: keep the input order
+        return BatchWriter(keys, send, self.max_concurrency).run(ordered=ordered)
+
+    def delete_records(self, app: int, ids: Sequence[str | int]) -> None:
+        """Delete records by id, 100 a request."""
+        for start in range(0, len(ids), 100):
+            chunk = [str(i) for i in ids[start : start + 100]]
+            self._call("DELETE", "records.json", app, {"app": app, "ids": chunk})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> KintoneClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _wrap(row: Row) -> dict[str, dict[str, object]]:
+    return {code: {"value": value} for code, value in row.items()}
+
+
+def _flatten(body: dict[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:
+    """GET parameters as kintone reads them: lists as ``fields[0]=…``, booleans as true/false."""
+    out: list[tuple[str, str | int | float | bool | None]] = []
+    for key, value in body.items():
+        if isinstance(value, list):
+            out.extend((f"{key}[{i}]", str(v)) for i, v in enumerate(value))
+        elif isinstance(value, bool):
+            out.append((key, json.dumps(value)))
+        else:
+            out.append((key, str(value)))
+    return out

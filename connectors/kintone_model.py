@@ -1,0 +1,160 @@
+"""kintone's wire shapes for the client: field info, error codes as retry / fail, query-value escaping."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
+
+from connectors.http import RETRY_STATUSES, Action, Decision, HttpError, retry_after_seconds, service_message
+
+# lock and limit errors kintone asks us to retry; checked before the fail prefixes (GAIA_RE18 is a lock)
+RETRY_CODES = frozenset({"GAIA_TM12", "GAIA_RE18", "GAIA_DA02", "CB_TO01", "CB_UN01"})
+FAIL_PREFIXES = (
+    "CB_VA",
+    "CB_IJ",
+    "CB_AU",
+    "CB_WA",
+    "CB_NO",
+    "GAIA_IQ",
+    "GAIA_RE",
+    "GAIA_IA",
+    "GAIA_QU",
+    "GAIA_CO",
+    "GAIA_AP",
+    "GAIA_IL",
+    "GAIA_LO",
+)
+# codes that blame the records of a batch, not the request: the rows can be isolated
+ROW_CODES = frozenset({"CB_VA01", "GAIA_RE01", "GAIA_RE20", "GAIA_CO02", "GAIA_LO04"})
+ROW_PATH = re.compile(r"^records\[(\d+)\]\.(?:record\.)?([^.]+)")
+KintoneRecord = dict[str, dict[str, Any]]
+
+
+def classify_kintone(response: httpx.Response) -> Decision:
+    """kintone's codes before its statuses: a CB_VA01 sent as 520 still fails, a lock error retries."""
+    if response.status_code < 400:
+        return Decision(Action.OK)
+    code, _ = service_message(response)
+    wait = retry_after_seconds(response.headers.get("Retry-After"))
+    if code in RETRY_CODES:
+        return Decision(Action.RETRY, wait)
+    if code and code.startswith(FAIL_PREFIXES):
+        return Decision(Action.FAIL)
+    if response.status_code in RETRY_STATUSES or response.status_code == 520:
+        return Decision(Action.RETRY, wait)
+    return Decision(Action.FAIL)
+
+
+class KintoneApiError(HttpError):
+    """An HttpError that keeps kintone's per-field ``errors`` (``records[3].メールアドレス.value``)."""
+
+    def __init__(self, base: HttpError, errors: dict[str, list[str]]):
+        super().__init__(base.method, base.url, base.status, base.code, base.message)
+        self.errors = errors
+
+    @classmethod
+    def from_response(cls, base: HttpError, response: httpx.Response) -> KintoneApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        raw = body.get("errors") if isinstance(body, dict) else None
+        errors = {
+            str(path): [str(m) for m in (detail or {}).get("messages", [])]
+            for path, detail in (raw or {}).items()
+            if isinstance(detail, dict)
+        }
+        return cls(base, errors)
+
+    @property
+    def blames_rows(self) -> bool:
+        return self.code in ROW_CODES and not any(p in ("app", "records", "upsert") for p in self.errors)
+
+    def row_errors(self) -> dict[int, tuple[str, str]]:
+        """Position in the batch → (field code, messages) for every record kintone named."""
+        out: dict[int, tuple[str, str]] = {}
+        for path, messages in self.errors.items():
+            match = ROW_PATH.match(path)
+            if match:
+                index, code = int(match[1]), match[2]
+                previous = out.get(index)
+                text = " ".join(messages)
+                out[index] = (previous[0], f"{previous[1]} {code}: {text}") if previous else (code, text)
+        return out
+
+
+class BudgetExhausted(Exception):
+    """The app's daily request budget is spent: the caller defers the remaining work to the next run."""
+
+    def __init__(self, app: int):
+        super().__init__(f"the daily kintone request budget of app {app} is spent")
+        self.app = app
+
+
+class RequestBudget(Protocol):
+    """Where the per-app daily request count lives (the state DB in production)."""
+
+    def try_spend(self, app: int, requests: int = 1) -> bool: ...
+
+
+def budget_day(now: datetime | None = None) -> date:
+    """kintone's request day runs 09:00–08:59 JST, which is exactly the UTC calendar day."""
+    return (now or datetime.now(UTC)).astimezone(UTC).date()
+
+
+@dataclass
+class DailyBudget:
+    """An in-memory RequestBudget: ``limit`` requests per app per kintone day (default 10,000)."""
+
+    limit: int = 10_000
+    used: dict[tuple[date, int], int] = field(default_factory=dict)
+
+    def try_spend(self, app: int, requests: int = 1) -> bool:
+        key = (budget_day(), app)
+        if self.used.get(key, 0) + requests > self.limit:
+            return False
+        self.used[key] = self.used.get(key, 0) + requests
+        return True
+
+
+class FieldInfo(BaseModel):
+    """One field of an app's form (GET app/form/fields.json), as the sync maps and coerces values."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    code: str
+    type: str
+    label: str = ""
+    required: bool = False
+    unique: bool = False
+    max_length: str = PydanticField("", alias="maxLength")
+    options: dict[str, dict[str, str]] = PydanticField(default_factory=dict)
+
+    @property
+    def choices(self) -> list[str]:
+        return sorted(self.options, key=lambda k: int(self.options[k].get("index", 0)))
+
+
+@dataclass(frozen=True)
+class RecordPage:
+    records: list[KintoneRecord]
+    total_count: int | None
+
+
+def escape_query_value(value: object) -> str:
+    """A value as a quoted query literal: quotes, backslashes and line breaks can never end it early."""
+    text = str(value)
+    for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\t", "\\t"), ("\r", "\\r")):
+        text = text.replace(raw, escaped)
+    return f'"{text}"'
+
+
+def record_values(record: KintoneRecord) -> dict[str, Any]:
+    """``{code: {"type", "value"}}`` → ``{code: value}``."""
+    return {code: cell.get("value") for code, cell in record.items()}

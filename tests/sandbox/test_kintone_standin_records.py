@@ -1,0 +1,279 @@
+"""The kintone stand-in over real HTTP: auth, record writes, batches, upsert, revisions, typed values."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.common import BackgroundServer
+from sandbox.kintone.app import create_app
+from sandbox.kintone.demo_apps import DemoApps, build_demo_apps
+
+USER, PASSWORD = "admin", "s3cret"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BackgroundServer, DemoApps]]:
+    app = create_app(tmp_path_factory.mktemp("kintone"), USER, PASSWORD)
+    demo = build_demo_apps(app.state.kintone.store)
+    with BackgroundServer(app) as srv:
+        yield srv, demo
+
+
+def client(srv: BackgroundServer, *tokens: str, login: tuple[str, str] | None = None) -> httpx.Client:
+    headers: dict[str, str] = {}
+    if tokens:
+        headers["X-Cybozu-API-Token"] = ",".join(tokens)
+    if login:
+        headers["X-Cybozu-Authorization"] = base64.b64encode(":".join(login).encode()).decode()
+    return httpx.Client(base_url=srv.url, headers=headers, trust_env=False)
+
+
+def customer(email: str, **values: Any) -> dict[str, Any]:
+    return {"メールアドレス": {"value": email}, **{k: {"value": v} for k, v in values.items()}}
+
+
+def test_a_token_opens_only_its_own_app(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    own = client(srv, demo.customers.token).get("/k/v1/records.json", params={"app": demo.customers.id})
+    other = client(srv, demo.customers.token).get("/k/v1/records.json", params={"app": demo.form_history.id})
+    assert own.status_code == 200
+    assert (other.status_code, other.json()["code"]) == (400, "GAIA_IA02")
+    body = other.json()
+    assert set(body) == {"code", "id", "message"} and body["id"] and body["message"]
+
+
+def test_several_tokens_comma_separated_or_repeated(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    both = client(srv, demo.customers.token, demo.form_history.token)
+    assert both.get("/k/v1/records.json", params={"app": demo.form_history.id}).status_code == 200
+    repeated = httpx.get(
+        f"{srv.url}/k/v1/records.json",
+        params={"app": demo.mail_history.id},
+        headers=[
+            ("X-Cybozu-API-Token", demo.customers.token),
+            ("X-Cybozu-API-Token", demo.mail_history.token),
+        ],
+    )
+    assert repeated.status_code == 200
+    too_many = client(srv, *([demo.customers.token] * 10)).get("/k/v1/records.json", params={"app": 1})
+    assert too_many.json()["code"] == "CB_VA01"
+
+
+def test_password_auth_and_its_failures(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    ok = client(srv, login=(USER, PASSWORD)).get("/k/v1/records.json", params={"app": demo.mail_history.id})
+    bad = client(srv, login=(USER, "wrong")).get("/k/v1/records.json", params={"app": demo.mail_history.id})
+    none = client(srv).get("/k/v1/records.json", params={"app": demo.mail_history.id})
+    assert ok.status_code == 200
+    assert (bad.status_code, bad.json()["code"]) == (401, "CB_WA01")
+    assert (none.status_code, none.json()["code"]) == (401, "CB_AU01")
+
+
+def test_token_rights_are_enforced(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    token = httpx.post(
+        f"{srv.url}/_sandbox/apps/{demo.customers.id}/tokens", json={"rights": ["view"]}
+    ).json()
+    viewer = client(srv, token["token"])
+    assert viewer.get("/k/v1/records.json", params={"app": demo.customers.id}).status_code == 200
+    denied = viewer.post("/k/v1/record.json", json={"app": demo.customers.id, "record": customer("v@x.jp")})
+    assert (denied.status_code, denied.json()["code"]) == (403, "CB_NO02")
+
+
+def test_bulk_limit_is_100_and_all_or_nothing(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    http = client(srv, demo.form_history.token)
+    app = demo.form_history.id
+    rows = [{"イベントID": {"value": f"bulk-{i}"}} for i in range(101)]
+    over = http.post("/k/v1/records.json", json={"app": app, "records": rows})
+    assert over.status_code == 400 and "records" in over.json()["errors"]
+    rows[42] = {"イベントID": {"value": "bulk-1"}}  # duplicates row 1 inside the batch
+    rows[7] = {"発生日時": {"value": "not a time"}, "イベントID": {"value": "bulk-7"}}
+    failed = http.post("/k/v1/records.json", json={"app": app, "records": rows[:100]})
+    errors = failed.json()["errors"]
+    assert failed.status_code == 400 and failed.json()["code"] == "CB_VA01"
+    assert errors["records[42].イベントID.value"]["messages"] == ["値がほかのレコードと重複しています。"]
+    assert "records[7].発生日時.value" in errors
+    count = http.get(
+        "/k/v1/records.json", params={"app": app, "query": 'イベントID like "bulk"', "totalCount": "true"}
+    )
+    assert count.json()["totalCount"] == "0"
+    good = http.post("/k/v1/records.json", json={"app": app, "records": rows[:7] + rows[8:42] + rows[43:100]})
+    assert good.status_code == 200 and len(good.json()["ids"]) == 98
+    assert good.json()["ids"] == sorted(good.json()["ids"], key=int)
+
+
+def test_upsert_reports_operation_and_update_key_rules(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    http = client(srv, demo.customers.token)
+    app = demo.customers.id
+    http.post("/k/v1/record.json", json={"app": app, "record": customer("up@x.jp", 姓="山田")})
+    items = [
+        {"updateKey": {"field": "メールアドレス", "value": "up@x.jp"}, "record": {"名": {"value": "太郎"}}},
+        {
+            "updateKey": {"field": "メールアドレス", "value": "fresh@x.jp"},
+            "record": {"名": {"value": "花子"}},
+        },
+    ]
+    done = http.put("/k/v1/records.json", json={"app": app, "upsert": True, "records": items}).json()[
+        "records"
+    ]
+    assert [r["operation"] for r in done] == ["UPDATE", "INSERT"]
+    assert done[0]["revision"] == "2" and done[1]["revision"] == "1"
+    fresh = http.get("/k/v1/record.json", params={"app": app, "id": done[1]["id"]}).json()["record"]
+    assert fresh["メールアドレス"]["value"] == "fresh@x.jp" and fresh["名"]["value"] == "花子"
+    missing = [{"updateKey": {"field": "メールアドレス", "value": "nobody@x.jp"}, "record": {}}]
+    no_upsert = http.put("/k/v1/records.json", json={"app": app, "records": missing})
+    assert no_upsert.json()["code"] == "GAIA_RE20"
+    not_unique = [{"updateKey": {"field": "姓", "value": "山田"}, "record": {}}]
+    assert (
+        http.put("/k/v1/records.json", json={"app": app, "records": not_unique}).json()["code"] == "CB_VA01"
+    )
+    unknown_id = http.put("/k/v1/records.json", json={"app": app, "records": [{"id": 99999, "record": {}}]})
+    assert (unknown_id.status_code, unknown_id.json()["code"]) == (404, "GAIA_RE01")
+
+
+def test_revision_mismatch_is_409_and_writes_nothing(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    http = client(srv, demo.customers.token)
+    app = demo.customers.id
+    created = http.post("/k/v1/record.json", json={"app": app, "record": customer("rev@x.jp")}).json()
+    ok = http.put(
+        "/k/v1/record.json",
+        json={"app": app, "id": created["id"], "revision": 1, "record": {"姓": {"value": "A"}}},
+    )
+    assert ok.json() == {"revision": "2"}
+    stale = http.put(
+        "/k/v1/record.json",
+        json={"app": app, "id": created["id"], "revision": 1, "record": {"姓": {"value": "B"}}},
+    )
+    assert (stale.status_code, stale.json()["code"]) == (409, "GAIA_CO02")
+    record = http.get("/k/v1/record.json", params={"app": app, "id": created["id"]}).json()["record"]
+    assert record["姓"]["value"] == "A" and record["$revision"]["value"] == "2"
+    stale_delete = http.request(
+        "DELETE", "/k/v1/records.json", json={"app": app, "ids": [created["id"]], "revisions": [1]}
+    )
+    assert stale_delete.status_code == 409
+    empty_delete = http.request("DELETE", "/k/v1/records.json", json={"app": app, "ids": []})
+    assert (
+        empty_delete.json()["code"] == "CB_VA01"
+        and len(empty_delete.json()["errors"]["ids"]["messages"]) == 2
+    )
+    gone = http.delete(
+        "/k/v1/records.json", params={"app": app, "ids[0]": created["id"], "revisions[0]": "2"}
+    )
+    assert gone.json() == {}
+    assert (
+        http.get("/k/v1/record.json", params={"app": app, "id": created["id"]}).json()["code"] == "GAIA_RE01"
+    )
+
+
+def test_values_come_back_typed_as_kintone_returns_them(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    http = client(srv, demo.mail_history.token)
+    app = demo.mail_history.id
+    record = {"イベントID": {"value": "typed-1"}, "発生日時": {"value": "2026-11-28T11:00:45+09:00"}}
+    rid = http.post("/k/v1/record.json", json={"app": app, "record": record}).json()["id"]
+    got = http.get("/k/v1/record.json", params={"app": app, "id": rid}).json()["record"]
+    assert got["発生日時"] == {"type": "DATETIME", "value": "2026-11-28T02:00:00Z"}
+    assert got["$id"] == {"type": "__ID__", "value": rid} and isinstance(rid, str)
+    assert got["$revision"]["value"] == "1" and got["レコード番号"]["value"] == rid
+    assert got["作成日時"]["value"].endswith(":00Z") and got["更新日時"]["type"] == "UPDATED_TIME"
+    assert got["作成者"]["value"] == {"code": "Administrator", "name": "Administrator"}
+    customers = client(srv, demo.customers.token)
+    body = {"app": demo.customers.id, "record": customer("num@x.jp", スコア="1.5e1")}
+    cid = customers.post("/k/v1/record.json", json=body).json()["id"]
+    score = customers.get("/k/v1/record.json", params={"app": demo.customers.id, "id": cid}).json()["record"][
+        "スコア"
+    ]
+    assert score == {"type": "NUMBER", "value": "15"}
+    bad = customers.post(
+        "/k/v1/record.json",
+        json={"app": demo.customers.id, "record": customer("bad@x.jp", 商談ステージ="謎")},
+    )
+    assert list(bad.json()["errors"]) == ["record.商談ステージ.value"]
+
+
+def test_form_fields_and_the_error_envelope(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    http = client(srv, demo.customers.token)
+    props = http.get("/k/v1/app/form/fields.json", params={"app": demo.customers.id}).json()["properties"]
+    assert props["メールアドレス"]["unique"] is True and props["メールアドレス"]["required"] is True
+    assert list(props["商談ステージ"]["options"]) == ["未接触", "アプローチ中", "商談中", "受注", "失注"]
+    assert props["更新日時"]["type"] == "UPDATED_TIME"
+    first = http.get("/k/v1/record.json", params={"app": demo.customers.id, "id": 424242}).json()
+    second = http.get("/k/v1/record.json", params={"app": demo.customers.id, "id": 424242}).json()
+    assert first["code"] == "GAIA_RE01" and first["id"] != second["id"]
+    bad_json = http.post(
+        "/k/v1/records.json", content=b"{'app': 1,}", headers={"Content-Type": "application/json"}
+    )
+    assert bad_json.json()["code"] == "CB_IJ01"
+    assert http.get("/k/v1/Records.json", params={"app": demo.customers.id}).status_code == 404
+
+
+def test_bulk_request_rolls_back_with_placeholders(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    http = client(srv, demo.form_history.token)
+    app = demo.form_history.id
+    requests = [
+        {
+            "method": "POST",
+            "api": "/k/v1/records.json",
+            "payload": {"app": app, "records": [{"イベントID": {"value": "br-1"}}]},
+        },
+        {"method": "PUT", "api": "/k/v1/record.json", "payload": {"app": app, "id": 987654, "record": {}}},
+    ]
+    failed = http.post("/k/v1/bulkRequest.json", json={"requests": requests})
+    assert failed.status_code == 404
+    assert failed.json()["results"][0] == {} and failed.json()["results"][1]["code"] == "GAIA_RE01"
+    query = {"app": app, "query": 'イベントID = "br-1"'}
+    assert http.get("/k/v1/records.json", params=query).json()["records"] == []
+    ok = http.post("/k/v1/bulkRequest.json", json={"requests": requests[:1]})
+    assert ok.status_code == 200 and ok.json()["results"][0]["ids"]
+
+
+def test_usage_is_counted_per_app_per_day(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    before = httpx.get(f"{srv.url}/_sandbox/usage").json()["usage"]
+    http = client(srv, demo.mail_history.token)
+    for _ in range(3):
+        http.get("/k/v1/records.json", params={"app": demo.mail_history.id})
+    after = httpx.get(f"{srv.url}/_sandbox/usage").json()["usage"]
+    day = max(after)
+    assert after[day][str(demo.mail_history.id)] - before.get(day, {}).get(str(demo.mail_history.id), 0) == 3
+
+
+def test_injected_faults_use_the_kintone_envelope(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 1.0, "kinds": ["429"]})
+    try:
+        limited = client(srv, demo.customers.token).get(
+            "/k/v1/records.json", params={"app": demo.customers.id}
+        )
+    finally:
+        httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 0.0})
+    assert limited.status_code == 429 and {"code", "id", "message"} <= set(limited.json())
+
+
+def test_data_survives_a_restart(tmp_path: Path) -> None:
+    first = create_app(tmp_path, USER, PASSWORD)
+    demo = build_demo_apps(first.state.kintone.store)
+    with BackgroundServer(first) as srv:
+        body = {"app": demo.customers.id, "record": customer("kept@x.jp")}
+        rid = client(srv, demo.customers.token).post("/k/v1/record.json", json=body).json()["id"]
+    first.state.kintone.store.close()
+    with BackgroundServer(create_app(tmp_path, USER, PASSWORD)) as srv:
+        got = client(srv, demo.customers.token).get(
+            "/k/v1/record.json", params={"app": demo.customers.id, "id": rid}
+        )
+        again = client(srv, demo.customers.token).post("/k/v1/record.json", json=body)
+    assert got.json()["record"]["メールアドレス"]["value"] == "kept@x.jp"
+    assert again.json()["errors"]["record.メールアドレス.value"]["messages"] == [
+        "値がほかのレコードと重複しています。"
+    ]
