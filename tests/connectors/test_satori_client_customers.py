@@ -206,7 +206,7 @@ def test_pager_never_skips_a_customer_updated_between_pages(acme: SatoriClient) 
         if number == 0:
             # update customers already returned and customers not yet returned
             acme.bulk_upsert(
-                [{"email": e, "memo": "v2"} for e in seen[:5] + ["p119@pager.jp", "p100@pager.jp"]]
+                [{"email": e, "memo": "v2"} for e in [*seen[:5], "p119@pager.jp", "p100@pager.jp"]]
             )
     expected = {f"p{i:03d}@pager.jp" for i in range(120)}
     assert set(seen) == expected
