@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -47,9 +46,6 @@ MASTER_SCHEMA = pa.schema(
         pa.field("updated_at", TIMESTAMP),
     ]
 )
-ACTION_SORT_KEY = "event_id"
-MASTER_SORT_KEY = "id"
-CUSTOMER_SORT_KEY = "customer_id"
 
 _ARROW_TYPES: dict[FieldType, pa.DataType] = {
     FieldType.TEXT: pa.string(),
@@ -65,26 +61,38 @@ _ARROW_TYPES: dict[FieldType, pa.DataType] = {
 }
 
 
+IDENTITY_COLUMNS = ("customer_id", "hashcode", "email", "updated_at")
+
+
 def customer_schema(fields: list[FieldDef]) -> pa.Schema:
-    """The customers table: identity columns first, then every readable field in catalog order."""
-    identity = ["customer_id", "hashcode", "email", "updated_at"]
-    by_name = {f.name: f for f in fields}
+    """The customers table: identity columns first, then every readable field in the given order."""
     columns = [pa.field("customer_id", pa.string(), nullable=False), pa.field("hashcode", pa.string())]
     columns += [pa.field("email", pa.string()), pa.field("updated_at", TIMESTAMP)]
-    columns += [pa.field(f.name, _ARROW_TYPES[f.type]) for f in by_name.values() if f.name not in identity]
+    columns += [pa.field(f.name, _ARROW_TYPES[f.type]) for f in fields if f.name not in IDENTITY_COLUMNS]
     return pa.schema(columns)
 
 
-@dataclass(frozen=True, order=True)
-class Cut:
-    """One MA cut: the actions recorded in [previous, at)."""
+def customer_row(customer: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
+    """One customer of the MA's JSON as a row of ``schema``: custom fields flattened, times parsed."""
+    custom = customer.get("custom") or {}
+    row: dict[str, Any] = {}
+    for column in schema:
+        name = column.name
+        value = custom.get(name.removeprefix("custom:")) if name.startswith("custom:") else customer.get(name)
+        row[name] = _typed(value, column.type)
+    return row
 
-    at: datetime
-    previous: datetime
 
-    @property
-    def id(self) -> str:
-        return format_cut(self.at)
+def _typed(value: Any, kind: pa.DataType) -> Any:
+    if value is None or value == "":
+        return None
+    if pa.types.is_timestamp(kind) and isinstance(value, str):
+        return datetime.fromisoformat(value).astimezone(JST)
+    if pa.types.is_date(kind) and isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if pa.types.is_string(kind):
+        return str(value)
+    return value
 
 
 def format_cut(at: datetime) -> str:
@@ -105,33 +113,22 @@ def parse_cut(text: str) -> datetime:
     return parsed.astimezone(JST)
 
 
-def cut_times(start: datetime, end: datetime, cuts: list[str], tz: str = "Asia/Tokyo") -> Iterator[datetime]:
-    """Every cut instant in [start, end], in order, for the spec's cut times of day in ``tz``."""
-    zone = ZoneInfo(tz)
-    times = sorted(time.fromisoformat(c) for c in cuts)
-    day = start.astimezone(zone).date() - timedelta(days=1)
-    last = end.astimezone(zone).date()
-    while day <= last:
-        for clock in times:
-            instant = datetime.combine(day, clock, zone)
-            if start <= instant <= end:
-                yield instant.astimezone(JST)
-        day += timedelta(days=1)
-
-
-def previous_cut(at: datetime, cuts: list[str], tz: str = "Asia/Tokyo") -> datetime:
-    """The cut instant just before ``at``."""
-    earlier = list(cut_times(at - timedelta(days=2), at - timedelta(microseconds=1), cuts, tz))
-    return earlier[-1]
-
-
 def cut_path(company: str, cut: str) -> str:
     return f"{company}/{cut}"
 
 
-def staged_files() -> list[tuple[str, pa.Schema | None]]:
-    """Every file of one cut, relative to its folder, with its fixed schema (customers vary by spec)."""
-    files: list[tuple[str, pa.Schema | None]] = [(f"actions/{k}.parquet", ACTION_SCHEMA) for k in ACTION_KINDS]
-    files += [(f"masters/{k}.parquet", MASTER_SCHEMA) for k in MASTER_KINDS]
-    files.append(("customers.parquet", None))
-    return files
+CUSTOMERS_FILE = "customers.parquet"
+MANIFEST_FILE = "manifest.json"
+
+
+def action_file(kind: str) -> str:
+    return f"actions/{kind}.parquet"
+
+
+def master_file(kind: str) -> str:
+    return f"masters/{kind}.parquet"
+
+
+def staged_files() -> list[str]:
+    """Every Parquet file of one cut, relative to the cut's folder."""
+    return [*map(action_file, ACTION_KINDS), *map(master_file, MASTER_KINDS), CUSTOMERS_FILE]

@@ -1,0 +1,36 @@
+"""Connections a run needs, built from the spec; secrets are resolved here and masked in every log."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from prefect.blocks.system import Secret
+
+from connectors.satori import SatoriClient
+from connectors.staging import StagingArea
+from connectors.state import StateStore
+from schemas.spec import BLOCK_PREFIX, Spec
+from tasks.redact import register_secret
+
+
+def resolve_secret(value: str | None) -> str | None:
+    """``prefect-block:<name>`` → the Secret block's value; anything else as it is (env already applied)."""
+    if value is None:
+        return None
+    if value.startswith(BLOCK_PREFIX):
+        block = cast(Secret[str], Secret.load(value.removeprefix(BLOCK_PREFIX)))
+        value = str(block.get())
+    register_secret(value)
+    return value
+
+
+def ma_client(spec: Spec) -> SatoriClient:
+    return SatoriClient(spec.ma.url, resolve_secret(spec.ma.token) or "")
+
+
+def staging_area(spec: Spec) -> StagingArea:
+    return StagingArea(spec.storage.staging)
+
+
+def state_store(spec: Spec) -> StateStore:
+    return StateStore(spec.storage.state, spec.company)

@@ -1,0 +1,46 @@
+"""Flow tests share one Prefect test harness (it takes ~13 s to start) and one MA stand-in helper."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from prefect.testing.utilities import prefect_test_harness
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def sandbox_call(base_url: str, token: str, method: str, path: str, body: Any = None) -> Any:
+    """The stand-ins' /_sandbox control endpoints (clock, direct inserts)."""
+    response = httpx.request(method, base_url + path, json=body, headers={"Authorization": f"Bearer {token}"})
+    response.raise_for_status()
+    return response.json()
+
+
+def write_spec(path: Path, ma_url: str, token: str, root: Path, **extra: Any) -> Path:
+    """A trial spec on loopback (literal secrets are allowed there) with staging and state under ``root``."""
+    spec: dict[str, Any] = {
+        "version": 1,
+        "company": "acme",
+        "notify": {"error_email": ["ops@example.co.jp"], "smtp": {"host": "127.0.0.1", "port": 2525}},
+        "storage": {"staging": str(root / "staging"), "state": f"sqlite:///{root / 'state.db'}"},
+        "ma": {"url": ma_url, "token": token},
+        "custom_fields": {"industry": {"type": "text"}},
+        "fields": {
+            "email": "readable",
+            "last_name": "readable",
+            "score": "readable",
+            "custom:industry": "readable",
+        },
+        **extra,
+    }
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return path
