@@ -169,7 +169,8 @@ def create_app(data_dir: Path, user: str, password: str, faults: FaultConfig | N
 
     @app.get("/_sandbox/cursors", include_in_schema=False)
     async def live_cursors() -> Response:
-        return JSONResponse({"live": [c.id for c in state.cursors.live.values()]})
+        with store.lock:
+            return JSONResponse({"live": state.cursors.live_ids()})
 
     @app.post("/_sandbox/clock", include_in_schema=False)
     async def advance_clock(request: Request) -> Response:

@@ -36,6 +36,10 @@ class Cursors:
         for cid in [cid for cid, c in self.live.items() if c.expires <= now]:
             del self.live[cid]
 
+    def live_ids(self) -> list[str]:
+        self._purge()
+        return list(self.live)
+
     def open(self, app: int, ids: list[int], fields: list[str] | None, size: int) -> Cursor:
         self._purge()
         if len(self.live) >= MAX_CURSORS:
