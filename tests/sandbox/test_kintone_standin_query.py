@@ -141,7 +141,10 @@ def test_defaults_are_id_desc_and_100(server: tuple[BackgroundServer, DemoApps])
     ids = [int(r["$id"]["value"]) for r in body["records"]]
     assert len(ids) == 100 and ids == sorted(ids, reverse=True) and body["totalCount"] == "100"
     for day, expected in (("2026-11-02", ["ev-1"]), ("2026-11-03", []), ("2026-11-04", ["ev-2"])):
-        query = {"app": demo.form_history.id, "query": f'発生日時 = "{day}"'}  # a whole day in JST
+        query: dict[str, str | int] = {
+            "app": demo.form_history.id,
+            "query": f'発生日時 = "{day}"',
+        }  # a whole day in JST
         found = http.get("/k/v1/records.json", params=query).json()["records"]
         assert [r["イベントID"]["value"] for r in found] == expected
     later = http.get(
@@ -206,7 +209,7 @@ def test_cursor_lifecycle_limit_and_expiry(server: tuple[BackgroundServer, DemoA
 
 
 def test_build_an_app_through_preview_and_deploy(server: tuple[BackgroundServer, DemoApps]) -> None:
-    srv, demo = server
+    srv, _ = server
     admin = httpx.Client(base_url=srv.url, headers=ADMIN)
     created = admin.post("/k/v1/preview/app.json", json={"name": "取引先"}).json()
     app = int(created["app"])

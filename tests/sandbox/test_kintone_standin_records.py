@@ -232,7 +232,7 @@ def test_bulk_request_rolls_back_with_placeholders(server: tuple[BackgroundServe
     failed = http.post("/k/v1/bulkRequest.json", json={"requests": requests})
     assert failed.status_code == 404
     assert failed.json()["results"][0] == {} and failed.json()["results"][1]["code"] == "GAIA_RE01"
-    query = {"app": app, "query": 'イベントID = "br-1"'}
+    query: dict[str, str | int] = {"app": app, "query": 'イベントID = "br-1"'}
     assert http.get("/k/v1/records.json", params=query).json()["records"] == []
     ok = http.post("/k/v1/bulkRequest.json", json={"requests": requests[:1]})
     assert ok.status_code == 200 and ok.json()["results"][0]["ids"]
