@@ -11,7 +11,7 @@ import base64
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -136,7 +136,7 @@ class KintoneClient:
 
     def iter_records_cursor(
         self, app: int, query: str = "", fields: Sequence[str] | None = None, size: int = MAX_GET
-    ) -> Iterator[KintoneRecord]:
+    ) -> Generator[KintoneRecord, None, None]:
         """Every matching record through the cursor API, in the query's order.
 
         The cursor is opened on the first ``next()`` and always deleted when the generator ends, raises

@@ -1,0 +1,272 @@
+"""The kintone client against the stand-in over real HTTP: reads, cursors, batched writes and isolation."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from connectors.http import Action, HttpError, HttpPolicy
+from connectors.kintone import KintoneClient
+from connectors.kintone_model import DailyBudget, classify_kintone, escape_query_value, record_values
+from sandbox.common import BackgroundServer
+from sandbox.kintone.app import create_app
+from sandbox.kintone.demo_apps import DemoApps, build_demo_apps
+from schemas.outcomes import Status
+
+FAST = HttpPolicy(backoff_base=0.001, backoff_cap=0.01, max_attempts=8)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BackgroundServer, DemoApps]]:
+    app = create_app(tmp_path_factory.mktemp("kintone"), "admin", "pw")
+    demo = build_demo_apps(app.state.kintone.store)
+    with BackgroundServer(app) as srv:
+        yield srv, demo
+
+
+def kintone(srv: BackgroundServer, *tokens: str, **kwargs: object) -> KintoneClient:
+    return KintoneClient(srv.url, api_tokens=list(tokens), policy=FAST, **kwargs)  # type: ignore[arg-type]
+
+
+def writes(srv: BackgroundServer) -> int:
+    return len([e for e in srv.request_log.writes() if e.path.startswith("/k/")])
+
+
+def customers(n: int, prefix: str) -> list[dict[str, object]]:
+    return [{"メールアドレス": f"{prefix}{i}@x.jp", "姓": "山田", "スコア": i} for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "action"),
+    [
+        (200, {}, Action.OK),
+        (429, {"code": "GAIA_TM12"}, Action.RETRY),
+        (520, {"code": "GAIA_DA02"}, Action.RETRY),
+        (400, {"code": "GAIA_RE18"}, Action.RETRY),
+        (503, {"message": "down"}, Action.RETRY),
+        (520, {"code": "CB_VA01"}, Action.FAIL),
+        (520, {"code": "GAIA_IA02"}, Action.FAIL),
+        (520, {"code": "GAIA_IQ11"}, Action.FAIL),
+        (401, {"code": "CB_WA01"}, Action.FAIL),
+        (404, {"code": "GAIA_RE01"}, Action.FAIL),
+        (520, {"code": "UNKNOWN"}, Action.RETRY),
+    ],
+)
+def test_error_codes_map_to_retry_or_fail(status: int, body: dict[str, str], action: Action) -> None:
+    assert classify_kintone(httpx.Response(status, json=body)).action is action
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("plain", '"plain"'),
+        ('a"b', '"a\\"b"'),
+        ("back\\slash", '"back\\\\slash"'),
+        ('\\" or $id > "0', '"\\\\\\" or $id > \\"0"'),
+        ("line\nbreak\ttab", '"line\\nbreak\\ttab"'),
+        (42, '"42"'),
+    ],
+)
+def test_escape_query_value(value: object, literal: str) -> None:
+    assert escape_query_value(value) == literal
+
+
+def test_clean_upsert_takes_one_write_per_100_rows(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.customers.token)
+    before = writes(srv)
+    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(250, "clean"))
+    assert [o.status for o in outcomes] == [Status.CREATED] * 250
+    assert outcomes[0].key == "clean0@x.jp" and outcomes[0].target_id
+    assert writes(srv) - before == math.ceil(250 / 100)
+    assert client.requests_made[demo.customers.id] == 3
+    again = client.upsert_records(demo.customers.id, "メールアドレス", customers(250, "clean"))
+    assert {o.status for o in again} == {Status.UPDATED}
+    assert [o.target_id for o in again] == [o.target_id for o in outcomes]
+
+
+def test_one_bad_row_in_100_is_isolated_and_99_load(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.customers.token)
+    rows = customers(100, "iso")
+    rows[37]["スコア"] = "たくさん"
+    before = writes(srv)
+    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", rows)
+    rejected = [o for o in outcomes if o.status is Status.REJECTED]
+    assert len(rejected) == 1 and sum(o.status.loaded for o in outcomes) == 99
+    assert (rejected[0].key, rejected[0].code, rejected[0].field) == ("iso37@x.jp", "CB_VA01", "スコア")
+    assert rejected[0].message == "数字でなければなりません。"
+    assert writes(srv) - before == 2  # the rejected batch and the resend of the other 99
+    found = client.get_records(demo.customers.id, 'メールアドレス like "iso37"', total_count=True)
+    assert found.total_count == 0
+
+
+def test_rows_kintone_does_not_name_are_bisected(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.customers.token)
+    client.upsert_records(demo.customers.id, "メールアドレス", customers(20, "bis"))
+    rows = customers(20, "bis")
+    rows[13]["メールアドレス"] = "missing@x.jp"  # update (no upsert) of a record that is not there: GAIA_RE20
+    outcomes = client.update_records(demo.customers.id, "メールアドレス", rows)
+    assert [o.status for o in outcomes].count(Status.UPDATED) == 19
+    assert (outcomes[13].status, outcomes[13].code, outcomes[13].key) == (
+        Status.REJECTED,
+        "GAIA_RE20",
+        "missing@x.jp",
+    )
+
+
+def test_add_records_and_delete(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.mail_history.token)
+    rows: list[dict[str, object]] = [
+        {"イベントID": f"add-{i}", "発生日時": "2026-11-28T11:00:59+09:00"} for i in range(150)
+    ]
+    rows.append({"イベントID": "add-0"})  # a duplicate of the first: rejected, the other 150 stay
+    outcomes = client.add_records(demo.mail_history.id, rows, key_field="イベントID")
+    assert [o.status for o in outcomes].count(Status.CREATED) == 150 and outcomes[
+        -1
+    ].status is Status.REJECTED
+    first = client.get_records(demo.mail_history.id, 'イベントID = "add-1"').records[0]
+    assert record_values(first)["発生日時"] == "2026-11-28T02:00:00Z"
+    client.delete_records(demo.mail_history.id, [o.target_id for o in outcomes if o.target_id])
+    assert (
+        client.get_records(demo.mail_history.id, 'イベントID like "add"', total_count=True).total_count == 0
+    )
+
+
+def test_form_fields_are_typed(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    fields = kintone(srv, demo.customers.token).get_form_fields(demo.customers.id)
+    assert fields["メールアドレス"].unique and fields["メールアドレス"].required
+    assert fields["商談ステージ"].type == "DROP_DOWN" and fields["商談ステージ"].choices[0] == "未接触"
+    assert fields["スコア"].type == "NUMBER"
+
+
+def test_an_injected_value_stays_a_literal(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.customers.token)
+    tricky = 'o"neil\\" or メールアドレス != "'
+    client.upsert_records(
+        demo.customers.id, "メールアドレス", [{"メールアドレス": "tricky@x.jp", "姓": tricky}]
+    )
+    found = client.get_records(demo.customers.id, f"姓 = {escape_query_value(tricky)}").records
+    assert [record_values(r)["メールアドレス"] for r in found] == ["tricky@x.jp"]
+
+
+def test_seek_paging_reads_everything_in_id_order(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.form_history.token)
+    rows: list[dict[str, object]] = [{"イベントID": f"seek-{i}", "種別": "form"} for i in range(1203)]
+    client.upsert_records(demo.form_history.id, "イベントID", rows)
+    seen = list(client.iter_records_seek(demo.form_history.id, '種別 = "form"', ["イベントID"], page=500))
+    ids = [int(r["$id"]["value"]) for r in seen]
+    assert len(seen) == 1203 and ids == sorted(ids) and set(seen[0]) == {"イベントID", "$id"}
+
+
+def test_cursor_reads_everything_and_frees_the_cursor(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.form_history.token)
+    client.upsert_records(
+        demo.form_history.id, "イベントID", [{"イベントID": f"cur-{i}", "種別": "cursor"} for i in range(450)]
+    )
+    query = '種別 = "cursor" order by $id asc'
+    records = list(client.iter_records_cursor(demo.form_history.id, query, ["イベントID", "$id"], size=100))
+    assert sorted(r["イベントID"]["value"] for r in records) == sorted(f"cur-{i}" for i in range(450))
+    ids = [int(r["$id"]["value"]) for r in records]
+    assert ids == sorted(ids)  # parallel batches: id order is the order kintone received them
+    assert live_cursors(srv) == []
+    with contextlib.closing(client.iter_records_cursor(demo.form_history.id, query, size=100)) as stream:
+        assert next(stream)["$id"]["value"] == str(ids[0])
+        assert len(live_cursors(srv)) == 1
+    assert live_cursors(srv) == []
+
+
+def test_cursor_is_deleted_when_the_consumer_raises(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.form_history.token)
+    with pytest.raises(RuntimeError, match="consumer broke"):
+        for _ in client.iter_records_cursor(demo.form_history.id, "", size=10):
+            raise RuntimeError("consumer broke")
+    assert live_cursors(srv) == []
+    for _ in range(12):  # far more than 10 cursors, each abandoned early: none leaks
+        stream = client.iter_records_cursor(demo.form_history.id, "", size=10)
+        next(stream)
+        stream.close()
+    assert live_cursors(srv) == []
+
+
+def live_cursors(srv: BackgroundServer) -> list[str]:
+    live: list[str] = httpx.get(f"{srv.url}/_sandbox/cursors").json()["live"]
+    return live
+
+
+def test_faults_are_retried_and_every_row_loads(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.customers.token, max_concurrency=3)
+    httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 0.4, "seed": 7, "kinds": ["429", "5xx", "reset"]})
+    try:
+        outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(600, "fault"))
+    finally:
+        httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 0.0})
+    assert all(o.status is Status.CREATED for o in outcomes)
+    assert client._http.stats.retries > 0
+    assert client.requests_made[demo.customers.id] == 6 + client._http.stats.retries
+
+
+def test_an_unavailable_service_defers_rows_instead_of_failing(
+    server: tuple[BackgroundServer, DemoApps],
+) -> None:
+    srv, demo = server
+    client = KintoneClient(
+        srv.url, api_tokens=[demo.customers.token], policy=HttpPolicy(max_attempts=2, backoff_base=0.001)
+    )
+    httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 1.0, "kinds": ["5xx"]})
+    try:
+        outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(300, "down"))
+    finally:
+        httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 0.0})
+    assert {o.status for o in outcomes} == {Status.DEFERRED}
+    assert client.requests_made[demo.customers.id] <= 6  # the first batch gave up; the others were not sent
+
+
+def test_a_spent_budget_defers_the_remaining_rows(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.customers.token, budget=DailyBudget(limit=2), max_concurrency=1)
+    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(300, "budget"))
+    statuses = [o.status for o in outcomes]
+    assert statuses[:200] == [Status.CREATED] * 200 and statuses[200:] == [Status.DEFERRED] * 100
+
+
+def test_a_wrong_token_fails_loudly(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.mail_history.token)
+    with pytest.raises(HttpError) as caught:
+        client.upsert_records(demo.customers.id, "メールアドレス", customers(3, "wrong"))
+    assert caught.value.code == "GAIA_IA02" and client.requests_made[demo.customers.id] == 1
+
+
+def test_password_auth_and_guest_space(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, _ = server
+    admin = KintoneClient(srv.url, username="admin", password="pw", policy=FAST)
+    auth = {"X-Cybozu-Authorization": "YWRtaW46cHc="}
+    app = int(
+        httpx.post(f"{srv.url}/k/guest/3/v1/preview/app.json", json={"name": "g"}, headers=auth).json()["app"]
+    )
+    props = {"キー": {"type": "SINGLE_LINE_TEXT", "code": "キー", "unique": True}}
+    httpx.post(
+        f"{srv.url}/k/guest/3/v1/preview/app/form/fields.json",
+        json={"app": app, "properties": props},
+        headers=auth,
+    )
+    httpx.post(f"{srv.url}/k/guest/3/v1/preview/app/deploy.json", json={"apps": [{"app": app}]}, headers=auth)
+    with pytest.raises(HttpError) as outside:
+        admin.get_records(app)
+    assert outside.value.code == "GAIA_IL23"
+    guest = KintoneClient(srv.url, username="admin", password="pw", guest_space=3, policy=FAST)
+    outcomes = guest.upsert_records(app, "キー", [{"キー": "k1"}, {"キー": "k1"}])
+    assert [o.status for o in outcomes] == [Status.CREATED, Status.UPDATED]
