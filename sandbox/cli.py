@@ -124,3 +124,38 @@ def sansan(
         api_key=api_key,
         faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
     )
+
+
+@sandbox_app.command("seed")
+def seed(
+    data: Path = DataOpt,
+    customers: int = typer.Option(10_000, "--customers", min=0, help="Number of customers."),
+    actions: int = typer.Option(100_000, "--actions", min=0, help="Number of action events."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed always gives the same data."),
+    company: str = typer.Option("demo", "--company", help="Company (MA account) to (re)fill."),
+    token: str = typer.Option("demo-token", "--token", help="Bearer token of that company."),
+) -> None:
+    """Fill the MA stand-in with deterministic Japanese B2B sample data (replaces the company's data).
+
+    Example: renkei sandbox seed --data ./var/sandbox --customers 1000000 --actions 10000000
+    """
+    from rich.progress import Progress
+
+    from sandbox.satori.seed import seed as run_seed
+
+    with Progress() as progress:
+        bars = {
+            "customers": progress.add_task("customers", total=customers),
+            "actions": progress.add_task("actions", total=actions),
+        }
+        summary = run_seed(
+            data,
+            customers,
+            actions,
+            seed=seed,
+            company=company,
+            token=token,
+            progress=lambda stage, done: progress.update(bars[stage], completed=done),
+        )
+    timings = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in summary.seconds.items())
+    typer.echo(f"seeded {summary.customers} customers and {summary.actions} actions for {company}: {timings}")
