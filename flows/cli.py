@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import typer
 from rich.console import Console
@@ -11,7 +12,9 @@ from rich.table import Table
 
 from sandbox.cli import sandbox_app
 from schemas.catalog import catalog
-from schemas.validate import validate_spec_file
+from schemas.spec import Spec, SpecError
+from schemas.validate import load_spec, validate_spec_file
+from tasks.extract import StagedCut
 
 for _name, _value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false")):
     os.environ.setdefault(_name, _value)
@@ -70,6 +73,100 @@ def fields() -> None:
         )
         table.add_row(field.name, field.label, field.type.value, rule)
     console.print(table)
+
+
+@app.command()
+def extract(
+    spec: Path = SpecArg,
+    cut: str | None = typer.Option(
+        None, "--cut", help="One cut, e.g. 20261128T0200+0900 (default: every due cut)."
+    ),
+) -> None:
+    """Stage the MA's due cuts (masters, action histories, changed customers) into Parquet.
+
+    Example: renkei extract examples/demo.yaml --cut 20261128T0200+0900
+    """
+    from flows.extract import extract as extract_flow
+    from flows.progress import cli_progress
+
+    with cli_progress():
+        staged = extract_flow(str(spec), cut)
+    _print_staged(staged)
+
+
+@app.command()
+def backfill(
+    spec: Path = SpecArg,
+    start: str = typer.Option(
+        ..., "--from", help="First instant, e.g. 2026-11-01 (Asia/Tokyo unless an offset)."
+    ),
+    end: str = typer.Option(..., "--to", help="Last instant, e.g. 2026-11-28T11:00."),
+) -> None:
+    """Stage every cut in a range, oldest first; re-running it rewrites the same files.
+
+    Example: renkei backfill examples/demo.yaml --from 2026-11-01 --to 2026-11-28T11:00
+    """
+    from flows.extract import backfill as backfill_flow
+    from flows.progress import cli_progress
+    from schemas.staging import parse_instant
+
+    parsed = load_or_exit(spec)
+    with cli_progress():
+        staged = backfill_flow(
+            str(spec), parse_instant(start, parsed.timezone), parse_instant(end, parsed.timezone)
+        )
+    _print_staged(staged)
+
+
+@app.command()
+def export(
+    spec: Path = SpecArg,
+    cut: str = typer.Option(..., "--cut", help="The cut, e.g. 20261128T0200+0900."),
+    encoding: str = typer.Option("utf-8-sig", "--encoding", help="utf-8-sig (Excel, default) or cp932."),
+    out: Path = typer.Option(Path("./var/export"), "--out", help="Folder that receives the CSV files."),
+) -> None:
+    """Export one staged cut as the vendor's CSV hand-off (UTF-8 with BOM or CP932).
+
+    Characters CP932 cannot hold are written as 〓 and every one is reported; the exit code is then 1.
+
+    Example: renkei export examples/demo.yaml --cut 20261128T0200+0900 --encoding cp932
+    """
+    from connectors.csv_files import Encoding
+    from flows.export import export_cut
+
+    if encoding not in ("utf-8-sig", "cp932"):
+        err_console.print(f"--encoding {encoding}: use utf-8-sig or cp932")
+        raise typer.Exit(2)
+    parsed = load_or_exit(spec)
+    written, problems = export_cut(spec, parsed, cut, cast(Encoding, encoding), out)
+    table = Table("file", "rows")
+    for path, rows in written:
+        table.add_row(str(path), str(rows))
+    console.print(table)
+    if problems:
+        err_console.print(
+            f"[red]{len(problems)} character(s) could not be written in CP932[/red] (written as 〓):"
+        )
+        for where, problem in problems[:50]:
+            err_console.print(f"  {where}: {problem}", highlight=False)
+        raise typer.Exit(1)
+
+
+def load_or_exit(spec: Path) -> Spec:
+    """The validated spec, or every problem printed and exit code 2."""
+    try:
+        return load_spec(spec)
+    except SpecError as exc:
+        err_console.print(str(exc), highlight=False)
+        raise typer.Exit(2) from exc
+
+
+def _print_staged(staged: list[StagedCut]) -> None:
+    table = Table("cut", "file", "rows", "sha256")
+    for cut in staged:
+        for row in cut.rows():
+            table.add_row(row["cut"], row["file"], str(row["rows"]), row["sha256"])
+    console.print(table if staged else "nothing to stage: every visible cut is staged already")
 
 
 @app.command()

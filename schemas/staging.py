@@ -113,6 +113,16 @@ def parse_cut(text: str) -> datetime:
     return parsed.astimezone(JST)
 
 
+def parse_instant(text: str, tz: str = "Asia/Tokyo") -> datetime:
+    """A user's time: a cut id, an ISO date or date-time; without an offset it is read in ``tz``."""
+    try:
+        return parse_cut(text)
+    except ValueError:
+        pass
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
+
+
 def cut_path(company: str, cut: str) -> str:
     return f"{company}/{cut}"
 
