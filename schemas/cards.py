@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Generic, Literal, Protocol, TypeVar
 
-from schemas.email import group_by_email, normalise_email
+from schemas.email import group_by_email
 from schemas.outcomes import RowOutcome
 
 DuplicateRule = Literal["reject", "newest_exchange"]
@@ -150,15 +150,10 @@ def select_cards(cards: Iterable[C], duplicates: DuplicateRule = "reject") -> Ca
     for card in cards:
         (completed if card.entry_status == "completed" else selection.pending).append(card)
     heads, selection.superseded = newest_per_person(completed)
-    usable: list[C] = []
-    for card in heads:
-        problem = normalise_email(card.email).problem
-        if problem is None:
-            usable.append(card)
-            continue
+    grouping = group_by_email(heads, lambda c: c.email)
+    for card, problem in grouping.invalid:
         message = f"card {card.id}: {problem.message}; the MA needs an email to hold a customer"
         selection.rejected.append(CardRejection(card, problem.rule, "email", message, (card,)))
-    grouping = group_by_email(usable, lambda c: c.email)
     selection.selected.extend(SelectedCard(email, card) for email, card in grouping.unique)
     for conflict in grouping.conflicts:
         winner, rejections = _shared(conflict.email, conflict.rows, duplicates)

@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS cards (
     isLatest INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS cards_updated ON cards (updated_s, id);
 CREATE INDEX IF NOT EXISTS cards_registered ON cards (registered_s, id);
+CREATE INDEX IF NOT EXISTS cards_completed ON cards (completed_s, id);
 CREATE INDEX IF NOT EXISTS cards_person ON cards (personId);
 CREATE TABLE IF NOT EXISTS tags (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, ownerId TEXT NOT NULL);
@@ -225,11 +226,13 @@ class SansanStore:
     def find_cards(self, query: CardQuery) -> list[sqlite3.Row]:
         """At most ``query.limit + 1`` cards in keyset order (the extra row says there is more)."""
         column = ORDER_COLUMNS[query.order_by]
+        # when ordering by another column, walk that column's index rather than sort the window
+        updated = "updated_s" if column == "updated_s" else "+updated_s"
         where = _Where()
         if query.updated_from is not None:
-            where.add("updated_s >= ?", query.updated_from)
+            where.add(f"{updated} >= ?", query.updated_from)
         if query.updated_to is not None:
-            where.add("updated_s <= ?", query.updated_to)
+            where.add(f"{updated} <= ?", query.updated_to)
         if query.owner_id is not None:
             where.add("ownerId = ?", query.owner_id)
         if query.statuses is not None:
