@@ -1,4 +1,4 @@
-"""kintone's official JavaScript client (@kintone/rest-api-client, pinned in tests/kintone_official) against the stand-in.
+"""kintone's official JS client (@kintone/rest-api-client, pinned in tests/kintone_official) vs the stand-in.
 
 Skipped only when node/npm are absent; the packages are installed once into var/kintone_official.
 """
