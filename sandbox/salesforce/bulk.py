@@ -24,7 +24,7 @@ from sandbox.salesforce.store import Org, RecordFailure, SeveralMatches
 OPERATIONS = ("insert", "update", "upsert", "delete")
 CHUNK = 1000
 QUERY_STATES = {"UploadComplete": "InProgress", "InProgress": "JobComplete"}
-RESULT_FILES = {"successfulResults": "ok", "failedResults": "failed", "unprocessedrecords": "unprocessed"}
+RESULT_FILES = {"successfulresults": "ok", "failedresults": "failed", "unprocessedrecords": "unprocessed"}
 
 
 @dataclass
@@ -164,7 +164,7 @@ class Bulk:
         job.info["numberRecordsFailed"] += 1
 
     def results(self, job: Job, which: str) -> str:
-        kind = RESULT_FILES[which]
+        kind = RESULT_FILES[which.lower()]
         if kind == "ok":
             return _csv(["sf__Id", "sf__Created", *job.header], job.ok)
         if kind == "failed":
@@ -231,7 +231,7 @@ def build_bulk_router(bulk: Bulk) -> APIRouter:
     @router.get(BASE + "/jobs/ingest/{job_id}/{which}")
     def ingest_results(job_id: str, which: str) -> Response:
         job = bulk.job(job_id)
-        if which not in RESULT_FILES:
+        if which.lower() not in RESULT_FILES:  # Salesforce documents lower case; clients send either
             raise SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
         return Response(bulk.results(job, which), media_type="text/csv")
 

@@ -99,7 +99,7 @@ def test_quoted_metacharacters_cannot_change_the_query(org: Any) -> None:
 
 def test_soql_subset_where_order_nulls_limit_offset_and_datetime_literals(org: Any) -> None:
     _, client = org
-    records = [
+    records: list[dict[str, Any]] = [
         {"LastName": "S1", "Company": "Sub", "Title": "b", "Occurred": "2026-11-28T02:00:00+09:00"},
         {"LastName": "S2", "Company": "Sub", "Title": None},
         {"LastName": "S3", "Company": "Sub", "Title": "a"},
@@ -196,7 +196,8 @@ def test_group_by_having_finds_duplicate_emails(org: Any) -> None:
         )
     body = soql(
         client,
-        "SELECT Email, COUNT(Id) n FROM Contact WHERE Email LIKE '%@example.jp' GROUP BY Email HAVING COUNT(Id) > 1",
+        "SELECT Email, COUNT(Id) n FROM Contact WHERE Email LIKE '%@example.jp' "
+        "GROUP BY Email HAVING COUNT(Id) > 1",
     )
     assert [(r["Email"].lower(), r["n"]) for r in body["records"]] == [("same@example.jp", 2)]
     assert body["records"][0]["attributes"]["type"] == "AggregateResult"
@@ -226,12 +227,12 @@ def test_request_limit_exceeded_when_the_allocation_is_used_up(org: Any) -> None
 
 
 def test_simple_salesforce_logs_in_with_the_oauth_password_flow(org: Any) -> None:
-    server, client = org
+    server, _ = org
 
     class ToStandIn(requests.adapters.HTTPAdapter):
-        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
             request.url = (request.url or "").replace("https://login.salesforce.com", server.url)
-            return super().send(request, **kwargs)
+            return super().send(request, *args, **kwargs)
 
     session = requests.Session()
     session.trust_env = False
@@ -245,7 +246,8 @@ def test_simple_salesforce_logs_in_with_the_oauth_password_flow(org: Any) -> Non
         session=session,
     )
     assert sf.sf_instance == server.url.removeprefix("https://")
-    assert sf.Lead.upsert("SATORI_Customer_ID__c/SS1", {"LastName": "公式", "Company": "SDK"}) == 201
+    lead: Any = sf.Lead
+    assert lead.upsert("SATORI_Customer_ID__c/SS1", {"LastName": "公式", "Company": "SDK"}) == 201
     assert (
         sf.query("SELECT LastName FROM Lead WHERE SATORI_Customer_ID__c = 'SS1'")["records"][0]["LastName"]
         == "公式"
