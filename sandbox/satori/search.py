@@ -172,7 +172,8 @@ def search(
     if request.order == "updated_at":
         order = (c.updated_at, c.pk)
         if cursor:
-            clauses.append(or_(c.updated_at > cursor[0], and_(c.updated_at == cursor[0], c.pk > cursor[1])))
+            # the >= bound lets the (company, updated_at, id) index seek straight to the cursor
+            clauses += [c.updated_at >= cursor[0], or_(c.updated_at > cursor[0], c.pk > cursor[1])]
     elif cursor:
         clauses.append(c.pk > cursor[0])
     rows = conn.execute(
