@@ -105,7 +105,8 @@ def condition_clause(cond: Condition, specs: dict[str, CustomFieldSpec]) -> Colu
         raise _bad(cond, "unknown field: see GET fields")
     column = _column(cond, fdef)
     if cond.op in ("contains", "not_contains"):
-        if fdef.type not in TEXT_TYPES and not (fdef.is_custom and fdef.type is FieldType.MULTI_SELECT):
+        text_like = fdef.type in TEXT_TYPES or (fdef.is_custom and fdef.type is FieldType.MULTI_SELECT)
+        if not text_like or cond.field == "customer_id":
             raise _bad(cond, f"{cond.op} applies to text fields only")
         if cond.value is None or not isinstance(cond.value, str):
             raise _bad(cond, f"{cond.op} needs a text value")
