@@ -87,6 +87,7 @@ class Match(_Model):
 class ActionTarget(_Model):
     app: int | None = None
     object: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)  # action column → target field, over the defaults
 
 
 class Target(_Model):

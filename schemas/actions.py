@@ -1,0 +1,43 @@
+"""Action histories (行動履歴) as target records: which staged column goes to which target field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.spec import ActionTarget
+
+ACTION_COLUMNS = (
+    "event_id", "kind", "customer_id", "hashcode", "email", "master_id", "master_name", "event_type",
+    "occurred_at", "recorded_at", "url",
+)  # fmt: skip
+
+DEFAULT_ACTION_FIELDS: dict[str, dict[str, str]] = {
+    "kintone": {
+        "event_id": "イベントID",
+        "kind": "種別",
+        "email": "顧客メール",
+        "hashcode": "顧客ハッシュ",
+        "master_id": "マスタID",
+        "master_name": "マスタ名",
+        "event_type": "イベント種別",
+        "occurred_at": "発生日時",
+        "url": "URL",
+    },
+    "salesforce": {
+        "event_id": "Event_ID__c",
+        "kind": "Kind__c",
+        "email": "Email__c",
+        "master_name": "Master_Name__c",
+        "event_type": "Event_Type__c",
+        "occurred_at": "Occurred_At__c",
+    },
+}
+
+
+def action_fields(kind: str, action: ActionTarget) -> dict[str, str]:
+    """Staged action column → target field for one target kind, with the spec's overrides."""
+    return {**DEFAULT_ACTION_FIELDS.get(kind, {}), **action.fields}
+
+
+def action_record(row: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    return {target: row.get(column) for column, target in fields.items()}

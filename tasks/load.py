@@ -1,0 +1,148 @@
+"""Loading one target: customers (skipping unchanged ones by the link hash) and action histories.
+
+Every row ends loaded, skipped, rejected (kept in the quarantine with the target's own message) or
+deferred; the counts of each stream add up, and the caller moves a watermark only when nothing was
+deferred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from connectors.state import Rejection, StateStore
+from schemas.actions import action_record
+from schemas.mapping import FieldMap, TargetRecord, jsonable, outbound_record, values_hash
+from schemas.outcomes import Counts, RowOutcome, Status, count_outcomes
+
+FIRST_ERRORS = 20
+Record = tuple[str, dict[str, Any]]
+
+
+class CustomerTarget(Protocol):
+    """What a target adapter offers the generic load and write-back steps."""
+
+    name: str
+
+    def upsert_customers(self, records: list[Record]) -> list[RowOutcome]: ...
+
+    def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]: ...
+
+    def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]: ...
+
+
+@dataclass
+class StreamReport:
+    """One target and stream in one run: the counts and the first rejections."""
+
+    target: str
+    stream: str
+    counts: Counts = field(default_factory=Counts)
+    errors: list[RowOutcome] = field(default_factory=list)
+
+    def add(self, outcomes: list[RowOutcome]) -> None:
+        self.counts = self.counts + count_outcomes(outcomes)
+        room = FIRST_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors += [o for o in outcomes if o.status is Status.REJECTED][:room]
+
+    @property
+    def deferred(self) -> bool:
+        return self.counts.deferred > 0
+
+
+def record_outcomes(
+    state: StateStore,
+    run_id: str,
+    report: StreamReport,
+    sent: dict[str, dict[str, Any]],
+    outcomes: list[RowOutcome],
+    *,
+    link: bool,
+) -> None:
+    """Quarantine the rejected rows, remember what was loaded, count everything."""
+    rejections = [
+        Rejection(o.key, _jsonable(sent.get(o.key, {})), o.code or "rejected", o.message or "", o.field)
+        for o in outcomes
+        if o.status is Status.REJECTED
+    ]
+    state.quarantine_rows(run_id, report.target, report.stream, rejections)
+    if link:
+        state.save_links(
+            report.target,
+            report.stream,
+            [
+                (o.key, o.target_id, values_hash(sent[o.key]))
+                for o in outcomes
+                if o.status.loaded and o.key in sent
+            ],
+        )
+    report.add(outcomes)
+
+
+def load_customers(
+    target: CustomerTarget,
+    fmap: FieldMap,
+    batches: Iterable[list[dict[str, Any]]],
+    state: StateStore,
+    run_id: str,
+) -> StreamReport:
+    """Send changed customers; a customer whose record hashes as last sent is skipped unsent."""
+    report = StreamReport(target.name, "customers")
+    for customers in batches:
+        keyed = [(str(c[fmap.key_ma]), c) for c in customers if c.get(fmap.key_ma)]
+        missing = [RowOutcome.rejected(str(c.get("email") or c.get("customer_id")), "key_missing",
+                                       f"the customer has no {fmap.key_ma}", fmap.key_ma)
+                   for c in customers if not c.get(fmap.key_ma)]  # fmt: skip
+        links = state.link_hashes(report.target, report.stream, [k for k, _ in keyed])
+        records = {key: outbound_record(c, fmap, new=key not in links) for key, c in keyed}
+        unchanged = [
+            RowOutcome.unchanged(key, links[key][0])
+            for key, record in records.items()
+            if key in links and links[key][1] == values_hash(record)
+        ]
+        skip = {o.key for o in unchanged}
+        to_send = [(key, record) for key, record in records.items() if key not in skip]
+        outcomes = complete(target.upsert_customers(to_send), [k for k, _ in to_send]) if to_send else []
+        record_outcomes(state, run_id, report, records, [*outcomes, *missing], link=True)
+        report.add(unchanged)
+    return report
+
+
+def load_actions(
+    target: CustomerTarget,
+    kind: str,
+    fields: dict[str, str],
+    batches: Iterable[list[dict[str, Any]]],
+    state: StateStore,
+    run_id: str,
+) -> StreamReport:
+    """Upsert one action history keyed by event id: a re-run updates, never duplicates."""
+    report = StreamReport(target.name, f"actions:{kind}")
+    for rows in batches:
+        records = {str(row["event_id"]): action_record(row, fields) for row in rows}
+        outcomes = complete(target.upsert_actions(kind, list(records.items())), records) if records else []
+        record_outcomes(state, run_id, report, records, outcomes, link=False)
+    return report
+
+
+def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if v is None or isinstance(v, str | int | float | bool | list) else jsonable(v)
+        for k, v in record.items()
+    }
+
+
+def complete(outcomes: list[RowOutcome], sent: Iterable[str]) -> list[RowOutcome]:
+    """Every sent key has an outcome: a key the target did not answer for is rejected, never lost."""
+    answered = {o.key for o in outcomes}
+    missing = [
+        RowOutcome.rejected(
+            key, "no_result", "the target returned no result for this row: it is kept for replay"
+        )
+        for key in sent
+        if key not in answered
+    ]
+    return [*outcomes, *missing]
