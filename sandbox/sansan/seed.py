@@ -181,33 +181,37 @@ def _now() -> int:
     return epoch(datetime.now(JST))
 
 
+def _new_card(card_id: str, now: int) -> dict[str, Any]:
+    """A card registered now for a new person, owned by the admin, exchanged today."""
+    return {
+        "id": card_id,
+        "personId": uuid.uuid4().hex.upper(),
+        "ownerId": ADMIN_ID,
+        "exchangeDate": datetime.fromtimestamp(now, JST).date().isoformat(),
+        "entryStatus": "completed",
+        "registered_s": now,
+        "completed_s": 0,
+    }
+
+
 def apply_changes(store: SansanStore, changes: Iterable[Mapping[str, Any]]) -> list[str]:
     """Add or update cards given in wire field names; an update without ``updatedTime`` is now.
 
     Unknown ids are created (a new person unless ``personId`` names one); ``tagIds`` replaces tags.
     """
-    cards, links, former, ids = [], {}, set(), []
+    cards: list[dict[str, Any]] = []
+    links: dict[str, list[str]] = {}
+    former: set[str] = set()
     for change in changes:
         card_id = str(change.get("id") or uuid.uuid4().hex.upper())
         existing = store.card(card_id)
         now = _now()
-        card: dict[str, Any] = (
-            dict(existing)
-            if existing is not None
-            else {
-                "id": card_id,
-                "personId": uuid.uuid4().hex.upper(),
-                "ownerId": ADMIN_ID,
-                "exchangeDate": datetime.now(JST).date().isoformat(),
-                "entryStatus": "completed",
-                "registered_s": now,
-                "completed_s": 0,
-            }
-        )
+        card = dict(existing) if existing is not None else _new_card(card_id, now)
         card.update({k: v for k, v in change.items() if k in (*CARD_TEXT_FIELDS, "personId", "exchangeDate")})
-        if change.get("entryStatus") not in (None, "processing", "completed", "unreadable"):
-            raise ApiError(400, f"unknown entryStatus {change['entryStatus']!r}", "entryStatus")
-        card["entryStatus"] = change.get("entryStatus", card["entryStatus"])
+        status = change.get("entryStatus", card["entryStatus"])
+        if status not in ("processing", "completed", "unreadable"):
+            raise ApiError(400, f"unknown entryStatus {status!r}", "entryStatus")
+        card["entryStatus"] = status
         card["ownerId"] = (change.get("owner") or {}).get("id", card["ownerId"])
         if "registeredTime" in change:
             card["registered_s"] = parse_instant(str(change["registeredTime"]), "registeredTime", upper=True)
@@ -216,13 +220,12 @@ def apply_changes(store: SansanStore, changes: Iterable[Mapping[str, Any]]) -> l
             if "updatedTime" in change
             else now
         )
-        if card["entryStatus"] == "completed" and not card["completed_s"]:
+        if status == "completed" and not card["completed_s"]:
             card["completed_s"] = card["updated_s"]
         if existing is not None and existing["personId"] != card["personId"]:
             former.add(str(existing["personId"]))
         if "tagIds" in change:
             links[card_id] = list(change["tagIds"])
         cards.append(card)
-        ids.append(card_id)
     store.put_cards(cards, links, former)
-    return ids
+    return [card["id"] for card in cards]

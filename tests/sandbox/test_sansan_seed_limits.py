@@ -114,6 +114,16 @@ def test_the_version_prefix_is_configuration(tmp_path: Path) -> None:
         assert httpx.get(f"{server.url}/v3.2/me", headers=headers).status_code == 404
 
 
+def test_control_endpoint_lists_demo_users_and_their_keys(tmp_path: Path) -> None:
+    with BackgroundServer(create_app(tmp_path, KEY)) as server:
+        users = httpx.get(f"{server.url}/_sandbox/users").json()
+        for user in users:
+            me = httpx.get(f"{server.url}/v3.2/me", headers={"X-Sansan-Api-Key": user["apiKey"]})
+            assert me.json()["item"]["id"] == user["id"]
+    assert {u["id"] for u in users} == {u.id for u in USERS}
+    assert [u["canReadAll"] for u in users].count(False) == 1
+
+
 def test_data_persists_in_sansan_db(tmp_path: Path) -> None:
     seed(tmp_path, cards=40, seed=2)
     assert (tmp_path / "sansan.db").is_file()
@@ -154,5 +164,14 @@ def test_cards_added_and_updated_at_run_time(tmp_path: Path) -> None:
         assert person["headBizCard"]["id"] == added["id"]
         tagged = client.get(f"/v3.2/bizCards/{target['id']}", params={"includeTags": "true"}).json()["item"]
         assert [t["name"] for t in tagged["tags"]] == ["展示会2024"]
+        moved = client.post("/_sandbox/cards", json={"cards": [{"id": added["id"], "personId": "P" * 32}]})
+        assert moved.json()["data"][0]["isLatest"] is True
+        assert _cards(client, includePastBizCards="true")[target["id"]]["isLatest"] is True
+        done = client.post("/_sandbox/cards", json={"cards": [{"entryStatus": "processing"}]}).json()["data"][
+            0
+        ]
+        assert done["id"] not in _cards(client)
+        client.post("/_sandbox/cards", json={"cards": [{"id": done["id"], "entryStatus": "completed"}]})
+        assert done["id"] in _cards(client)
         bad = client.post("/_sandbox/cards", json={"cards": [{"updatedTime": "yesterday"}]})
         assert bad.status_code == 400 and bad.json()["error"][0]["parameter"] == "updatedTime"
