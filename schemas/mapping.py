@@ -46,6 +46,13 @@ class FieldMap:
     def inbound(self) -> tuple[FieldLink, ...]:
         return tuple(link for link in self.links if link.direction.writes)
 
+    @property
+    def email_target(self) -> str | None:
+        """The target field that holds the customer's email, if any (for the uniqueness rule)."""
+        if self.key_ma == "email":
+            return self.key_target
+        return next((link.target for link in self.links if link.ma == "email"), None)
+
     def target_fields(self) -> list[str]:
         """Every target field renkei reads or writes, the key first."""
         return [self.key_target, *(link.target for link in self.links if link.target != self.key_target)]

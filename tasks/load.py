@@ -32,6 +32,10 @@ class CustomerTarget(Protocol):
 
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]: ...
 
+    def read_rejections(self) -> list[RowOutcome]:
+        """Rows the adapter itself refused while reading (e.g. a card without email); usually none."""
+        ...
+
 
 @dataclass
 class StreamReport:

@@ -195,4 +195,3 @@ def _flatten(customer: dict[str, Any]) -> dict[str, Any]:
 def newest_modification(records: list[TargetRecord]) -> datetime | None:
     stamps = [r.modified for r in records if r.modified is not None]
     return max(stamps) if stamps else None
-

@@ -1,0 +1,140 @@
+"""One target's part of a sync: staged cuts out to the target, then its changes back into the MA.
+
+Outbound reads every staged cut after the target's watermark, in order, and moves the watermark past
+a cut only when nothing of it was deferred. A target without a watermark starts with a full snapshot
+of the MA's readable customers. Inbound reads the target's records changed since its watermark minus
+the spec's overlap, and moves that watermark only after the MA has the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.satori import SatoriClient
+from connectors.staging import StagingArea
+from connectors.state import StateStore
+from schemas.actions import action_fields
+from schemas.mapping import FieldMap, field_map
+from schemas.spec import Spec, Target
+from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, action_file, customer_row, cut_path
+from tasks.extract import readable_fields
+from tasks.load import CustomerTarget, StreamReport, load_actions, load_customers, record_outcomes
+from tasks.writeback import latest_by_id, newest_modification, write_back
+
+OUTBOUND = "outbound"
+INBOUND = "inbound"
+SNAPSHOT = "snapshot"
+BATCH_ROWS = 1_000
+
+
+def format_mark(moment: datetime) -> str:
+    """A watermark instant as fixed-width UTC text, so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def staged_cuts(staging: StagingArea, company: str) -> list[str]:
+    """Cut folders that are whole (their manifest is written), oldest first."""
+    base = staging.full(company)
+    if not staging.fs.exists(base):
+        return []
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in staging.fs.ls(base, detail=False)]
+    return sorted(n for n in names if staging.exists(f"{cut_path(company, n)}/{MANIFEST_FILE}"))
+
+
+def parquet_batches(staging: StagingArea, relative: str) -> Iterator[list[dict[str, Any]]]:
+    for batch in staging.parquet(relative).iter_batches(batch_size=BATCH_ROWS):
+        yield batch.to_pylist()
+
+
+def snapshot_batches(ma: SatoriClient, spec: Spec) -> Iterator[list[dict[str, Any]]]:
+    """Every MA customer with the spec's readable fields: a new target's first load."""
+    schema = readable_fields(spec)
+    for page in ma.iter_search([], order="customer_id"):
+        yield [customer_row(c, schema) for c in page]
+
+
+def sync_outbound(
+    spec: Spec,
+    target: Target,
+    adapter: CustomerTarget,
+    ma: SatoriClient,
+    staging: StagingArea,
+    state: StateStore,
+    run_id: str,
+) -> list[StreamReport]:
+    """Customers and action histories of every pending cut into the target."""
+    fmap = field_map(spec, target)
+    mark = state.watermark(target.name, OUTBOUND)
+    cuts = staged_cuts(staging, spec.company)
+    reports: list[StreamReport] = []
+    if mark is None and cuts:
+        snapshot = load_customers(adapter, fmap, snapshot_batches(ma, spec), state, run_id)
+        snapshot.stream = f"customers:{SNAPSHOT}"
+        reports.append(snapshot)
+        if snapshot.deferred:
+            return reports
+        cuts = cuts[-1:]
+    for cut in (c for c in cuts if mark is None or c > mark):
+        folder = cut_path(spec.company, cut)
+        cut_reports = []
+        if mark is not None:
+            cut_reports.append(
+                load_customers(
+                    adapter, fmap, parquet_batches(staging, f"{folder}/{CUSTOMERS_FILE}"), state, run_id
+                )
+            )
+        for kind, action in target.actions.items():
+            fields = action_fields(target.kind, action)
+            batches = parquet_batches(staging, f"{folder}/{action_file(kind)}")
+            cut_reports.append(load_actions(adapter, kind, fields, batches, state, run_id))
+        reports += cut_reports
+        if any(r.deferred for r in cut_reports):
+            break
+        state.commit_watermark(target.name, OUTBOUND, cut, run_id)
+        mark = cut
+    return _merge(reports)
+
+
+def sync_inbound(
+    spec: Spec,
+    target: Target,
+    adapter: CustomerTarget,
+    ma: SatoriClient,
+    state: StateStore,
+    run_id: str,
+    *,
+    create_missing: bool = False,
+) -> StreamReport:
+    """The target's Writable fields changed since the watermark (minus the overlap) into the MA."""
+    fmap: FieldMap = field_map(spec, target)
+    mark = state.watermark(target.name, INBOUND)
+    since = datetime.fromisoformat(mark) - timedelta(minutes=target.overlap_minutes) if mark else None
+    records = latest_by_id(adapter.changed_records(since))
+    report = write_back(
+        records,
+        fmap,
+        fmap.email_target,
+        spec.custom_specs(),
+        ma,
+        state,
+        run_id,
+        create_missing=create_missing,
+    )
+    refused = adapter.read_rejections()
+    record_outcomes(state, run_id, report, {}, refused, link=False)
+    newest = newest_modification(records)
+    if newest is not None and not report.deferred:
+        state.commit_watermark(target.name, INBOUND, format_mark(newest), run_id)
+    return report
+
+
+def _merge(reports: list[StreamReport]) -> list[StreamReport]:
+    """One report per stream across cuts."""
+    merged: dict[str, StreamReport] = {}
+    for report in reports:
+        into = merged.setdefault(report.stream, StreamReport(report.target, report.stream))
+        into.counts = into.counts + report.counts
+        into.errors = (into.errors + report.errors)[: max(len(into.errors), 20)]
+    return list(merged.values())

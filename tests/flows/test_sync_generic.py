@@ -1,0 +1,130 @@
+"""The generic per-target sync against the real MA stand-in, with an in-memory target.
+
+The in-memory target stands for the loading contract only; every target's own end-to-end tests run
+against its stand-in over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.satori import SatoriClient
+from connectors.staging import StagingArea
+from sandbox.common import BackgroundServer
+from sandbox.satori.app import create_app
+from schemas.mapping import TargetRecord
+from schemas.outcomes import RowOutcome
+from schemas.validate import load_spec
+from tasks.clients import state_store
+from tasks.extract import due_cuts, stage_one_cut
+from tasks.sync_target import sync_inbound, sync_outbound
+from tests.flows.conftest import sandbox_call, write_spec
+
+TOKEN = "tok-generic"
+
+
+class MemoryTarget:
+    """A target that keeps records in a dict keyed by the match field; it refuses a 'BAD' name."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.modified: dict[str, datetime] = {}
+        self.sent = 0
+
+    def upsert_customers(self, records: list[tuple[str, dict[str, Any]]]) -> list[RowOutcome]:
+        outcomes = []
+        for key, record in records:
+            self.sent += 1
+            if record.get("name") == "BAD":
+                outcomes.append(RowOutcome.rejected(key, "INVALID", "name may not be BAD", "name"))
+                continue
+            new = key not in self.records
+            self.records.setdefault(key, {}).update(record)
+            self.modified[key] = datetime.now(UTC)
+            outcomes.append(RowOutcome.created(key, key) if new else RowOutcome.updated(key, key))
+        return outcomes
+
+    def upsert_actions(self, kind: str, records: list[tuple[str, dict[str, Any]]]) -> list[RowOutcome]:
+        return [RowOutcome.created(key, key) for key, _ in records]
+
+    def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
+        yield [
+            TargetRecord(key, self.modified[key], dict(values))
+            for key, values in self.records.items()
+            if since is None or self.modified[key] >= since
+        ]
+
+    def read_rejections(self) -> list[RowOutcome]:
+        return []
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> Iterator[tuple[Any, SatoriClient, MemoryTarget]]:
+    with BackgroundServer(create_app(tmp_path / "ma", {TOKEN: "acme"})) as server:
+        call = lambda m, p, b=None: sandbox_call(server.url, TOKEN, m, p, b)  # noqa: E731
+        call("POST", "/_sandbox/custom-fields", [{"identifier": "stage", "type": "text"}])
+        call("PUT", "/_sandbox/clock", {"now": "2026-11-28T01:00:00+09:00"})
+        with SatoriClient(server.url, TOKEN) as ma:
+            ma.bulk_upsert([
+                {"email": "a@example.co.jp", "last_name": "田中"},
+                {"email": "b@example.co.jp", "last_name": "BAD"},
+                {"email": "c@example.co.jp", "last_name": "鈴木"},
+            ])  # fmt: skip
+            call("PUT", "/_sandbox/clock", {"now": "2026-11-28T03:00:00+09:00"})
+            path = write_spec(
+                tmp_path / "spec.yaml",
+                server.url,
+                TOKEN,
+                tmp_path,
+                custom_fields={"stage": {"type": "text"}},
+                fields={"email": "readable", "last_name": "readable", "custom:stage": "writable"},
+                targets=[{
+                    "name": "memory", "kind": "kintone", "url": "http://127.0.0.1:1", "app": 1,
+                    "auth": {"api_token": "t"}, "match": {"ma": "email", "target": "mail"},
+                    "map": {"last_name": "name", "custom:stage": "stage"},
+                }],
+            )  # fmt: skip
+            spec = load_spec(path)
+            state = state_store(spec)
+            (cut,) = due_cuts(ma, state)
+            stage_one_cut(spec, ma, StagingArea(spec.storage.staging), cut, "r0")
+            yield spec, ma, MemoryTarget()
+
+
+def test_outbound_then_rerun_then_inbound(env: tuple[Any, SatoriClient, MemoryTarget]) -> None:
+    spec, ma, memory = env
+    state, staging, target = state_store(spec), StagingArea(spec.storage.staging), spec.targets[0]
+
+    reports = {r.stream: r for r in sync_outbound(spec, target, memory, ma, staging, state, "r1")}
+    snapshot = reports["customers:snapshot"].counts
+    assert (snapshot.received, snapshot.loaded, snapshot.rejected) == (3, 2, 1) and snapshot.balanced
+    assert memory.records["a@example.co.jp"] == {"mail": "a@example.co.jp", "name": "田中"}
+    (bad,) = state.quarantined("memory")
+    assert bad.key == "b@example.co.jp" and bad.code == "INVALID" and bad.payload["name"] == "BAD"
+    assert state.watermark("memory", "outbound") is not None
+
+    memory.sent = 0
+    assert sync_outbound(spec, target, memory, ma, staging, state, "r2") == []  # nothing pending
+    assert memory.sent == 0
+
+    memory.records["a@example.co.jp"]["stage"] = "商談中"
+    memory.records["c@example.co.jp"]["stage"] = "受注"
+    memory.records["c@example.co.jp"]["mail"] = "Ａ@example.co.jp"  # now shares a's address
+    inbound = sync_inbound(spec, target, memory, ma, state, "r3")
+    assert inbound.counts.balanced and inbound.counts.rejected == 2
+    assert {e.code for e in inbound.errors} == {"duplicate_email"}
+    memory.records["c@example.co.jp"]["mail"] = "c@example.co.jp"
+    memory.modified["c@example.co.jp"] = datetime.now(UTC)
+    inbound = sync_inbound(spec, target, memory, ma, state, "r4")
+    assert inbound.counts.loaded == 2, inbound
+    assert ma.get_customer(email="a@example.co.jp")["custom"]["stage"] == "商談中"
+    assert ma.get_customer(email="c@example.co.jp")["custom"]["stage"] == "受注"
+    again = sync_inbound(spec, target, memory, ma, state, "r5")
+    assert again.counts.loaded == 0 and again.counts.balanced  # a re-run writes nothing
