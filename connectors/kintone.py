@@ -173,7 +173,8 @@ class KintoneClient:
             ids = self._call("POST", "records.json", app, {"app": app, "records": records})["ids"]
             return [RowOutcome.created(keys[i], rid) for i, rid in zip(positions, ids, strict=True)]
 
-        return BatchWriter(keys, send, self.max_concurrency).run()
+        ordered = key_field is not None and len(set(keys)) < len(keys)  # the first of a key wins
+        return BatchWriter(keys, send, self.max_concurrency).run(ordered=ordered)
 
     def update_records(self, app: int, key_field: str, rows: Sequence[Row]) -> list[RowOutcome]:
         """Update records found by the unique ``key_field``; a missing one is rejected (GAIA_RE20)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox.kintone.context import Context, as_bool, as_list
 from sandbox.kintone.errors import KintoneError
-from sandbox.kintone.records import MAX_WRITE, RecordWriter, render
+from sandbox.kintone.records import MAX_WRITE, RecordWriter, renderer
 from sandbox.kintone.search import MAX_LIMIT, select
 
 Body = dict[str, Any]
@@ -18,7 +18,7 @@ def get_record(ctx: Context) -> Body:
     record = ctx.store.records[app.id].get(rid)
     if record is None:
         raise KintoneError("GAIA_RE01", rid)
-    return {"record": render(app, record)}
+    return {"record": renderer(app)(record)}
 
 
 def post_record(ctx: Context) -> Body:
@@ -50,7 +50,7 @@ def get_records(ctx: Context) -> Body:
         count=as_bool(ctx.params.get("totalCount")),
     )
     return {
-        "records": [render(app, r, wanted) for r in found],
+        "records": list(map(renderer(app, wanted), found)),
         "totalCount": None if total is None else str(total),
     }
 
@@ -157,8 +157,9 @@ def get_cursor(ctx: Context) -> Body:
     app = ctx.app("view")
     ids, more = cursors.take(cursor)
     stored = ctx.store.records[app.id]
+    render = renderer(app, cursor.fields)
     return {
-        "records": [render(app, stored[rid], cursor.fields) for rid in ids if rid in stored],
+        "records": [render(stored[rid]) for rid in ids if rid in stored],
         "next": more,
     }
 

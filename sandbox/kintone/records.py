@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,11 +54,16 @@ def record_fields(app: App) -> dict[str, FieldDef]:
     return out
 
 
-def render(app: App, record: Record, wanted: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """A stored record as kintone returns it: ``{code: {"type", "value"}}``, optionally only some fields."""
+def renderer(app: App, wanted: list[str] | None = None) -> Callable[[Record], dict[str, dict[str, Any]]]:
+    """Stored records as kintone returns them: ``{code: {"type", "value"}}``, optionally only some fields."""
     fields = record_fields(app)
     codes = [c for c in wanted if c in fields] if wanted else list(fields)
-    return {c: {"type": fields[c].type, "value": record.get(c, fields[c].default())} for c in codes}
+    spec = [(c, fields[c].type, fields[c].default()) for c in codes]
+
+    def render(record: Record) -> dict[str, dict[str, Any]]:
+        return {c: {"type": kind, "value": record.get(c, default)} for c, kind, default in spec}
+
+    return render
 
 
 def _key(kind: str, code: str) -> str:

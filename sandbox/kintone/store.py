@@ -65,6 +65,7 @@ class Store:
         self.tokens: dict[str, TokenGrant] = {}
         self.usage: dict[str, dict[int, int]] = {}
         self._undo: list[Callable[[], None]] | None = None
+        self._counters: set[int] = set()
         self._depth = 0
         self._load()
 
@@ -88,6 +89,7 @@ class Store:
             outer = self._depth == 0
             if outer:
                 self._undo = []
+                self._counters: set[int] = set()
                 self.db.execute("begin")
             self._depth += 1
             try:
@@ -102,6 +104,9 @@ class Store:
                 raise
             self._depth -= 1
             if outer:
+                for app_id in self._counters:
+                    app = self.apps[app_id]
+                    self.db.execute("update apps set body = ? where id = ?", (app.model_dump_json(), app_id))
                 self.db.execute("commit")
                 self._undo = None
 
@@ -136,7 +141,7 @@ class Store:
         rid = app.next_id
         app.next_id += 1
         self._remember(lambda: setattr(app, "next_id", rid))
-        self.db.execute("update apps set body = ? where id = ?", (app.model_dump_json(), app.id))
+        self._counters.add(app.id)  # written once, when the transaction commits
         return rid
 
     def put_record(self, app_id: int, rid: int, record: Record | None) -> None:
