@@ -89,7 +89,7 @@ class Store:
             outer = self._depth == 0
             if outer:
                 self._undo = []
-                self._counters: set[int] = set()
+                self._counters = set()
                 self.db.execute("begin")
             self._depth += 1
             try:
