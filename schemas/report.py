@@ -1,0 +1,83 @@
+"""A run's report: counts per target and stream, the first errors, failed steps, and the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from schemas.outcomes import Counts, RowOutcome
+
+Outcome = Literal["completed", "completed_with_rejections", "failed", "crashed"]
+
+
+@dataclass(frozen=True)
+class StreamLine:
+    target: str
+    stream: str
+    counts: Counts
+    errors: tuple[RowOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    """A step that did not finish (a target down, a bad credential): the others went on."""
+
+    target: str
+    step: str
+    message: str
+
+
+@dataclass
+class RunReport:
+    company: str
+    run_id: str
+    flow: str
+    cuts: list[str] = field(default_factory=list)
+    lines: list[StreamLine] = field(default_factory=list)
+    failures: list[StepFailure] = field(default_factory=list)
+    quarantine_open: int = 0
+    budget: dict[str, str] = field(default_factory=dict)  # target → "used/limit" as the target reports it
+    next_cut: str | None = None
+    run_url: str | None = None
+    dry_run: bool = False
+
+    @property
+    def totals(self) -> Counts:
+        total = Counts()
+        for line in self.lines:
+            total = total + line.counts
+        return total
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.failures:
+            return "failed"
+        return "completed_with_rejections" if self.totals.rejected else "completed"
+
+    @property
+    def needs_attention(self) -> bool:
+        """A failure or a rejected row: the error address gets one email for this run."""
+        return bool(self.failures) or self.totals.rejected > 0
+
+    @property
+    def balanced(self) -> bool:
+        return all(line.counts.balanced for line in self.lines)
+
+    def first_errors(self, limit: int = 20) -> list[tuple[str, str, RowOutcome]]:
+        found = [(line.target, line.stream, e) for line in self.lines for e in line.errors]
+        return found[:limit]
+
+    def table(self) -> list[dict[str, object]]:
+        """Rows of the per target × stream table (artifact, CLI, email)."""
+        return [
+            {
+                "target": line.target,
+                "stream": line.stream,
+                "in": line.counts.received,
+                "loaded": line.counts.loaded,
+                "skipped": line.counts.skipped,
+                "rejected": line.counts.rejected,
+                "deferred": line.counts.deferred,
+            }
+            for line in self.lines
+        ]
