@@ -10,34 +10,47 @@ from prefect.runtime import flow_run
 
 from connectors.satori import Cut
 from flows.progress import step
+from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
 from tasks.extract import StagedCut, commit_staging_watermark, cuts_between, find_due_cuts, stage_cut
 
 
-def _run_id() -> str:
-    return str(flow_run.get_id() or "local")
+def artifact_key(company: str, what: str) -> str:
+    """Prefect artifact keys take lower-case letters, digits and dashes only."""
+    safe = "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in company.lower()).strip("-")
+    return f"{safe or 'company'}-{what}"
 
 
-def _stage(spec_path: str, cuts: list[Cut], flow_name: str) -> list[StagedCut]:
-    spec = load_spec(spec_path)
-    state = state_store(spec)
-    run_id = state.start_run(flow_name, cuts[-1].id if cuts else None, _run_id())
+def stage_cuts(spec: Spec, cuts: list[Cut], run_id: str) -> list[StagedCut]:
+    """Stage each cut whole, then move the staging watermark past it; a table artifact of the rows."""
     staged: list[StagedCut] = []
-    try:
-        with step(f"staging {len(cuts)} cut(s)", len(cuts)) as advance:
-            for cut in cuts:
-                result = stage_cut(spec, cut, run_id)
-                commit_staging_watermark(spec, cut, run_id)
-                staged.append(result)
-                advance()
-    except BaseException:
-        state.finish_run(run_id, "failed", {s.cut: {n: f.rows for n, f in s.files.items()} for s in staged})
-        raise
-    state.finish_run(run_id, "completed", {s.cut: {n: f.rows for n, f in s.files.items()} for s in staged})
+    with step(f"staging {len(cuts)} cut(s)", len(cuts)) as advance:
+        for cut in cuts:
+            staged.append(stage_cut(spec, cut, run_id))
+            commit_staging_watermark(spec, cut, run_id)
+            advance()
     rows = [row for s in staged for row in s.rows()]
     if rows:
-        create_table_artifact(rows, key=f"{spec.company}-staging", description="Rows staged per file")
+        create_table_artifact(
+            rows, key=artifact_key(spec.company, "staging"), description="Rows staged per file"
+        )
+    return staged
+
+
+def stage_due_cuts(spec: Spec, run_id: str, requested: str | None = None) -> list[StagedCut]:
+    return stage_cuts(spec, find_due_cuts(spec, requested), run_id)
+
+
+def _ledgered(spec: Spec, flow_name: str, cuts: list[Cut]) -> list[StagedCut]:
+    state = state_store(spec)
+    run_id = state.start_run(flow_name, cuts[-1].id if cuts else None, str(flow_run.get_id() or "") or None)
+    staged: list[StagedCut] = []
+    try:
+        staged = stage_cuts(spec, cuts, run_id)
+    finally:
+        counts = {s.cut: {n: f.rows for n, f in s.files.items()} for s in staged}
+        state.finish_run(run_id, "completed" if len(staged) == len(cuts) else "failed", counts)
     get_run_logger().info("staged %d cut(s) for %s", len(staged), spec.company)
     return staged
 
@@ -46,7 +59,7 @@ def _stage(spec_path: str, cuts: list[Cut], flow_name: str) -> list[StagedCut]:
 def extract(spec_path: str, cut: str | None = None) -> list[StagedCut]:
     """Stage the due cuts (or one named cut) of the MA: masters, action histories, changed customers."""
     spec = load_spec(spec_path)
-    return _stage(spec_path, find_due_cuts(spec, cut), "extract")
+    return _ledgered(spec, "extract", find_due_cuts(spec, cut))
 
 
 @flow(name="backfill", log_prints=True)
@@ -57,4 +70,4 @@ def backfill(
     spec = load_spec(spec_path)
     with ma_client(spec) as ma:
         cuts = cuts_between(ma, start, end)
-    return _stage(spec_path, cuts, "backfill")
+    return _ledgered(spec, "backfill", cuts)

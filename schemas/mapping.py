@@ -102,6 +102,13 @@ def inbound_changes(
     return changes
 
 
+def flatten_customer(customer: dict[str, Any]) -> dict[str, Any]:
+    """An MA customer as the API returns it (custom values nested) with ``custom:<id>`` keys instead."""
+    flat = {k: v for k, v in customer.items() if k != "custom"}
+    flat.update({f"custom:{k}": v for k, v in (customer.get("custom") or {}).items()})
+    return flat
+
+
 def values_hash(record: dict[str, Any]) -> str:
     """A stable digest of the values sent, so an unchanged record is never sent twice."""
     canonical = json.dumps(

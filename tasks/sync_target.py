@@ -21,7 +21,7 @@ from schemas.spec import Spec, Target
 from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, action_file, customer_row, cut_path
 from tasks.extract import readable_fields
 from tasks.load import CustomerTarget, StreamReport, load_actions, load_customers, record_outcomes
-from tasks.writeback import latest_by_id, newest_modification, write_back
+from tasks.writeback import MaCustomers, latest_by_id, newest_modification, write_back
 
 OUTBOUND = "outbound"
 INBOUND = "inbound"
@@ -101,7 +101,7 @@ def sync_inbound(
     spec: Spec,
     target: Target,
     adapter: CustomerTarget,
-    ma: SatoriClient,
+    ma: MaCustomers,
     state: StateStore,
     run_id: str,
     *,

@@ -11,18 +11,36 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 
-from connectors.satori import SatoriClient
 from connectors.state import StateStore
 from schemas.catalog import CustomFieldSpec, custom_identifier, is_custom_name, lookup_field
 from schemas.coerce import CoercionError, to_ma_value
 from schemas.email import group_by_email, normalise_email
-from schemas.mapping import FieldMap, TargetRecord, inbound_changes, outbound_record, values_hash
+from schemas.mapping import (
+    FieldMap,
+    TargetRecord,
+    flatten_customer,
+    inbound_changes,
+    outbound_record,
+    values_hash,
+)
 from schemas.outcomes import RowOutcome
 from tasks.load import StreamReport, record_outcomes
 
 INBOUND = "inbound"
+
+
+class MaCustomers(Protocol):
+    """The part of the MA client a write-back uses (the plan wraps it to record instead of write)."""
+
+    def bulk_get(
+        self, *, emails: Iterable[str] = (), hashcodes: Iterable[str] = ()
+    ) -> list[dict[str, Any]]: ...
+
+    def bulk_upsert(
+        self, rows: Iterable[dict[str, Any]], key: Literal["email", "hashcode"] = "email"
+    ) -> list[RowOutcome]: ...
 
 
 @dataclass(frozen=True)
@@ -107,7 +125,7 @@ def write_back(
     fmap: FieldMap,
     email_field: str | None,
     custom: dict[str, CustomFieldSpec],
-    ma: SatoriClient,
+    ma: MaCustomers,
     state: StateStore,
     run_id: str,
     *,
@@ -164,12 +182,12 @@ def _only_differences(row: dict[str, Any], existing: dict[str, Any]) -> dict[str
     return out
 
 
-def _refresh_outbound_links(state: StateStore, fmap: FieldMap, ma: SatoriClient, keys: list[str]) -> None:
+def _refresh_outbound_links(state: StateStore, fmap: FieldMap, ma: MaCustomers, keys: list[str]) -> None:
     """After a write-back the target already holds these values: record them so they are not sent back."""
     if not keys or not fmap.outbound:
         return
     found = ma.bulk_get(emails=keys) if fmap.key_ma == "email" else ma.bulk_get(hashcodes=keys)
-    flat = [_flatten(c) for c in found]
+    flat = [flatten_customer(c) for c in found]
     links = state.link_hashes(fmap.target_name, "customers", [str(c[fmap.key_ma]) for c in flat])
     state.save_links(
         fmap.target_name,
@@ -184,12 +202,6 @@ def _refresh_outbound_links(state: StateStore, fmap: FieldMap, ma: SatoriClient,
             if str(c[fmap.key_ma]) in links
         ],
     )
-
-
-def _flatten(customer: dict[str, Any]) -> dict[str, Any]:
-    flat = {k: v for k, v in customer.items() if k != "custom"}
-    flat.update({f"custom:{k}": v for k, v in (customer.get("custom") or {}).items()})
-    return flat
 
 
 def newest_modification(records: list[TargetRecord]) -> datetime | None:

@@ -1,0 +1,95 @@
+"""`renkei plan`: what a sync would change, per target, record and field, without changing anything."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import pyarrow as pa
+from prefect import flow, runtime
+from prefect.artifacts import create_markdown_artifact
+
+from flows.extract import artifact_key, stage_due_cuts
+from schemas.mapping import field_map
+from schemas.validate import load_spec
+from tasks.clients import ma_client, staging_area, state_store
+from tasks.plan import PlanBook, PlannedChange, PlannedMA, PlannedTarget, ReadOnlyState
+from tasks.sync_target import sync_inbound, sync_outbound
+from tasks.targets import adapter_for
+
+PLAN_SCHEMA = pa.schema([(name, pa.string()) for name in PlannedChange.__dataclass_fields__])
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    changes: str  # the Parquet file with one row per record and field
+    summary: str  # the readable summary (markdown)
+    counts: dict[str, dict[str, int]]  # target/direction → action → records
+
+
+def summarise(book: PlanBook) -> dict[str, dict[str, int]]:
+    keys: dict[str, dict[str, set[str]]] = {}
+    for change in book.changes:
+        keys.setdefault(f"{change.target} {change.direction}", {}).setdefault(change.action, set()).add(
+            change.key
+        )
+    return {
+        where: {action: len(found) for action, found in actions.items()} for where, actions in keys.items()
+    }
+
+
+def summary_markdown(company: str, counts: dict[str, dict[str, int]], book: PlanBook) -> str:
+    lines = [
+        f"# Plan for {company} (dry run: nothing was changed)",
+        "",
+        "| where | create | update | reject |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {w} | {a.get('create', 0)} | {a.get('update', 0)} | {a.get('reject', 0)} |"
+        for w, a in counts.items()
+    ]
+    lines += ["", "## First changes", ""]
+    lines += [
+        f"- {c.target} {c.direction} {c.key}: {c.action} {c.field} {c.before!r} → {c.after!r}"
+        + (f" ({c.reason})" if c.reason else "")
+        for c in book.changes[:50]
+    ]
+    return "\n".join(lines)
+
+
+@flow(name="plan", log_prints=True)
+def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
+    """Dry run of the sync over the same code path: records every write it would make, sends none."""
+    spec = load_spec(spec_path)
+    run_id = str(runtime.flow_run.get_id() or f"plan-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
+    stage_due_cuts(spec, run_id)
+    book = PlanBook()
+    state = ReadOnlyState(state_store(spec), book)
+    staging = staging_area(spec)
+    for target in (t for t in spec.targets if targets is None or t.name in targets):
+        real = adapter_for(spec, target)
+        try:
+            with ma_client(spec) as ma:
+                if target.kind != "sansan":
+                    planned = PlannedTarget(real, field_map(spec, target).key_target, book)
+                    sync_outbound(spec, target, planned, ma, staging, state, run_id)
+                if any(spec.direction(f).writes for f in target.map):
+                    dry_ma = PlannedMA(ma, target.name, book)
+                    sync_inbound(
+                        spec, target, real, dry_ma, state, run_id, create_missing=target.kind == "sansan"
+                    )
+        finally:
+            real.close()
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    folder = f"{spec.company}/_plans/{stamp}"
+    table = pa.Table.from_pylist([asdict(c) for c in book.changes], schema=PLAN_SCHEMA)
+    staging.write_batches(f"{folder}/changes.parquet", PLAN_SCHEMA, table.to_batches())
+    counts = summarise(book)
+    text = summary_markdown(spec.company, counts, book)
+    with staging.fs.open(staging.full(f"{folder}/summary.md"), "w", encoding="utf-8") as out:
+        out.write(text)
+    create_markdown_artifact(
+        text, key=artifact_key(spec.company, "plan"), description="Dry run: what a sync would change"
+    )
+    return PlanResult(staging.uri(f"{folder}/changes.parquet"), staging.uri(f"{folder}/summary.md"), counts)
