@@ -129,8 +129,15 @@ class SatoriClient:
 
     def iter_actions_jsonl(self, cut_id: str, kind: str) -> Iterator[dict[str, Any]]:
         """Action rows of one cut, one dict per line, in event-id order."""
+        return self._jsonl(f"{API}/cuts/{quote(cut_id)}/actions/{quote(kind)}.jsonl")
+
+    def iter_masters_jsonl(self, cut_id: str, kind: str) -> Iterator[dict[str, Any]]:
+        """Master entries as of one cut, one dict per line, in id order."""
+        return self._jsonl(f"{API}/cuts/{quote(cut_id)}/masters/{quote(kind)}.jsonl")
+
+    def _jsonl(self, url: str) -> Iterator[dict[str, Any]]:
         pending = b""
-        for chunk in self._stream(f"{API}/cuts/{quote(cut_id)}/actions/{quote(kind)}.jsonl"):
+        for chunk in self._stream(url):
             pending += chunk
             *lines, pending = pending.split(b"\n")
             yield from (json.loads(line) for line in lines if line)

@@ -261,3 +261,21 @@ def test_bad_input_is_a_4xx_json_error_naming_the_field(server: BackgroundServer
     assert oversize.status_code == 413
     bad_token = httpx.post(url, json={"page_token": "garbage"}, headers=auth)
     assert bad_token.status_code == 422 and bad_token.json()["field"] == "page_token"
+
+
+def test_system_fields_seeded_by_the_sandbox_are_read_back(
+    server: BackgroundServer, acme: SatoriClient
+) -> None:
+    control(
+        server,
+        "tok-acme",
+        "POST",
+        "/_sandbox/customers",
+        [{"email": "system@example.jp", "score": 42, "status": "商談中", "delivery_status": "アドレス不正"}],
+    )
+    customer = acme.get_customer(email="system@example.jp")
+    assert (customer["score"], customer["status"], customer["delivery_status"]) == (
+        42,
+        "商談中",
+        "アドレス不正",
+    )

@@ -162,6 +162,24 @@ def test_master_cut_holds_what_existed_at_the_cut(client: SatoriClient) -> None:
     assert before == []
     assert [(r["id"], r["name"]) for r in after] == [("fm-1", "資料請求フォーム")]
     assert list(after[0]) == list(MASTER_COLUMNS)
+    assert list(client.iter_masters_jsonl("20261127T1100+0900", "form")) == after
+
+
+def test_tags_written_through_the_api_land_in_the_tag_history(
+    server: BackgroundServer, client: SatoriClient
+) -> None:
+    client.put_customer({"tags": ["展示会"]}, email="tagged@example.jp")
+    client.put_customer({"tags": []}, email="tagged@example.jp")
+    control(server, "PUT", "/_sandbox/clock", {"now": "2026-11-29T02:00+09:00"})
+    try:
+        rows = list(client.iter_actions_jsonl("20261129T0200+0900", "tag"))
+    finally:
+        control(server, "PUT", "/_sandbox/clock", {"now": NOW})
+    assert [(r["email"], r["master_name"], r["event_type"]) for r in rows] == [
+        ("tagged@example.jp", "展示会", "added"),
+        ("tagged@example.jp", "展示会", "removed"),
+    ]
+    assert rows[0]["recorded_at"] == "2026-11-28T12:00:00+09:00"
 
 
 def test_unknown_cuts_and_kinds_are_404(client: SatoriClient) -> None:
