@@ -1,0 +1,231 @@
+"""The failure email of a run (エラー通知メール): subject, bilingual body and the rejected rows as CSV.
+
+Pure: the caller hands in the report, the rejected rows and a ``redact`` function, and gets an
+EmailMessage back; sending it is ``connectors.smtp``'s job. Japanese comes first, then English.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Protocol
+
+from schemas.csvsafe import safe_cell
+from schemas.outcomes import RowOutcome
+from schemas.report import Outcome, RunReport
+
+ATTACHMENT_NAME = "rejected_rows.csv"
+ATTACHMENT_COLUMNS = ("target", "stream", "key", "code", "field", "reason", "payload")
+MAX_ATTACHED_ROWS = 10_000
+OUTCOME_LABELS: dict[Outcome, tuple[str, str]] = {
+    "completed": ("完了", "completed"),
+    "completed_with_rejections": ("一部の行がエラー", "completed with rejected rows"),
+    "failed": ("失敗", "failed"),
+    "crashed": ("異常終了", "crashed"),
+}
+WORDS: dict[str, dict[str, str]] = {
+    "ja": {
+        "intro": "renkei (連携) の実行結果をお知らせします。対応が必要な項目があります。",
+        "head": "会社: {company}\nフロー: {flow}\n実行ID: {run_id}\n結果: {outcome}",
+        "dry": "\n(ドライラン: 書き込みはしていません)",
+        "cuts": "対象カット: {cuts}",
+        "none": "なし",
+        "counts": "■ 件数 (連携先 × ストリーム)",
+        "failures": "■ 完了しなかったステップ",
+        "errors": "■ 最初のエラー ({n} 件)",
+        "key": "キー",
+        "quarantine": "■ 保留中 (quarantine) の行: {n} 件",
+        "no_rejected": "この実行でエラーになった行はありません。",
+        "attached": "この実行でエラーになった行 {n} 件を {name} に添付しました",
+        "partial": " (先頭 {n} 件のみ)。",
+        "stop": "。",
+        "replay": "修正後に `renkei replay SPEC` で再送できます。",
+        "budget": "■ API 使用量",
+        "next_cut": "■ 次のカット: {cut}",
+        "no_next_cut": "未定",
+        "run": "■ Prefect の実行画面: {url}",
+        "no_link": "(リンクなし)",
+    },
+    "en": {
+        "intro": "The renkei run below needs attention.",
+        "head": "Company: {company}\nFlow: {flow}\nRun id: {run_id}\nOutcome: {outcome}",
+        "dry": "\n(dry run: nothing was written)",
+        "cuts": "Cuts: {cuts}",
+        "none": "none",
+        "counts": "Counts (target x stream)",
+        "failures": "Steps that did not finish",
+        "errors": "First errors ({n} shown)",
+        "key": "key",
+        "quarantine": "Rows in the quarantine: {n}",
+        "no_rejected": "No row was rejected in this run.",
+        "attached": "Rows rejected in this run: {n}, attached as {name}",
+        "partial": " (the first {n} only).",
+        "stop": ".",
+        "replay": "Fix them, then send them again with `renkei replay SPEC`.",
+        "budget": "API budget used",
+        "next_cut": "Next cut: {cut}",
+        "no_next_cut": "not scheduled",
+        "run": "Prefect run: {url}",
+        "no_link": "(no link)",
+    },
+}
+TABLE_KEYS = ("target", "stream", "in", "loaded", "skipped", "rejected", "deferred")
+TABLE_HEADERS = {
+    "ja": ("連携先", "ストリーム", "入力", "反映", "変更なし", "エラー", "次回へ"),
+    "en": TABLE_KEYS,
+}
+
+
+class RejectedRow(Protocol):
+    """A quarantined row as the state store keeps it (connectors.state.QuarantinedRow fits)."""
+
+    @property
+    def target(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def field(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+
+def notice_subject(report: RunReport) -> str:
+    """``[renkei] company: 失敗 / failed (sync run <id>)`` — the outcome in both languages."""
+    ja, en = OUTCOME_LABELS[report.outcome]
+    dry = " [dry run]" if report.dry_run else ""
+    return f"[renkei]{dry} {report.company}: {ja} / {en} ({report.flow} run {report.run_id})"
+
+
+def build_notice(
+    report: RunReport,
+    rejected: Iterable[RejectedRow],
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    redact: Callable[[str], str],
+    max_rows: int = MAX_ATTACHED_ROWS,
+) -> EmailMessage:
+    """The whole message; every piece of text passes through ``redact`` before it is encoded."""
+    rows = list(rejected)
+    attached = rows[:max_rows]
+    message = EmailMessage()
+    message["Subject"] = redact(notice_subject(report))
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message["X-Renkei-Run-Id"] = redact(report.run_id)
+    body = f"\n\n{'-' * 60}\n\n".join(
+        _section(report, len(rows), len(attached), language) for language in ("ja", "en")
+    )
+    message.set_content(redact(body), charset="utf-8")
+    if attached:
+        message.add_attachment(
+            rejected_rows_csv(attached, redact),
+            maintype="text",
+            subtype="csv",
+            filename=ATTACHMENT_NAME,
+            params={"charset": "utf-8"},
+        )
+    return message
+
+
+def rejected_rows_csv(rows: Iterable[RejectedRow], redact: Callable[[str], str]) -> bytes:
+    """UTF-8 with BOM (Excel opens it as is); every cell formula-safe; the payload as JSON."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ATTACHMENT_COLUMNS)
+    for row in rows:
+        payload = json.dumps(dict(row.payload), ensure_ascii=False, sort_keys=True, default=str)
+        cells = (row.target, row.stream, row.key, row.code, row.field, row.reason, payload)
+        writer.writerow([safe_cell(cell) for cell in cells])
+    return redact(out.getvalue()).encode("utf-8-sig")
+
+
+def counts_table(report: RunReport, language: str) -> str:
+    """The target × stream counts as aligned text, with a total line (wide characters count twice)."""
+    headers = TABLE_HEADERS[language]
+    rows = [[str(line[key]) for key in TABLE_KEYS] for line in report.table()]
+    if len(rows) > 1:
+        total = report.totals
+        label = "合計" if language == "ja" else "total"
+        rows.append(
+            [
+                label,
+                "",
+                *map(str, (total.received, total.loaded, total.skipped, total.rejected, total.deferred)),
+            ]
+        )
+    grid = [list(headers), *rows]
+    widths = [max(_width(r[i]) for r in grid) for i in range(len(headers))]
+    lines = []
+    for row in grid:
+        cells = [
+            _pad(cell, width, right=index >= 2)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _section(report: RunReport, rejected: int, attached: int, language: str) -> str:
+    words = WORDS[language]
+    outcome = OUTCOME_LABELS[report.outcome][0 if language == "ja" else 1]
+    head = words["head"].format(
+        company=report.company, flow=report.flow, run_id=report.run_id, outcome=outcome
+    )
+    parts = [
+        words["intro"],
+        head + (words["dry"] if report.dry_run else ""),
+        words["cuts"].format(cuts=", ".join(report.cuts) or words["none"]),
+        words["counts"] + "\n" + (counts_table(report, language) if report.lines else f"({words['none']})"),
+    ]
+    if report.failures:
+        parts.append(
+            words["failures"] + "".join(f"\n- {f.target} / {f.step}: {f.message}" for f in report.failures)
+        )
+    errors = report.first_errors()
+    if errors:
+        parts.append(
+            words["errors"].format(n=len(errors)) + "".join(_error_line(e, words["key"]) for e in errors)
+        )
+    if not rejected:
+        note = words["no_rejected"]
+    else:
+        note = words["attached"].format(n=rejected, name=ATTACHMENT_NAME)
+        note += words["partial"].format(n=attached) if attached < rejected else words["stop"]
+    parts.append(f"{words['quarantine'].format(n=report.quarantine_open)}\n{note}\n{words['replay']}")
+    if report.budget:
+        parts.append(words["budget"] + "".join(f"\n- {t}: {used}" for t, used in report.budget.items()))
+    parts.append(words["next_cut"].format(cut=report.next_cut or words["no_next_cut"]))
+    parts.append(words["run"].format(url=report.run_url or words["no_link"]))
+    return "\n\n".join(parts)
+
+
+def _error_line(error: tuple[str, str, RowOutcome], key_label: str) -> str:
+    target, stream, outcome = error
+    where = f" [{outcome.field}]" if outcome.field else ""
+    rule = outcome.code or outcome.status.value
+    return (
+        f"\n- {target} / {stream} / {key_label} {outcome.key}: {rule}{where} {outcome.message or ''}".rstrip()
+    )
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * (width - _width(text))
+    return gap + text if right else text + gap

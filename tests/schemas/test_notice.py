@@ -1,0 +1,217 @@
+"""The failure email as built (pure): subject, bilingual body, the rejected-rows CSV, no secret."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from schemas.notice import ATTACHMENT_COLUMNS, ATTACHMENT_NAME, build_notice, notice_subject
+from schemas.outcomes import Counts, RowOutcome
+from schemas.report import RunReport, StepFailure, StreamLine
+
+SENTINEL = "s3ntinel-S3CRET-7f9c"
+
+
+def mask(text: str) -> str:
+    return text.replace(SENTINEL, "********")
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    target: str
+    stream: str
+    key: str
+    code: str
+    reason: str
+    field: str | None = None
+    payload: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def report(**overrides: Any) -> RunReport:
+    values: dict[str, Any] = {
+        "company": "acme",
+        "run_id": "run-0001",
+        "flow": "sync",
+        "cuts": ["20261128T0200+0900"],
+        "lines": [
+            StreamLine(
+                "kintone",
+                "customers",
+                Counts(10, 6, 1, 2, 1),
+                (
+                    RowOutcome.rejected("taro@example.co.jp", "CB_VA01", "必須です。", "company_name"),
+                    RowOutcome.rejected("hanako@example.co.jp", "duplicate_email", "2 records share it"),
+                ),
+            ),
+            StreamLine("salesforce", "action_form", Counts(4, 4, 0, 0, 0)),
+        ],
+        "quarantine_open": 7,
+        "budget": {"kintone": "120/10000"},
+        "next_cut": "20261128T1100+0900",
+        "run_url": "http://127.0.0.1:4200/runs/flow-run/abc",
+    }
+    return RunReport(**{**values, **overrides})
+
+
+ROWS = [
+    Row(
+        "kintone", "customers", "taro@example.co.jp", "CB_VA01", "必須です。", "company_name", {"姓": "山田"}
+    ),
+    Row("kintone", "customers", '=HYPERLINK("http://x")', "bad", "+SUM(A1)", "-f", {"n": 1}),
+]
+
+
+def build(r: RunReport | None = None, rows: list[Row] = ROWS, **kwargs: Any) -> EmailMessage:
+    return build_notice(
+        r or report(),
+        rows,
+        sender="renkei@example.co.jp",
+        recipients=["a@example.co.jp", "b@example.co.jp"],
+        redact=mask,
+        **kwargs,
+    )
+
+
+def body_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def attachment_text(message: EmailMessage) -> str:
+    (part,) = list(message.iter_attachments())
+    assert part.get_filename() == ATTACHMENT_NAME
+    assert part.get_content_type() == "text/csv"
+    raw = part.get_payload(decode=True)
+    assert isinstance(raw, bytes) and raw.startswith(b"\xef\xbb\xbf")
+    return raw.decode("utf-8-sig")
+
+
+def attachment_rows(message: EmailMessage) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(attachment_text(message), newline="")))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "一部の行がエラー / completed with rejected rows"),
+        ({"failures": [StepFailure("sansan", "read", "down")]}, "失敗 / failed"),
+        ({"lines": [], "dry_run": True}, "[dry run] acme: 完了 / completed"),
+    ],
+)
+def test_subject_names_company_run_and_outcome_in_both_languages(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    subject = notice_subject(report(**overrides))
+    assert expected in subject
+    assert subject.startswith("[renkei]") and "acme" in subject and "run-0001" in subject
+
+
+def test_headers_and_recipients() -> None:
+    message = build()
+    assert message["To"] == "a@example.co.jp, b@example.co.jp"
+    assert message["From"] == "renkei@example.co.jp"
+    assert message["X-Renkei-Run-Id"] == "run-0001"
+    assert message.get_content_type() == "multipart/mixed"
+
+
+def test_body_is_japanese_first_then_english_with_every_section() -> None:
+    failed = report(failures=[StepFailure("sansan", "read_cards", "HTTP 503 from Sansan")])
+    body = body_of(build(failed))
+    ja, en = body.split("-" * 60)
+    for text in (
+        "会社: acme",
+        "結果: 失敗",
+        "■ 件数",
+        "入力",
+        "反映",
+        "変更なし",
+        "次回へ",
+        "sansan / read_cards: HTTP 503 from Sansan",
+        "キー taro@example.co.jp: CB_VA01 [company_name] 必須です。",
+        "■ 保留中 (quarantine) の行: 7 件",
+        "■ 次のカット: 20261128T1100+0900",
+        "http://127.0.0.1:4200/runs/flow-run/abc",
+        "kintone: 120/10000",
+        "2 件を rejected_rows.csv",
+    ):
+        assert text in ja, text
+    for text in (
+        "Company: acme",
+        "Outcome: failed",
+        "in  loaded  skipped  rejected  deferred",
+        "key hanako@example.co.jp: duplicate_email 2 records share it",
+        "Rows in the quarantine: 7",
+        "Next cut: 20261128T1100+0900",
+        "Prefect run: http://127.0.0.1:4200/runs/flow-run/abc",
+    ):
+        assert text in en, text
+    assert body.index("会社") < body.index("Company")
+
+
+def test_counts_table_rows_and_total_line() -> None:
+    en = body_of(build()).split("-" * 60)[1]
+    table = [line.split() for line in en.splitlines() if line.startswith(("kintone", "salesforce", "total"))]
+    assert table == [
+        ["kintone", "customers", "10", "6", "1", "2", "1"],
+        ["salesforce", "action_form", "4", "4", "0", "0", "0"],
+        ["total", "14", "10", "1", "2", "1"],
+    ]
+
+
+def test_attachment_is_utf8_bom_csv_with_the_agreed_columns() -> None:
+    rows = attachment_rows(build())
+    assert tuple(rows[0].keys()) == ATTACHMENT_COLUMNS
+    assert rows[0]["target"] == "kintone" and rows[0]["key"] == "taro@example.co.jp"
+    assert rows[0]["reason"] == "必須です。" and rows[0]["field"] == "company_name"
+    assert json.loads(rows[0]["payload"]) == {"姓": "山田"}
+
+
+def test_attachment_cells_cannot_run_as_formulas() -> None:
+    second = attachment_rows(build())[1]
+    assert second["key"] == '\'=HYPERLINK("http://x")'
+    assert second["reason"] == "'+SUM(A1)"
+    assert second["field"] == "'-f"
+
+
+def test_no_attachment_without_rejected_rows_and_the_body_says_so() -> None:
+    message = build(report(failures=[StepFailure("kintone", "load", "down")]), rows=[])
+    assert list(message.iter_attachments()) == []
+    assert "この実行でエラーになった行はありません" in body_of(message)
+    assert "No row was rejected in this run." in body_of(message)
+
+
+def test_attachment_is_capped_and_the_body_says_how_many_were_left_out() -> None:
+    message = build(rows=ROWS * 3, max_rows=4)
+    assert len(attachment_rows(message)) == 4
+    body = body_of(message)
+    assert "6 件" in body and "(先頭 4 件のみ)" in body and "(the first 4 only)" in body
+
+
+def test_a_secret_anywhere_in_the_report_or_rows_never_reaches_the_message() -> None:
+    leaky = report(
+        failures=[StepFailure("salesforce", "login", f"invalid_grant for password {SENTINEL}")],
+        lines=[
+            StreamLine(
+                "kintone",
+                "customers",
+                Counts(1, 0, 0, 1, 0),
+                (RowOutcome.rejected("k", "CB_VA01", f"token={SENTINEL}"),),
+            )
+        ],
+        run_url=f"http://127.0.0.1:4200/runs?t={SENTINEL}",
+    )
+    rows = [Row("kintone", "customers", "k", "CB_VA01", f"echo {SENTINEL}", payload={"api_token": SENTINEL})]
+    raw = build(leaky, rows).as_bytes()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    decoded = body_of(parsed) + attachment_text(parsed)
+    assert SENTINEL not in decoded and SENTINEL.encode() not in raw
+    assert "********" in body_of(parsed) and "********" in attachment_rows(parsed)[0]["payload"]
