@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from connectors.salesforce_auth import build_session, obtain_token
 from connectors.salesforce_budget import ApiBudget, parse_limit_info
 from connectors.salesforce_bulk import bulk_query, bulk_upsert
 from schemas.outcomes import RowOutcome, Status
+from schemas.salesforce_values import FieldInfo
 
 T = TypeVar("T")
 COLLECTION_SIZE = 200
@@ -34,26 +34,6 @@ LOCK_CODE = "UNABLE_TO_LOCK_ROW"
 
 class ApiLimitReached(Exception):
     """The org's daily allocation (or this run's share of it) is used up: defer, do not fail."""
-
-
-@dataclass(frozen=True)
-class FieldInfo:
-    """What describe() says about one field, as the sync needs it (types, limits, keys)."""
-
-    name: str
-    type: str
-    length: int
-    nillable: bool
-    createable: bool
-    updateable: bool
-    unique: bool
-    external_id: bool
-    defaulted: bool
-    picklist_values: tuple[str, ...]
-
-    @property
-    def required(self) -> bool:
-        return self.createable and not self.nillable and not self.defaulted
 
 
 def _name(value: str) -> str:
@@ -187,6 +167,7 @@ class SalesforceClient:
                 bool(f.get("externalId")),
                 bool(f.get("defaultedOnCreate")),
                 tuple(p["value"] for p in f.get("picklistValues") or []),
+                tuple(f.get("referenceTo") or []),
             )
             for f in result["fields"]
         }
@@ -277,32 +258,39 @@ class SalesforceClient:
 
     def iter_query(self, soql: str) -> Iterator[dict[str, Any]]:
         """Every row of a SOQL query through REST paging (nextRecordsUrl), re-login aware per page."""
-        page = self.call(lambda sf: sf.query(soql))
+        yield from self._rest_rows(self.call(lambda sf: sf.query(soql)))
+
+    def _rest_rows(self, page: dict[str, Any]) -> Iterator[dict[str, Any]]:
         while True:
             for record in page["records"]:
                 yield {k: v for k, v in record.items() if k != "attributes"}
             if page.get("done", True):
                 return
-            next_url = page["nextRecordsUrl"]
-            page = self.call(partial(_query_more, url=next_url))
+            page = self.call(partial(_query_more, url=page["nextRecordsUrl"]))
 
     def bulk_query(self, soql: str, page_size: int = 50_000) -> Iterator[dict[str, Any]]:
         """Every row of a Bulk API 2.0 query job (for large reads); values are strings or None."""
         pages = self.call(lambda sf: bulk_query(sf, soql, self.poll_seconds, page_size))
         yield from pages
 
+    def read(self, soql: str) -> Iterator[dict[str, Any]]:
+        """Every row of ``soql``: REST paging, or a Bulk 2.0 query job when the first page says the
+        result reaches ``bulk_threshold`` (that page is dropped; the job reads from the start)."""
+        page = self.call(lambda sf: sf.query(soql))
+        if not page.get("done", True) and int(page.get("totalSize") or 0) >= self.bulk_threshold:
+            yield from self.bulk_query(soql)
+        else:
+            yield from self._rest_rows(page)
+
     def changed_since(
-        self, obj: str, fields: list[str], since: datetime, overlap: timedelta = timedelta(minutes=5)
+        self, obj: str, fields: list[str], since: datetime | None, overlap: timedelta = timedelta(minutes=5)
     ) -> Iterator[dict[str, Any]]:
-        """Rows modified at or after ``since - overlap``, ordered by (SystemModstamp, Id)."""
-        names = list(dict.fromkeys(["Id", "SystemModstamp", *map(_name, fields)]))
-        soql = format_soql(
-            "SELECT {:literal} FROM {:literal} WHERE SystemModstamp >= {} ORDER BY SystemModstamp, Id",
-            ", ".join(names),
-            _name(obj),
-            since - overlap,
-        )
-        return self.iter_query(soql)
+        """Rows modified at or after ``since - overlap`` (all rows without ``since``), ordered by
+        (SystemModstamp, Id)."""
+        names = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *map(_name, fields)]))
+        where = "" if since is None else format_soql(" WHERE SystemModstamp >= {}", since - overlap)
+        soql = f"SELECT {names} FROM {_name(obj)}{where} ORDER BY SystemModstamp, Id"
+        return self.read(soql)
 
     def duplicate_values(self, obj: str, field: str) -> dict[str, int]:
         """Values of ``field`` held by more than one record (GROUP BY … HAVING COUNT(Id) > 1)."""
