@@ -124,6 +124,7 @@ class QuarantinedRow:
     reason: str
     field: str | None
     status: str
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,7 @@ class StateStore:
                 r["reason"],
                 r["field"],
                 r["status"],
+                r["note"],
             )
             for r in rows
         ]

@@ -128,3 +128,35 @@ def test_outbound_then_rerun_then_inbound(env: tuple[Any, SatoriClient, MemoryTa
     assert ma.get_customer(email="c@example.co.jp")["custom"]["stage"] == "受注"
     again = sync_inbound(spec, target, memory, ma, state, "r5")
     assert again.counts.loaded == 0 and again.counts.balanced  # a re-run writes nothing
+
+
+def test_replay_moves_a_fixed_row_from_rejected_to_loaded(
+    env: tuple[Any, SatoriClient, MemoryTarget],
+) -> None:
+    from tasks.replay import dismiss_rows, replay_rows
+
+    spec, ma, memory = env
+    state, staging, target = state_store(spec), StagingArea(spec.storage.staging), spec.targets[0]
+    sync_outbound(spec, target, memory, ma, staging, state, "r1")
+    (bad,) = state.quarantined("memory")
+
+    still = replay_rows(spec, target, memory, ma, state, [bad], "r2")  # not fixed yet: rejected again
+    assert (still.replayed, still.still_rejected) == (0, 1)
+    (again,) = state.quarantined("memory")
+    assert again.id != bad.id and again.code == "INVALID"
+
+    ma.bulk_upsert([{"email": "b@example.co.jp", "last_name": "木村"}])  # the user fixes the source
+    fixed = replay_rows(spec, target, memory, ma, state, [again], "r3")
+    assert (fixed.replayed, fixed.still_rejected) == (1, 0)
+    assert memory.records["b@example.co.jp"]["name"] == "木村"
+    assert state.quarantined("memory") == []
+    assert [r.id for r in state.quarantined("memory", status="replayed")] == [again.id]
+
+    memory.records.clear()
+    memory.sent = 0
+    ma.bulk_upsert([{"email": "b@example.co.jp", "last_name": "BAD"}])
+    replay_rows(spec, target, memory, ma, state, [again], "r4")
+    (last,) = state.quarantined("memory")
+    assert dismiss_rows(state, [last], "test account, nobody will fix it") == 1
+    (dismissed,) = state.quarantined("memory", status="dismissed")
+    assert "test account" in (dismissed.note or "") and "dismissed by" in (dismissed.note or "")

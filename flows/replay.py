@@ -1,0 +1,42 @@
+"""`renkei replay`: push quarantined rows through again after a fix, or dismiss them (audited)."""
+
+from __future__ import annotations
+
+from prefect import flow, runtime
+
+from schemas.validate import load_spec
+from tasks.clients import ma_client, state_store
+from tasks.replay import ReplayResult, dismiss_rows, replay_rows
+from tasks.targets import adapter_for
+
+
+@flow(name="replay", log_prints=True)
+def replay(
+    spec_path: str,
+    target: str | None = None,
+    rule: str | None = None,
+    dismiss: bool = False,
+    note: str | None = None,
+) -> ReplayResult:
+    """Retry the open quarantined rows (of one target / one rule code), or dismiss them with a note."""
+    spec = load_spec(spec_path)
+    state = state_store(spec)
+    run_id = str(runtime.flow_run.get_id() or "replay")
+    result = ReplayResult()
+    for chosen in (t for t in spec.targets if target is None or t.name == target):
+        rows = state.quarantined(chosen.name, rule)
+        if not rows:
+            continue
+        if dismiss:
+            result.dismissed += dismiss_rows(state, rows, note)
+            continue
+        adapter = adapter_for(spec, chosen)
+        try:
+            with ma_client(spec) as ma:
+                done = replay_rows(spec, chosen, adapter, ma, state, rows, run_id)
+        finally:
+            adapter.close()
+        result.replayed += done.replayed
+        result.still_rejected += done.still_rejected
+        result.counts.update({f"{chosen.name} {k}": v for k, v in done.counts.items()})
+    return result

@@ -1,0 +1,101 @@
+"""Replaying quarantined rows once the source or the spec is fixed; dismissing them, audited.
+
+Outbound customers are re-read from the MA (a fixed source is what gets sent), action histories
+are re-sent as staged, inbound records are re-read from the target. A row that loads is marked
+``replayed``; one that is rejected again gets a fresh open entry with the new reason.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from connectors.satori import SatoriClient
+from connectors.state import QuarantinedRow, StateStore
+from schemas.mapping import field_map
+from schemas.outcomes import Counts, RowOutcome
+from schemas.spec import Spec, Target
+from schemas.staging import customer_row
+from tasks.extract import readable_fields
+from tasks.load import CustomerTarget, StreamReport, complete, load_customers, record_outcomes
+from tasks.writeback import latest_by_id, write_back
+
+
+@dataclass
+class ReplayResult:
+    replayed: int = 0
+    still_rejected: int = 0
+    dismissed: int = 0
+    counts: dict[str, Counts] = field(default_factory=dict)
+
+
+def replay_rows(
+    spec: Spec,
+    target: Target,
+    adapter: CustomerTarget,
+    ma: SatoriClient,
+    state: StateStore,
+    rows: list[QuarantinedRow],
+    run_id: str,
+) -> ReplayResult:
+    """Send the rows of one target again, stream by stream."""
+    fmap = field_map(spec, target)
+    by_stream: dict[str, list[QuarantinedRow]] = defaultdict(list)
+    for row in rows:
+        by_stream[row.stream].append(row)
+    result = ReplayResult()
+    for stream, entries in by_stream.items():
+        keys = [e.key for e in entries]
+        if stream.startswith("customers"):
+            found = ma.bulk_get(emails=keys) if fmap.key_ma == "email" else ma.bulk_get(hashcodes=keys)
+            schema = readable_fields(spec)
+            report = load_customers(adapter, fmap, [[customer_row(c, schema) for c in found]], state, run_id)
+            gone = [
+                RowOutcome.rejected(k, "not_in_ma", "no longer in the MA")
+                for k in set(keys) - {str(c.get(fmap.key_ma)) for c in found}
+            ]
+            report.add(gone)
+        elif stream.startswith("actions:"):
+            kind = stream.removeprefix("actions:")
+            report = StreamReport(target.name, stream)
+            sent = {e.key: e.payload for e in entries}
+            outcomes = complete(adapter.upsert_actions(kind, list(sent.items())), sent)
+            record_outcomes(state, run_id, report, sent, outcomes, link=False)
+        else:
+            wanted = set(keys)
+            records = [r for r in latest_by_id(adapter.changed_records(None)) if r.id in wanted]
+            report = write_back(
+                records,
+                fmap,
+                fmap.email_target,
+                spec.custom_specs(),
+                ma,
+                state,
+                run_id,
+                create_missing=target.kind == "sansan",
+            )
+        result.counts[stream] = report.counts
+        replaying = {e.id for e in entries}
+        still = {e.key for e in report.errors} | _open_keys(state, target.name, stream, set(keys), replaying)
+        done = [e.id for e in entries if e.key not in still]
+        result.replayed += state.resolve_quarantine(done, "replayed", f"replayed in run {run_id}")
+        result.still_rejected += len(entries) - len(done)
+    return result
+
+
+def _open_keys(state: StateStore, target: str, stream: str, keys: set[str], replaying: set[int]) -> set[str]:
+    """Keys rejected again by this replay: they have a fresh open entry."""
+    return {
+        r.key
+        for r in state.quarantined(target)
+        if r.stream == stream and r.key in keys and r.id not in replaying
+    }
+
+
+def dismiss_rows(state: StateStore, rows: list[QuarantinedRow], note: str | None) -> int:
+    """Close rows nobody will fix; who and why are kept with them."""
+    who = getpass.getuser()
+    return state.resolve_quarantine(
+        [r.id for r in rows], "dismissed", f"dismissed by {who}: {note or 'no reason given'}"
+    )
