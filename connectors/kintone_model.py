@@ -1,4 +1,7 @@
-"""kintone's wire shapes for the client: field info, error codes as retry / fail, query-value escaping."""
+"""kintone's wire shapes for the client: error codes as retry / fail, the budget, query-value escaping.
+
+``FieldInfo`` (an app's form field) lives in schemas.kintone_values, beside the value rules that use it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,9 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict
-from pydantic import Field as PydanticField
 
 from connectors.http import RETRY_STATUSES, Action, Decision, HttpError, retry_after_seconds, service_message
+from schemas.kintone_values import FieldInfo as FieldInfo  # re-exported for the client's callers
 
 # lock and limit errors kintone asks us to retry; checked before the fail prefixes (GAIA_RE18 is a lock)
 RETRY_CODES = frozenset({"GAIA_TM12", "GAIA_RE18", "GAIA_DA02", "CB_TO01", "CB_UN01"})
@@ -121,24 +123,6 @@ class DailyBudget:
             return False
         self.used[key] = self.used.get(key, 0) + requests
         return True
-
-
-class FieldInfo(BaseModel):
-    """One field of an app's form (GET app/form/fields.json), as the sync maps and coerces values."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    code: str
-    type: str
-    label: str = ""
-    required: bool = False
-    unique: bool = False
-    max_length: str = PydanticField("", alias="maxLength")
-    options: dict[str, dict[str, str]] = PydanticField(default_factory=dict)
-
-    @property
-    def choices(self) -> list[str]:
-        return sorted(self.options, key=lambda k: int(self.options[k].get("index", 0)))
 
 
 @dataclass(frozen=True)
