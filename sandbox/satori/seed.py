@@ -317,7 +317,12 @@ def _fast_bulk(engine: Engine, conn: Connection) -> None:
 
 
 def _restore_indexes(engine: Engine, conn: Connection) -> None:
+    """Rebuild what the bulk load skipped; PostgreSQL's id sequence learns of the explicit ids."""
     for index in db.actions.indexes:
         index.create(conn, checkfirst=True)
     if engine.dialect.name == "sqlite":
         conn.execute(text("ANALYZE"))
+    elif engine.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT setval(pg_get_serial_sequence('customers', 'pk'), (SELECT max(pk) FROM customers))")
+        )
