@@ -146,6 +146,28 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _card_filters(
+    range: str,
+    entry_status: str | Sequence[str],
+    include_past: bool,
+    include_tags: bool,
+    page_size: int,
+    order_by: str,
+) -> dict[str, Any]:
+    """The query parameters `/bizCards` and `/bizCards/search` share."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size is 1 to {MAX_PAGE_SIZE}")
+    return {
+        "range": range,
+        "entryStatus": [entry_status] if isinstance(entry_status, str) else list(entry_status),
+        "includePastBizCards": str(include_past).lower(),
+        "includeTags": str(include_tags).lower(),
+        "orderBy": order_by,
+        "orderDirection": "asc",
+        "limit": page_size,
+    }
+
+
 def _item(body: Any) -> Any:
     """The object in a single-item answer (``item``; defensive about ``data``)."""
     if isinstance(body, dict):
@@ -226,22 +248,36 @@ class SansanClient:
         """
         if updated_from.tzinfo is None or updated_to.tzinfo is None:
             raise ValueError("updated_from and updated_to must carry a time zone (Asia/Tokyo, UTC …)")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size is 1 to {MAX_PAGE_SIZE}")
-        statuses = [entry_status] if isinstance(entry_status, str) else list(entry_status)
-        params: dict[str, Any] = {
+        params = {
             "updatedFrom": updated_from.isoformat(),
             "updatedTo": updated_to.isoformat(),
-            "range": range,
-            "entryStatus": statuses,
-            "includePastBizCards": str(include_past).lower(),
-            "includeTags": str(include_tags).lower(),
-            "orderBy": order_by,
-            "orderDirection": "asc",
-            "limit": page_size,
+            **_card_filters(range, entry_status, include_past, include_tags, page_size, order_by),
         }
+        yield from self._card_pages("/bizCards", params)
+
+    def search_cards(
+        self,
+        *,
+        email: str | None = None,
+        company_name: str | None = None,
+        name: str | None = None,
+        range: str = "all",
+        entry_status: str | Sequence[str] = "completed",
+        include_past: bool = False,
+        include_tags: bool = False,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[list[BizCard]]:
+        """Pages of cards matching every criterion given (email exact, company partial, name prefix)."""
+        criteria = {"email": email, "companyName": company_name, "name": name}
+        params = {
+            **{k: v for k, v in criteria.items() if v},
+            **_card_filters(range, entry_status, include_past, include_tags, page_size, "registeredAt"),
+        }
+        yield from self._card_pages("/bizCards/search", params)
+
+    def _card_pages(self, path: str, params: dict[str, Any]) -> Iterator[list[BizCard]]:
         while True:
-            body = self._get("/bizCards", params)
+            body = self._get(path, params)
             yield [BizCard.model_validate(card) for card in body.get("data") or []]
             if not body.get("hasMore") or not body.get("nextPageToken"):
                 return

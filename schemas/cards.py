@@ -143,21 +143,37 @@ def _shared(email: str, cards: tuple[C, ...], rule: DuplicateRule) -> tuple[C | 
     return None, [CardRejection(c, EMAIL_SHARED, "email", message, cards) for c in cards]
 
 
-def select_cards(cards: Iterable[C], duplicates: DuplicateRule = "reject") -> CardSelection[C]:
-    """Apply the card rules in order: completed only, newest per person, usable email, unique email."""
+def select_cards(
+    cards: Iterable[C], duplicates: DuplicateRule = "reject", others: Iterable[C] = ()
+) -> CardSelection[C]:
+    """Apply the card rules in order: completed only, newest per person, usable email, unique email.
+
+    ``others`` are cards of persons outside the window read (their newest cards): they count only
+    for email uniqueness, so an email shared with a person who did not change is still caught; those
+    persons are neither selected nor rejected here.
+    """
     selection: CardSelection[C] = CardSelection()
     completed: list[C] = []
     for card in cards:
         (completed if card.entry_status == "completed" else selection.pending).append(card)
     heads, selection.superseded = newest_per_person(completed)
-    grouping = group_by_email(heads, lambda c: c.email)
+    inside = {person_key(card) for card in heads}
+    outside, _ = newest_per_person(
+        c for c in others if c.entry_status == "completed" and person_key(c) not in inside
+    )
+    grouping = group_by_email([*heads, *outside], lambda c: c.email)
     for card, problem in grouping.invalid:
-        message = f"card {card.id}: {problem.message}; the MA needs an email to hold a customer"
-        selection.rejected.append(CardRejection(card, problem.rule, "email", message, (card,)))
-    selection.selected.extend(SelectedCard(email, card) for email, card in grouping.unique)
+        if person_key(card) in inside:
+            message = f"card {card.id}: {problem.message}; the MA needs an email to hold a customer"
+            selection.rejected.append(CardRejection(card, problem.rule, "email", message, (card,)))
+    selection.selected.extend(
+        SelectedCard(email, card) for email, card in grouping.unique if person_key(card) in inside
+    )
     for conflict in grouping.conflicts:
+        if not any(person_key(c) in inside for c in conflict.rows):
+            continue
         winner, rejections = _shared(conflict.email, conflict.rows, duplicates)
-        if winner is not None:
+        if winner is not None and person_key(winner) in inside:
             selection.selected.append(SelectedCard(conflict.email, winner))
-        selection.rejected.extend(rejections)
+        selection.rejected.extend(r for r in rejections if r.person in inside)
     return selection

@@ -212,3 +212,66 @@ def test_rejections_become_rejected_row_outcomes_keyed_by_person() -> None:
     assert outcome.status is Status.REJECTED
     assert (outcome.key, outcome.code, outcome.field) == ("P1", "email_missing", "email")
     assert outcome.message is not None and "c1" in outcome.message
+
+
+OTHERS_CASES = [
+    (
+        "an email shared with an unchanged person is rejected",
+        [card("c1", "P1", 1, "info@x.jp")],
+        [card("o1", "P2", 2, "info@x.jp")],
+        "reject",
+        set(),
+        {"P1": EMAIL_SHARED},
+    ),
+    (
+        "newest_exchange: the window's person wins over an older one outside",
+        [card("c1", "P1", 5, "info@x.jp")],
+        [card("o1", "P2", 2, "info@x.jp")],
+        "newest_exchange",
+        {"c1"},
+        {},
+    ),
+    (
+        "newest_exchange: an outside winner makes the window's person older",
+        [card("c1", "P1", 1, "info@x.jp")],
+        [card("o1", "P2", 2, "info@x.jp")],
+        "newest_exchange",
+        set(),
+        {"P1": EMAIL_SHARED_OLDER},
+    ),
+    (
+        "the window's own card of a person beats that person's card in others",
+        [card("c1", "P1", 1, "new@x.jp")],
+        [card("o1", "P1", 9, "old@x.jp"), card("o2", "P2", 1, None)],
+        "reject",
+        {"c1"},
+        {},
+    ),
+    (
+        "outside persons sharing an email among themselves are not this run's concern",
+        [card("c1", "P1", 1, "a@x.jp")],
+        [card("o1", "P2", 1, "info@x.jp"), card("o2", "P3", 1, "info@x.jp")],
+        "reject",
+        {"c1"},
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "cards", "others", "rule", "selected", "rejected"),
+    OTHERS_CASES,
+    ids=[c[0] for c in OTHERS_CASES],
+)
+def test_others_count_for_email_uniqueness_only(
+    name: str,
+    cards: list[Card],
+    others: list[Card],
+    rule: DuplicateRule,
+    selected: set[str],
+    rejected: dict[str, str],
+) -> None:
+    result = select_cards(cards, rule, others)
+    assert {s.card.id for s in result.selected} == selected
+    assert {r.person: r.rule for r in result.rejected} == rejected
+    assert result.card_count == len(cards)
