@@ -14,6 +14,7 @@ from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
 from tasks.extract import StagedCut, commit_staging_watermark, cuts_between, find_due_cuts, stage_cut
+from tasks.steps import load_target
 
 
 def artifact_key(company: str, what: str) -> str:
@@ -66,8 +67,22 @@ def extract(spec_path: str, cut: str | None = None) -> list[StagedCut]:
 def backfill(
     spec_path: str, start: datetime, end: datetime, targets: list[str] | None = None
 ) -> list[StagedCut]:
-    """Stage every cut in [start, end], oldest first; re-running it rewrites the same files."""
+    """Stage every cut in [start, end], oldest first, then load the chosen targets from staging.
+
+    Each chosen target receives every staged cut it has not received yet (its watermark decides).
+
+    Args:
+        spec_path: The integration spec (連携要件連絡書) on the machine that runs the flow.
+        start: The first instant of the range (cuts at or after it), with its offset.
+        end: The last instant of the range (cuts at or before it), with its offset.
+        targets: Targets to load after staging; none when empty (staging only).
+    """
     spec = load_spec(spec_path)
     with ma_client(spec) as ma:
         cuts = cuts_between(ma, start, end)
-    return _ledgered(spec, "backfill", cuts)
+    staged = _ledgered(spec, "backfill", cuts)
+    run_id = str(flow_run.get_id() or "backfill")
+    for name in targets or []:
+        reports = load_target(spec, name, run_id)
+        get_run_logger().info("%s: %s", name, ", ".join(f"{r.stream} {r.counts}" for r in reports))
+    return staged

@@ -60,7 +60,12 @@ def summary_markdown(company: str, counts: dict[str, dict[str, int]], book: Plan
 
 @flow(name="plan", log_prints=True)
 def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
-    """Dry run of the sync over the same code path: records every write it would make, sends none."""
+    """Dry run of the sync over the same code path: records every write it would make, sends none.
+
+    Args:
+        spec_path: The integration spec (連携要件連絡書) on the machine that runs the flow.
+        targets: Only these target names; every target when empty.
+    """
     spec = load_spec(spec_path)
     run_id = str(runtime.flow_run.get_id() or f"plan-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
     stage_due_cuts(spec, run_id)

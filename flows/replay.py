@@ -18,7 +18,15 @@ def replay(
     dismiss: bool = False,
     note: str | None = None,
 ) -> ReplayResult:
-    """Retry the open quarantined rows (of one target / one rule code), or dismiss them with a note."""
+    """Retry the open quarantined rows (of one target / one rule code), or dismiss them with a note.
+
+    Args:
+        spec_path: The integration spec (連携要件連絡書) on the machine that runs the flow.
+        target: Only rows of this target name; all targets when empty.
+        rule: Only rows rejected with this code (e.g. CB_VA01, REQUIRED_FIELD_MISSING).
+        dismiss: Close the rows (nobody will fix them) instead of retrying them.
+        note: Why they are dismissed; kept with each row.
+    """
     spec = load_spec(spec_path)
     state = state_store(spec)
     run_id = str(runtime.flow_run.get_id() or "replay")

@@ -48,7 +48,12 @@ def on_crash(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None
 
 @flow(name="sync", log_prints=True, on_failure=[on_crash], on_crashed=[on_crash], timeout_seconds=6 * 3600)
 def sync(spec_path: str, targets: list[str] | None = None) -> RunReport:
-    """Extract the due cuts, load every target, write the targets' changes back, report and notify."""
+    """Extract the due cuts, load every target, write the targets' changes back, report and notify.
+
+    Args:
+        spec_path: The integration spec (連携要件連絡書) on the machine that runs the flow.
+        targets: Only these target names; every target when empty.
+    """
     spec: Spec = load_spec(spec_path)
     run_id = str(runtime.flow_run.get_id() or f"local-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
     state = state_store(spec)
