@@ -168,3 +168,13 @@ def test_ten_thousand_cards_under_the_limit_with_injected_429s(tmp_path: Path) -
     assert sansan.requests_made == pages + injected == len(logged) == sansan.http.stats.attempts
     assert Counter(e.status for e in logged) == {200: pages, 429: injected}
     assert sansan.rate_limit_wait_seconds > 0
+
+
+def test_search_by_email_finds_every_person_holding_it(client: SansanClient) -> None:
+    heads = read_all(client, include_past=False)
+    shared = next(c.email for c in heads if c.email and c.email.startswith("info@"))
+    found = [c for page in client.search_cards(email=shared) for c in page]
+    expected = {c.id for c in heads if c.email == shared}
+    assert len(expected) >= 2 and {c.id for c in found} == expected
+    assert all(c.entry_status == "completed" for c in found)
+    assert [c for page in client.search_cards(email="nobody@example.co.jp") for c in page] == []
