@@ -25,6 +25,7 @@ DEFAULT_ACTION_FIELDS: dict[str, dict[str, str]] = {
     },
     "salesforce": {
         "event_id": "Event_ID__c",
+        "hashcode": "SATORI_Customer_ID__c",  # the customer's External ID: becomes the Lead/Contact lookup
         "kind": "Kind__c",
         "email": "Email__c",
         "master_name": "Master_Name__c",
