@@ -153,6 +153,14 @@ class SalesforceClient:
         used, limit = self._usage
         return self.budget.allowance(used, limit, self._used_at_start or used)
 
+    def budget_spent(self) -> str | None:
+        """Why no further request may start under ``budget``; None while some may."""
+        allowed = self.requests_allowed()
+        if allowed is None or allowed > 0:
+            return None
+        assert self.budget is not None and self._usage is not None
+        return self.budget.explain(*self._usage, self._used_at_start or 0)
+
     def describe(self, obj: str) -> dict[str, FieldInfo]:
         result = self.call(lambda sf: getattr(sf, _name(obj)).describe())
         return {
@@ -214,6 +222,11 @@ class SalesforceClient:
             else:
                 outcomes.update(self._collections(obj, ext, rows))
             rows = [r for r in rows if outcomes[str(r[ext])].code == LOCK_CODE]
+        for row in rows:  # still locked after every retry: transient, so the next run tries again
+            key = str(row[ext])
+            outcomes[key] = RowOutcome.deferred(
+                key, f"{LOCK_CODE} after {self.lock_retries} retries: {outcomes[key].message}"
+            )
         return outcomes
 
     def _guarded_bulk(self, obj: str, ext: str, rows: list[dict[str, Any]]) -> dict[str, RowOutcome]:
@@ -291,6 +304,17 @@ class SalesforceClient:
         where = "" if since is None else format_soql(" WHERE SystemModstamp >= {}", since - overlap)
         soql = f"SELECT {names} FROM {_name(obj)}{where} ORDER BY SystemModstamp, Id"
         return self.read(soql)
+
+    def find_by(
+        self, obj: str, field: str, values: list[str], columns: list[str], chunk: int = 200
+    ) -> list[dict[str, Any]]:
+        """Records whose ``field`` is one of ``values``: one SOQL per ``chunk`` values (URL length)."""
+        names = ", ".join(dict.fromkeys(["Id", _name(field), *map(_name, columns)]))
+        found: list[dict[str, Any]] = []
+        for part in chunked(sorted(set(values)), chunk):
+            where = format_soql(" WHERE {:literal} IN {}", _name(field), part)
+            found += self.iter_query(f"SELECT {names} FROM {_name(obj)}{where}")
+        return found
 
     def duplicate_values(self, obj: str, field: str) -> dict[str, int]:
         """Values of ``field`` held by more than one record (GROUP BY … HAVING COUNT(Id) > 1)."""
