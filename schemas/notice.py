@@ -119,12 +119,7 @@ def build_notice(
     """The whole message; every piece of text passes through ``redact`` before it is encoded."""
     rows = list(rejected)
     attached = rows[:max_rows]
-    message = EmailMessage()
-    message["Subject"] = redact(notice_subject(report))
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message = _headed(redact(notice_subject(report)), sender, recipients)
     message["X-Renkei-Run-Id"] = redact(report.run_id)
     body = f"\n\n{'-' * 60}\n\n".join(
         _section(report, len(rows), len(attached), language) for language in ("ja", "en")
@@ -138,6 +133,22 @@ def build_notice(
             filename=ATTACHMENT_NAME,
             params={"charset": "utf-8"},
         )
+    return message
+
+
+def build_test_notice(company: str, *, sender: str, recipients: Sequence[str], sent_at: str) -> EmailMessage:
+    """``renkei notify --test``: a short message proving the notification address still reaches someone."""
+    message = _headed(f"[renkei] {company}: テスト送信 / test message", sender, recipients)
+    message.set_content(
+        f"renkei (連携) からのテスト送信です ({sent_at})。\n"
+        f"このメールが届いていれば、{company} の連携エラーはこのアドレスに通知されます。\n"
+        "届くべき人に届いていない場合は、連携仕様の notify.error_email を更新してください。\n\n"
+        f"{'-' * 60}\n\n"
+        f"This is a test message from renkei ({sent_at}).\n"
+        f"If you can read it, failures of {company}'s integration will be reported to this address.\n"
+        "If it reached the wrong people, update notify.error_email in the integration spec.\n",
+        charset="utf-8",
+    )
     return message
 
 
@@ -177,6 +188,16 @@ def counts_table(report: RunReport, language: str) -> str:
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def _headed(subject: str, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")  # never a DNS lookup
+    return message
 
 
 def _section(report: RunReport, rejected: int, attached: int, language: str) -> str:
