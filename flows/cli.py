@@ -152,6 +152,36 @@ def export(
         raise typer.Exit(1)
 
 
+@app.command()
+def notify(
+    spec: Path = SpecArg,
+    test: bool = typer.Option(False, "--test", help="Send a test message to every notify.error_email."),
+) -> None:
+    """Send a test email through the spec's SMTP settings, to confirm the error address still reaches someone.
+
+    Exit 0 when the server took it for every address, 1 when not (the server's reply is printed).
+
+    Example: renkei notify --test examples/demo.yaml
+    """
+    from connectors.smtp import SmtpError
+    from tasks.notify import send_test_notice
+
+    if not test:
+        err_console.print("renkei notify: give --test to send a test message, e.g. renkei notify --test SPEC")
+        raise typer.Exit(2)
+    parsed = load_or_exit(spec)
+    smtp = parsed.notify.smtp
+    try:
+        send_test_notice(parsed)
+    except SmtpError as exc:
+        err_console.print(f"[red]not sent[/red]: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    console.print(
+        f"test message sent to {', '.join(parsed.notify.error_email)} through {smtp.host}:{smtp.port}",
+        highlight=False,
+    )
+
+
 def load_or_exit(spec: Path) -> Spec:
     """The validated spec, or every problem printed and exit code 2."""
     try:
