@@ -21,6 +21,7 @@ check.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -110,6 +111,7 @@ class SansanSource:
         self._clock = clock
         self._rejections: list[RowOutcome] = []
         self.cards_read = 0
+        self.read_seconds = 0.0
         self.window: tuple[datetime, datetime] | None = None
         self.client = SansanClient(
             target.url,
@@ -132,6 +134,7 @@ class SansanSource:
 
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
         """The selected people of the cards updated in [since, now], in batches."""
+        began = time.perf_counter()
         until = self._clock()
         start = since if since is not None else until - self.first_window
         self.window = (start, until)
@@ -144,6 +147,7 @@ class SansanSource:
             cards = self._newest_cards(start, until)
             others = self._holders_of(cards, until)
         self.cards_read = len(cards)
+        self.read_seconds = time.perf_counter() - began
         selection = select_cards(cards, self.duplicates, others)
         self._rejections = selection.outcomes()
         records = [
