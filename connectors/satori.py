@@ -131,6 +131,19 @@ class SatoriClient:
         """Action rows of one cut, one dict per line, in event-id order."""
         return self._jsonl(f"{API}/cuts/{quote(cut_id)}/actions/{quote(kind)}.jsonl")
 
+    def iter_action_pages(
+        self, cut_id: str, kind: str, page_size: int = 5_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Action rows of one cut as JSON pages (keyset by event id), for clients that cannot stream."""
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"page_size": page_size, **({"page_token": token} if token else {})}
+            page = self.http.get(f"{API}/cuts/{quote(cut_id)}/actions/{quote(kind)}", params=params).json()
+            yield page["actions"]
+            token = page["next_page_token"]
+            if token is None:
+                return
+
     def iter_masters_jsonl(self, cut_id: str, kind: str) -> Iterator[dict[str, Any]]:
         """Master entries as of one cut, one dict per line, in id order."""
         return self._jsonl(f"{API}/cuts/{quote(cut_id)}/masters/{quote(kind)}.jsonl")

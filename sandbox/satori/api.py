@@ -18,8 +18,11 @@ from sandbox.satori.search import search as run_search
 from sandbox.satori.store import Store, customers_json, find_customer
 from sandbox.satori.wire import (
     ACTION_COLUMNS,
+    ACTION_PAGE_LIMIT,
     MASTER_COLUMNS,
     ActionKind,
+    ActionPage,
+    ActionRow,
     BulkResults,
     BulkUpsert,
     Customer,
@@ -294,3 +297,28 @@ def masters_csv(cut: str, kind: str, company: Company, store: StoreDep) -> Strea
 @router.get("/cuts/{cut}/masters/{kind}.jsonl", response_class=StreamingResponse, responses=STREAM_RESPONSES)
 def masters_jsonl(cut: str, kind: str, company: Company, store: StoreDep) -> StreamingResponse:
     return _master_export(store, company, cut, kind, "jsonl")
+
+
+# declared after the .csv/.jsonl routes so that those win for names with a suffix
+@router.get("/cuts/{cut}/actions/{kind}", response_model=ActionPage)
+def actions_page(
+    cut: str,
+    kind: str,
+    company: Company,
+    store: StoreDep,
+    page_size: Annotated[int, Query(ge=1, le=ACTION_PAGE_LIMIT)] = ACTION_PAGE_LIMIT,
+    page_token: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+) -> ActionPage:
+    """One action history of one cut as JSON pages (keyset by event_id) for generic REST clients."""
+    at = _cut(store, cut)
+    try:
+        action = ActionKind(kind)
+    except ValueError:
+        raise ApiError(
+            404, "unknown_kind", f"no action history {kind!r}: use one of {', '.join(ActionKind)}", "kind"
+        ) from None
+    after = int(page_token) if page_token else -1
+    rows = list(next(action_chunks(store.engine, company, action, at, after, page_size), []))
+    full = len(rows) == page_size
+    page = [ActionRow(**row) for row in rows]
+    return ActionPage(actions=page, next_page_token=rows[-1]["event_id"] if full else None)

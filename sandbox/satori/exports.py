@@ -23,8 +23,16 @@ CHUNK_ROWS = 5_000
 Rows = Iterator[Sequence[dict[str, Any]]]
 
 
-def action_chunks(engine: Engine, company_id: str, kind: ActionKind, cut: datetime) -> Rows:
-    """The actions of one kind recorded in the window of ``cut``, in event-id order, chunk by chunk."""
+def action_chunks(
+    engine: Engine,
+    company_id: str,
+    kind: ActionKind,
+    cut: datetime,
+    after: int = -1,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Rows:
+    """The actions of one kind recorded in the window of ``cut`` after event id ``after``, chunk by chunk."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     a, cu, ms = db.actions.c, db.customers.c, db.masters.c
     master_join = and_(
         ms.company_id == a.company_id, ms.kind == MASTER_OF_ACTION[kind].value, ms.id == a.master_id
@@ -48,9 +56,9 @@ def action_chunks(engine: Engine, company_id: str, kind: ActionKind, cut: dateti
         .outerjoin(db.masters, master_join)
         .where(a.company_id == company_id, a.kind == kind.value, a.cut_at == to_micros(cut))
         .order_by(a.event_id)
-        .limit(CHUNK_ROWS)
+        .limit(chunk_rows)
     )
-    last = -1
+    last = after
     while True:
         with engine.connect() as conn:
             rows = conn.execute(query.where(a.event_id > last)).all()
@@ -73,7 +81,7 @@ def action_chunks(engine: Engine, company_id: str, kind: ActionKind, cut: dateti
             }
             for r in rows
         ]
-        if len(rows) < CHUNK_ROWS:
+        if len(rows) < chunk_rows:
             return
 
 

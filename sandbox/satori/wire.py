@@ -159,6 +159,30 @@ class FieldCatalog(BaseModel):
     fields: list[FieldInfo]
 
 
+ACTION_PAGE_LIMIT = 5_000
+
+
+class ActionRow(BaseModel):
+    event_id: str
+    kind: str
+    customer_id: str | None
+    hashcode: str | None
+    email: str | None
+    master_id: str
+    master_name: str | None
+    event_type: str
+    occurred_at: str
+    recorded_at: str
+    url: str | None
+
+
+class ActionPage(BaseModel):
+    actions: list[ActionRow]
+    next_page_token: str | None = Field(
+        None, description="the last event_id of this page; absent on the last page"
+    )
+
+
 class CutInfo(BaseModel):
     cut: str = Field(..., description="YYYYMMDDTHHMM+0900")
     at: str

@@ -214,9 +214,12 @@ def test_exports_stream_in_chunks_in_event_order_and_survive_transient_faults(
     try:
         rows = rows_of(client.stream_actions_csv("20261124T0200+0900", "campaign"))
         jsonl = list(client.iter_actions_jsonl("20261124T0200+0900", "campaign"))
+        pages = list(client.iter_action_pages("20261124T0200+0900", "campaign", page_size=7))
     finally:
         control(server, "PUT", "/_sandbox/faults", {"rate": 0})
     ids = [int(r["event_id"]) for r in rows]
     assert len(ids) == 50 and ids == sorted(ids)
     assert [r["event_id"] for r in jsonl] == [str(i) for i in ids]
+    assert [len(p) for p in pages] == [7] * 7 + [1]
+    assert [r for p in pages for r in p] == jsonl
     assert client.http.stats.retries > 0
