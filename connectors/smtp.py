@@ -34,6 +34,10 @@ class SmtpError(Exception):
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         super().__init__(f"SMTP {server}: {reply}{tries}")
 
+    def __reduce__(self) -> tuple[type[SmtpError], tuple[str, str, bool, int]]:
+        """Survives pickling (Prefect keeps a failed task's exception)."""
+        return (SmtpError, (self.server, self.reply, self.transient, self.attempts))
+
 
 @dataclass(frozen=True)
 class SmtpServer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,7 @@ def test_retries_are_bounded() -> None:
         deliver(message(), server(sink.port), policy=NO_WAIT, sleep=waits.append)
     assert caught.value.transient and caught.value.attempts == 3 and len(waits) == 2
     assert "451" in str(caught.value) and "after 3 attempts" in str(caught.value)
+    assert str(pickle.loads(pickle.dumps(caught.value))) == str(caught.value)
     assert sink.messages == []
 
 
