@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from sandbox.satori import db
@@ -255,7 +255,7 @@ def _stream(chunks: Any, columns: tuple[str, ...], fmt: str) -> StreamingRespons
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt])
 
 
-def _action_export(store: Store, company: str, cut: str, kind: str, fmt: str) -> StreamingResponse:
+def _action_export(store: Store, company: str, cut: str, kind: str, fmt: str) -> Response:
     at = _cut(store, cut)
     try:
         action = ActionKind(kind)
@@ -263,6 +263,15 @@ def _action_export(store: Store, company: str, cut: str, kind: str, fmt: str) ->
         raise ApiError(
             404, "unknown_kind", f"no action history {kind!r}: use one of {', '.join(ActionKind)}", "kind"
         ) from None
+    if fmt == "csv":
+        cut_name = cut_id(at)
+        path = store.cut_files.ensure(
+            company,
+            cut_name,
+            action.value,
+            lambda: as_csv(ACTION_COLUMNS, action_chunks(store.engine, company, action, at)),
+        )
+        return FileResponse(path, media_type=MEDIA_TYPES["csv"])
     return _stream(action_chunks(store.engine, company, action, at), ACTION_COLUMNS, fmt)
 
 
@@ -277,14 +286,14 @@ def _master_export(store: Store, company: str, cut: str, kind: str, fmt: str) ->
     return _stream(master_chunks(store.engine, company, master, at), MASTER_COLUMNS, fmt)
 
 
-@router.get("/cuts/{cut}/actions/{kind}.csv", response_class=StreamingResponse, responses=STREAM_RESPONSES)
-def actions_csv(cut: str, kind: str, company: Company, store: StoreDep) -> StreamingResponse:
-    """One action history of one cut as UTF-8 CSV, ordered by event_id (streamed)."""
+@router.get("/cuts/{cut}/actions/{kind}.csv", response_class=FileResponse, responses=STREAM_RESPONSES)
+def actions_csv(cut: str, kind: str, company: Company, store: StoreDep) -> Response:
+    """One action history of one cut as UTF-8 CSV, ordered by event_id (the cut's file, made once)."""
     return _action_export(store, company, cut, kind, "csv")
 
 
 @router.get("/cuts/{cut}/actions/{kind}.jsonl", response_class=StreamingResponse, responses=STREAM_RESPONSES)
-def actions_jsonl(cut: str, kind: str, company: Company, store: StoreDep) -> StreamingResponse:
+def actions_jsonl(cut: str, kind: str, company: Company, store: StoreDep) -> Response:
     return _action_export(store, company, cut, kind, "jsonl")
 
 

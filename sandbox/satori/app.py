@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from sandbox.common import FaultConfig, install_sandbox_tools, serve_foreground
 from sandbox.satori import api, control, v4
+from sandbox.satori.cutfiles import CutFiles
 from sandbox.satori.db import database_url_for, make_engine
 from sandbox.satori.deps import ApiError, error_response, render_error
 from sandbox.satori.store import Store
@@ -55,7 +56,7 @@ def create_app(
 ) -> FastAPI:
     """The stand-in over ``<data_dir>/satori.db`` (or ``database_url``); ``tokens`` maps token → company."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(make_engine(database_url or database_url_for(data_dir)))
+    store = Store(make_engine(database_url or database_url_for(data_dir)), CutFiles(data_dir / "cuts"))
     for token, company in (tokens or {}).items():
         store.ensure_company(company, token)
     app = FastAPI(title="SATORI stand-in (renkei)", version="1.0.0", description=DESCRIPTION)

@@ -70,6 +70,7 @@ def set_clock(body: ClockBody, store: StoreDep) -> dict[str, str | None]:
     if body.now is not None and body.now.tzinfo is None:
         raise ApiError(422, "invalid_request", "now needs a timezone offset", "now")
     store.clock.set(body.now)
+    store.cut_files.invalidate()  # past cuts look different from another now
     return {"now": store.clock.now().isoformat()}
 
 
@@ -106,6 +107,7 @@ def add_masters(body: list[MasterBody], company: Company, store: StoreDep) -> di
 @router.post("/actions")
 def add_actions(body: list[ActionBody], company: Company, store: StoreDep) -> dict[str, list[str]]:
     """Record action events with explicit occurred_at / recorded_at (late recording included)."""
+    store.cut_files.invalidate(company)
     ids = []
     with store.write_lock, store.engine.begin() as conn:
         for a in body:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, Row, insert, select
 
 from sandbox.satori import db
 from sandbox.satori.clock import Clock, iso_tokyo, to_micros
+from sandbox.satori.cutfiles import CutFiles
 from schemas.catalog import DEFAULT_FIELD_NAMES, CustomFieldSpec, FieldType
 
 COLUMN_FIELDS = tuple(c.name for c in db.customers.columns if c.name in DEFAULT_FIELD_NAMES)
@@ -18,8 +19,9 @@ COLUMN_FIELDS = tuple(c.name for c in db.customers.columns if c.name in DEFAULT_
 class Store:
     """The engine, the service clock and one write lock (writes are serialised, as in SQLite)."""
 
-    def __init__(self, engine: Engine, clock: Clock | None = None):
+    def __init__(self, engine: Engine, cut_files: CutFiles, clock: Clock | None = None):
         self.engine = engine
+        self.cut_files = cut_files
         self.clock = clock or Clock()
         self.write_lock = threading.Lock()
 
