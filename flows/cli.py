@@ -200,13 +200,125 @@ def _print_staged(staged: list[StagedCut]) -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Start every stand-in with sample data and run one full sync (not built yet).
+def demo(
+    serve: bool = typer.Option(
+        False, "--serve", help="Keep the stand-ins and the Prefect deployments up afterwards."
+    ),
+) -> None:
+    """Start every stand-in with sample data, validate the demo spec, sync once, plan once.
 
     Example: renkei demo
     """
-    err_console.print(
-        "renkei demo is not built yet: it lands with the orchestration work. "
-        "Meanwhile try `renkei validate examples/all.yaml`."
+    from flows.demo import run_demo
+
+    raise typer.Exit(run_demo(console, serve))
+
+
+@app.command()
+def run(
+    spec: Path = SpecArg,
+    target: list[str] | None = typer.Option(None, "--target", help="Only this target (repeatable)."),
+) -> None:
+    """Run one sync now: extract, load every target, write back, report, notify.
+
+    Exit 0 when the run completed (rejected rows are reported and mailed), 1 when a step failed.
+
+    Example: renkei run examples/demo.yaml
+    """
+    from flows.report import print_report
+    from flows.sync import sync
+
+    load_or_exit(spec)
+    report = sync(str(spec), target or None)
+    print_report(report, console)
+    raise typer.Exit(1 if report.outcome == "failed" else 0)
+
+
+@app.command()
+def plan(
+    spec: Path = SpecArg,
+    target: list[str] | None = typer.Option(None, "--target", help="Only this target (repeatable)."),
+) -> None:
+    """Dry run: per target, record and field, what a sync would change (written to Parquet); changes nothing.
+
+    Example: renkei plan examples/demo.yaml
+    """
+    from flows.plan import plan as plan_flow
+
+    load_or_exit(spec)
+    result = plan_flow(str(spec), target or None)
+    table = Table("where", "create", "update", "reject")
+    for where, actions in result.counts.items():
+        table.add_row(where, *(str(actions.get(a, 0)) for a in ("create", "update", "reject")))
+    console.print(table)
+    console.print(f"changes: {result.changes}")
+    console.print(f"summary: {result.summary}")
+
+
+@app.command()
+def replay(
+    spec: Path = SpecArg,
+    target: str | None = typer.Option(None, "--target", help="Only this target."),
+    rule: str | None = typer.Option(None, "--rule", help="Only rows rejected with this code (e.g. CB_VA01)."),
+    dismiss: bool = typer.Option(False, "--dismiss", help="Close the rows instead of retrying them."),
+    note: str | None = typer.Option(None, "--note", help="Why (kept with dismissed rows)."),
+) -> None:
+    """Retry quarantined rows after fixing the source or the spec, or dismiss them (audited).
+
+    Example: renkei replay examples/demo.yaml --target kintone-customers --rule CB_VA01
+    """
+    from flows.replay import replay as replay_flow
+
+    load_or_exit(spec)
+    result = replay_flow(str(spec), target, rule, dismiss, note)
+    console.print(
+        f"replayed {result.replayed}, still rejected {result.still_rejected}, dismissed {result.dismissed}"
     )
-    raise typer.Exit(1)
+
+
+@app.command()
+def serve(spec: Path = SpecArg) -> None:
+    """Serve the deployments: sync on the spec's cuts; backfill, plan, replay and audit on demand.
+
+    Example: renkei serve examples/demo.yaml
+    """
+    from deployments.serve import serve_spec
+
+    load_or_exit(spec)
+    serve_spec(spec)
+
+
+@app.command()
+def audit(
+    spec: Path = SpecArg,
+    target: str | None = typer.Option(None, "--target", help="Only this target."),
+) -> None:
+    """Scan every target for emails held by several records, badly formed emails and schema drift.
+
+    Run it before a sync is switched on. Exit 0 when every audited target is clean, 1 when not.
+
+    Example: renkei audit examples/kintone.yaml
+    """
+    from connectors.http import HttpError
+    from tasks.audit import audit_target, render_report
+
+    parsed = load_or_exit(spec)
+    chosen = [t for t in parsed.targets if target is None or t.name == target]
+    if not chosen:
+        err_console.print(f"{spec}: no target named {target!r}")
+        raise typer.Exit(2)
+    problems = False
+    for each in chosen:
+        try:
+            report = audit_target(parsed, each)
+        except HttpError as exc:
+            err_console.print(f"[red]{each.name}: cannot audit[/red]: {exc}", highlight=False)
+            problems = True
+            continue
+        if report is None:
+            console.print(f"{each.name}: audit for {each.kind} is not available yet", highlight=False)
+            continue
+        console.print(render_report(report))
+        problems = problems or not report.clean
+    if problems:
+        raise typer.Exit(1)

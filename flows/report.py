@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,11 +10,18 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from rich.console import Console
 from rich.table import Table
 
+from connectors.smtp import SmtpError
 from connectors.state import StateStore
 from flows.extract import artifact_key
-from schemas.report import RunReport
+from schemas.report import RunReport, StepFailure
 from schemas.spec import Spec
 from schemas.staging import format_cut
+from schemas.validate import load_spec
+from tasks.clients import state_store
+from tasks.notify import send_run_notice
+from tasks.redact import redact
+
+log = logging.getLogger("renkei.report")
 
 
 def next_cut(spec: Spec, now: datetime | None = None) -> str:
@@ -65,9 +73,19 @@ def publish(report: RunReport) -> None:
     )
 
 
+def notify(spec: Spec, state: StateStore, report: RunReport) -> None:
+    """The one email of a run that needs a human; a mail server that refuses it is a failed step."""
+    try:
+        send_run_notice(spec, report, state)
+    except SmtpError as exc:
+        log.error("failure email not sent: %s", redact(str(exc)))
+        report.failures.append(StepFailure("notify", "email", redact(str(exc))))
+
+
 def finish_report(spec: Spec, state: StateStore, report: RunReport) -> None:
-    """Close the ledger row, publish the artifacts, send the one email if anything needs a human."""
+    """Send the one email if anything needs a human, close the ledger row, publish the artifacts."""
     report.quarantine_open = len(state.quarantined())
+    notify(spec, state, report)
     state.finish_run(report.run_id, report.outcome, {"lines": report.table(), "cuts": report.cuts})
     publish(report)
 
@@ -99,4 +117,12 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
 
 
 def notify_crash(spec_path: str, run_id: str, message: str) -> None:
-    """Placeholder-free hook target: filled in by the notification step (see tasks.notify)."""
+    """A crashed or timed-out run: close its ledger row, free its lock, send its one email."""
+    spec = load_spec(spec_path)
+    state = state_store(spec)
+    report = RunReport(spec.company, run_id, "sync", crashed=True, next_cut=next_cut(spec))
+    report.failures.append(StepFailure("sync", "flow", redact(message)))
+    report.quarantine_open = len(state.quarantined())
+    notify(spec, state, report)
+    state.finish_run(run_id, report.outcome, {"lines": [], "message": redact(message)})
+    state.release_lock(run_id)

@@ -40,6 +40,7 @@ class RunReport:
     next_cut: str | None = None
     run_url: str | None = None
     dry_run: bool = False
+    crashed: bool = False  # the flow itself crashed or timed out (reported from a state hook)
 
     @property
     def totals(self) -> Counts:
@@ -50,6 +51,8 @@ class RunReport:
 
     @property
     def outcome(self) -> Outcome:
+        if self.crashed:
+            return "crashed"
         if self.failures:
             return "failed"
         return "completed_with_rejections" if self.totals.rejected else "completed"
