@@ -110,9 +110,16 @@ def flatten_customer(customer: dict[str, Any]) -> dict[str, Any]:
 
 
 def values_hash(record: dict[str, Any]) -> str:
-    """A stable digest of the values sent, so an unchanged record is never sent twice."""
+    """A stable digest of the values sent, so an unchanged record is never sent twice.
+
+    Empty text and no value hash alike: staging reads "" as None while the MA API returns "".
+    """
     canonical = json.dumps(
-        record, sort_keys=True, ensure_ascii=False, default=jsonable, separators=(",", ":")
+        {k: None if v == "" else v for k, v in record.items()},
+        sort_keys=True,
+        ensure_ascii=False,
+        default=jsonable,
+        separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
