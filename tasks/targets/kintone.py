@@ -1,0 +1,225 @@
+"""The kintone target: MA customers and action histories into kintone apps, changed customers back.
+
+Customers are upserted into the customer app by its unique match field and actions into each kind's
+app by the event id, every value first coerced to its field's type (schemas.kintone_values). Changed
+records are read on the app's 更新日時 in (updated time, ``$id``) order: one page of 500 by the
+records API, the rest through a cursor. Every request is charged to the app's daily budget in the
+sync-state database; when it is spent the rest is deferred to the next run, never failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.http import HttpPolicy
+from connectors.kintone import MAX_GET, KintoneClient
+from connectors.kintone_model import BudgetExhausted, KintoneRecord, budget_day, escape_query_value
+from connectors.state import StateStore
+from schemas.actions import action_fields
+from schemas.kintone_values import FieldInfo, KintoneValueError, kintone_record
+from schemas.mapping import TargetRecord, field_map
+from schemas.outcomes import RowOutcome
+from schemas.spec import SECRET_KEYS, Spec, Target
+from tasks.audit import AuditReport, SchemaDrift, action_drift, email_findings, kintone_drift
+from tasks.clients import resolve_secret, state_store
+from tasks.load import Record
+
+DEFAULT_DAILY_BUDGET = 10_000
+DriftCheck = Callable[[dict[str, FieldInfo]], list[SchemaDrift]]
+
+
+class KintoneSchemaError(Exception):
+    """The app's form does not fit the spec's mapping: nothing is sent until it is fixed."""
+
+    def __init__(self, target: str, app: int, drift: list[SchemaDrift]):
+        lines = "\n".join(f"  {d.target_field}: {d.rule}: {d.message}" for d in drift)
+        super().__init__(
+            f"{target}: kintone app {app} does not fit the mapping (run `renkei audit`):\n{lines}"
+        )
+        self.drift = drift
+
+
+@dataclass
+class StateBudget:
+    """kintone's per-app daily request limit (window 09:00–08:59 JST), counted in the sync-state DB."""
+
+    state: StateStore
+    target: str
+    limit: int
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def try_spend(self, app: int, requests: int = 1) -> bool:
+        scope, day = f"app:{app}", budget_day().isoformat()
+        with self._lock:
+            if self.state.requests_used(self.target, scope, day) + requests > self.limit:
+                return False
+            self.state.add_requests(self.target, scope, day, requests)
+            return True
+
+
+class KintoneTarget:
+    """``tasks.load.CustomerTarget`` for one kintone target of the spec."""
+
+    def __init__(self, spec: Spec, target: Target, *, policy: HttpPolicy | None = None):
+        if target.app is None:
+            raise ValueError(f"target {target.name} names no kintone customer app")
+        self.name = target.name
+        self.target = target
+        self.app = target.app
+        self.fmap = field_map(spec, target)
+        self.custom = spec.custom_specs()
+        self.state = state_store(spec)
+        self.budget = StateBudget(
+            self.state, target.name, target.daily_request_budget or DEFAULT_DAILY_BUDGET
+        )
+        auth = {k: resolve_secret(v) if k in SECRET_KEYS else v for k, v in target.auth.items()}
+        tokens = [t.strip() for t in (auth.get("api_token") or "").split(",") if t.strip()]
+        if policy is None and target.ca_bundle:
+            policy = HttpPolicy(verify=target.ca_bundle)
+        self.client = KintoneClient(
+            target.url,
+            api_tokens=tokens,
+            username=auth.get("username"),
+            password=auth.get("password"),
+            guest_space=target.guest_space,
+            policy=policy,
+            max_concurrency=target.concurrency,
+            budget=self.budget,
+        )
+        self._forms: dict[int, dict[str, FieldInfo]] = {}
+        self._checked: set[int] = set()
+        self._read_deferred: list[RowOutcome] = []
+
+    def form(self, app: int) -> dict[str, FieldInfo]:
+        """An app's live form, read once per adapter."""
+        if app not in self._forms:
+            self._forms[app] = self.client.get_form_fields(app)
+        return self._forms[app]
+
+    def _checked_form(self, app: int, drift: DriftCheck) -> dict[str, FieldInfo]:
+        form = self.form(app)
+        if app not in self._checked:
+            problems = drift(form)
+            if problems:
+                raise KintoneSchemaError(self.name, app, problems)
+            self._checked.add(app)
+        return form
+
+    def _customer_form(self) -> dict[str, FieldInfo]:
+        return self._checked_form(
+            self.app, lambda form: kintone_drift(self.fmap, form, self.custom, self.target.updated_field)
+        )
+
+    def upsert_customers(self, records: list[Record]) -> list[RowOutcome]:
+        return self._upsert(self.app, self.fmap.key_target, records, self._customer_form())
+
+    def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]:
+        app, fields = self._action_app(kind)
+        event = fields["event_id"]
+        form = self._checked_form(app, lambda form: action_drift(app, fields.values(), event, form))
+        return self._upsert(app, event, records, form)
+
+    def _action_app(self, kind: str) -> tuple[int, dict[str, str]]:
+        action = self.target.actions[kind]
+        if action.app is None:
+            raise ValueError(f"target {self.name}: actions.{kind} names no kintone app")
+        return action.app, action_fields("kintone", action)
+
+    def _upsert(
+        self, app: int, key_field: str, records: list[Record], form: dict[str, FieldInfo]
+    ) -> list[RowOutcome]:
+        """Coerce every record, send the ones that fit; one outcome per record, keyed as given."""
+        outcomes: dict[int, RowOutcome] = {}
+        ready: list[tuple[int, dict[str, Any]]] = []
+        for position, (key, record) in enumerate(records):
+            try:
+                ready.append((position, kintone_record(record, form)))
+            except KintoneValueError as exc:
+                outcomes[position] = RowOutcome.rejected(key, exc.rule, exc.message, exc.field)
+        sent = self.client.upsert_records(app, key_field, [row for _, row in ready]) if ready else []
+        for (position, _), outcome in zip(ready, sent, strict=True):
+            outcomes[position] = replace(outcome, key=records[position][0])
+        return [outcomes[p] for p in range(len(records))]
+
+    def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
+        """Customer records updated at or after ``since`` in (updated time, $id) order, 500 a page."""
+        form = self._customer_form()
+        stamp = self.target.updated_field or next(c for c, f in form.items() if f.type == "UPDATED_TIME")
+        mapped = [c for c in self.fmap.target_fields() if c in form]
+        fields = ["$id", stamp, *mapped]
+        order = f"order by {stamp} asc, $id asc"
+        where = f"{stamp} >= {escape_query_value(kintone_minute(since))}" if since else ""
+        try:
+            first = self.client.get_records(
+                self.app, f"{where} {order} limit {MAX_GET}".strip(), fields
+            ).records
+            yield [_target_record(r, stamp, mapped) for r in first]
+            if len(first) < MAX_GET:
+                return
+            last_time, last_id = first[-1][stamp]["value"], first[-1]["$id"]["value"]
+            after = f'({stamp} > "{last_time}" or ({stamp} = "{last_time}" and $id > {int(last_id)}))'
+            rest = self.client.iter_records_cursor(
+                self.app, f"{where} and {after} {order}" if where else f"{after} {order}", fields
+            )
+            with contextlib.closing(rest):
+                yield from _pages((_target_record(r, stamp, mapped) for r in rest), MAX_GET)
+        except BudgetExhausted as exc:
+            reason = f"{exc}: the remaining changed records are read on the next run"
+            self._read_deferred.append(RowOutcome.deferred(f"app:{self.app}", reason))
+
+    def read_rejections(self) -> list[RowOutcome]:
+        """Nothing is refused while reading; a read cut short by the budget is reported as deferred."""
+        deferred, self._read_deferred = self._read_deferred, []
+        return deferred
+
+    def audit(self) -> AuditReport:
+        """A full scan of the customer app's emails (cursor) and the drift of every mapped field."""
+        form = self.form(self.app)
+        report = AuditReport(
+            self.name, "kintone", drift=kintone_drift(self.fmap, form, self.custom, self.target.updated_field)
+        )
+        for kind in self.target.actions:
+            app, fields = self._action_app(kind)
+            report.drift += action_drift(app, fields.values(), fields["event_id"], self.form(app))
+        email = self.fmap.email_target
+        if email is not None and email in form:
+            rows = self.client.iter_records_cursor(self.app, "order by $id asc", ["$id", email])
+            with contextlib.closing(rows):
+                report.scanned, report.duplicates, report.bad_emails = email_findings(
+                    (r["$id"]["value"], r[email]["value"]) for r in rows
+                )
+        return report
+
+    def close(self) -> None:
+        self.client.close()
+        self.state.close()
+
+
+def kintone_minute(moment: datetime) -> str:
+    """An instant as a kintone datetime literal, floored to the minute (kintone keeps no seconds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
+
+
+def _target_record(record: KintoneRecord, stamp: str, mapped: list[str]) -> TargetRecord:
+    modified = record[stamp]["value"]
+    return TargetRecord(
+        str(record["$id"]["value"]),
+        datetime.fromisoformat(modified.replace("Z", "+00:00")) if modified else None,
+        {code: record[code]["value"] for code in mapped if code in record},
+    )
+
+
+def _pages(records: Iterable[TargetRecord], size: int) -> Iterator[list[TargetRecord]]:
+    page: list[TargetRecord] = []
+    for record in records:
+        page.append(record)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
