@@ -33,5 +33,9 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/bench_extract.py --rows 1000000 --dlt-rows 1000000
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
