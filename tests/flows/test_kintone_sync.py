@@ -11,6 +11,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +346,42 @@ def test_faults_end_with_counts_that_add_up_and_no_duplicates(env: Env) -> None:
         for app in (env.apps.form_history.id, env.apps.mail_history.id):
             events = [r["イベントID"]["value"] for r in client.iter_records_seek(app)]
             assert len(events) == len(set(events)) == 30
+
+
+def test_changed_records_page_through_a_cursor_in_time_then_id_order(
+    tmp_path: Path, kintone: BackgroundServer
+) -> None:
+    apps = build_demo_apps(kintone.app.state.kintone.store)
+    with KintoneClient(kintone.url, api_tokens=[apps.customers.token], policy=FAST) as client:
+        rows: list[dict[str, object]] = [{"メールアドレス": f"c{i}@example.co.jp"} for i in range(1_234)]
+        client.add_records(apps.customers.id, rows)
+    path = write_spec(
+        tmp_path / "spec.yaml", "http://127.0.0.1:9", TOKEN, tmp_path,
+        targets=[{"name": "k", "kind": "kintone", "url": kintone.url, "app": apps.customers.id,
+                  "auth": {"api_token": apps.customers.token},
+                  "match": {"ma": "email", "target": "メールアドレス"}, "map": {"last_name": "姓"}}],
+    )  # fmt: skip
+    spec = load_spec(path)
+    adapter = KintoneTarget(spec, spec.targets[0], policy=FAST)
+    kintone.request_log.entries.clear()
+    try:
+        pages = list(adapter.changed_records(None))
+        later = list(adapter.changed_records(datetime.now(UTC) + timedelta(minutes=2)))
+    finally:
+        adapter.close()
+    assert [len(p) for p in pages] == [500, 500, 234]
+    records = [r for p in pages for r in p]
+    assert len({r.id for r in records}) == 1_234
+    order = [(r.modified, int(r.id)) for r in records]
+    assert order == sorted(order)
+    assert records[0].values == {"メールアドレス": "c0@example.co.jp", "姓": ""}
+    assert later == [[]]
+    calls = [(e.method, e.path.rsplit("/v1/", 1)[1]) for e in kintone.request_log.entries]
+    assert calls == [
+        ("GET", "app/form/fields.json"),
+        ("GET", "records.json"),  # the first 500
+        ("POST", "records/cursor.json"),  # the rest after (time, $id) of the 500th
+        ("GET", "records/cursor.json"),
+        ("GET", "records/cursor.json"),
+        ("GET", "records.json"),  # nothing changed since a later instant
+    ]
