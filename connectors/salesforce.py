@@ -287,10 +287,10 @@ class SalesforceClient:
         yield from pages
 
     def read(self, soql: str) -> Iterator[dict[str, Any]]:
-        """Every row of ``soql``: REST paging, or a Bulk 2.0 query job when the first page says the
-        result reaches ``bulk_threshold`` (that page is dropped; the job reads from the start)."""
+        """Every row of ``soql``: REST paging, or a Bulk 2.0 query job when the first page's totalSize
+        reaches ``bulk_threshold`` (that page is dropped; the job reads from the start)."""
         page = self.call(lambda sf: sf.query(soql))
-        if not page.get("done", True) and int(page.get("totalSize") or 0) >= self.bulk_threshold:
+        if int(page.get("totalSize") or 0) >= self.bulk_threshold:
             yield from self.bulk_query(soql)
         else:
             yield from self._rest_rows(page)

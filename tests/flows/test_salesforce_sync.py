@@ -254,7 +254,8 @@ def test_converted_lead_is_followed_to_its_contact(world: World) -> None:
 def test_required_field_missing_is_quarantined_with_salesforces_message(
     world: World, bulk_threshold: int | None
 ) -> None:
-    spec = world.spec(map={"email": "Email", "last_name": "LastName"}, bulk_threshold=bulk_threshold)
+    mapped = {"email": "Email", "last_name": "LastName", "custom:stage": "Stage__c"}  # no Company
+    spec = world.spec(map=mapped, bulk_threshold=bulk_threshold)
     existing = hashcodes(world)["tanaka@example.co.jp"]
     org = world.sf.app.state.org
     with org.batch():
@@ -269,7 +270,15 @@ def test_required_field_missing_is_quarantined_with_salesforces_message(
     assert used_bulk is (bulk_threshold is not None)
     quarantined = [q for q in state_store(spec).quarantined("sf") if q.stream.startswith("customers")]
     assert {q.key for q in quarantined} == set(hashcodes(world).values()) - {existing}
-    assert org.get("Lead", org.match("Lead", "SATORI_Customer_ID__c", existing)[0])["LastName"] == "田中"
+    lead_id = org.match("Lead", "SATORI_Customer_ID__c", existing)[0]
+    assert org.get("Lead", lead_id)["LastName"] == "田中"
+    edit = {"Stage__c": "受注"}
+    target.client.call(lambda sf: sf.restful(f"sobjects/Lead/{lead_id}", method="PATCH", json=edit))
+    inbound = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "q-in")
+    assert inbound.counts.loaded == 1 and inbound.counts.balanced
+    assert world.ma.get_customer(email="tanaka@example.co.jp")["custom"]["stage"] == "受注"
+    used_bulk_query = any("/jobs/query" in e.path for e in world.sf.request_log.entries)
+    assert used_bulk_query is (bulk_threshold is not None)
     target.close()
 
     with_default = world.spec(name="sf2", map={"email": "Email"}, defaults={"Company": "-", "LastName": "-"})
