@@ -156,8 +156,9 @@ class SalesforceClient:
     def budget_spent(self) -> str | None:
         """Why no further request may start under ``budget``; None while some may."""
         allowed = self.requests_allowed()
-        if allowed is None or allowed > 0:
-            return None
+        return None if allowed is None or allowed > 0 else self._budget_reason()
+
+    def _budget_reason(self) -> str:
         assert self.budget is not None and self._usage is not None
         return self.budget.explain(*self._usage, self._used_at_start or 0)
 
@@ -265,8 +266,7 @@ class SalesforceClient:
         return outcomes
 
     def _defer(self, rows: list[dict[str, Any]], ext: str) -> dict[str, RowOutcome]:
-        assert self.budget is not None and self._usage is not None
-        reason = self.budget.explain(*self._usage, self._used_at_start or 0)
+        reason = self._budget_reason()
         return {str(r[ext]): RowOutcome.deferred(str(r[ext]), reason) for r in rows}
 
     def iter_query(self, soql: str) -> Iterator[dict[str, Any]]:

@@ -61,6 +61,7 @@ class SalesforceTarget:
             poll_seconds=poll_seconds,
             **options,
         )
+        _check_action_references(target, self.fmap.key_ma, self.fmap.key_target)
         self._described: dict[str, dict[str, FieldInfo]] = {}
         self._refused: list[RowOutcome] = []
 
@@ -240,3 +241,14 @@ class SalesforceTarget:
 
 def _lookup_to(fields: dict[str, FieldInfo], obj: str) -> str | None:
     return next((f.name for f in fields.values() if f.type == "reference" and f.reference_to == (obj,)), None)
+
+
+def _check_action_references(target: Target, key_ma: str, key_target: str) -> None:
+    """An action links to its customer through the match field, so it must carry the match column."""
+    for kind, action in target.actions.items():
+        columns = [c for c, f in action_fields(target.kind, action).items() if f == key_target]
+        if columns and columns != [key_ma]:
+            raise ValueError(
+                f"target {target.name}: actions.{kind} maps {', '.join(columns)} to {key_target}, but "
+                f"customers match on {key_ma}: set actions.{kind}.fields.{key_ma}: {key_target}"
+            )

@@ -360,3 +360,9 @@ def test_faults_end_with_counts_that_add_up_and_no_duplicates(world: World) -> N
     events = [a["Event_ID__c"] for a in world.rows("SATORI_Action__c")]
     assert len(events) == len(set(events)) == 3
     assert sum(world.control.get("/_sandbox/faults").json()["injected"].values()) >= 2
+
+
+def test_actions_must_reach_their_customer_through_the_match_column(world: World) -> None:
+    by_email = world.spec(match={"ma": "email", "target": "SATORI_Customer_ID__c"})
+    with pytest.raises(ValueError, match="customers match on email"):
+        adapter(by_email)
