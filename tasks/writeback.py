@@ -100,13 +100,19 @@ def unique_candidates(
 
 
 def ma_row(changes: dict[str, Any], custom: dict[str, CustomFieldSpec]) -> dict[str, Any]:
-    """MA field → value as the integration API takes it (custom fields under ``custom``)."""
+    """MA field → value as the integration API takes it (custom fields under ``custom``).
+
+    A blank value is left out: as in the MA's own bulk API, a blank cell never overwrites a value,
+    so switching a sync on can never wipe the MA's data with a target's empty fields.
+    """
     row: dict[str, Any] = {}
     for name, value in changes.items():
         field = lookup_field(name, custom)
         if field is None:
             raise CoercionError(name, "unknown_field", f"{name} is not an MA field")
         coerced = to_ma_value(field, value)
+        if coerced is None or coerced == []:
+            continue
         if is_custom_name(name):
             row.setdefault("custom", {})[custom_identifier(name)] = coerced
         else:

@@ -238,18 +238,20 @@ def test_outbound_inbound_and_a_rerun_that_writes_nothing(env: Env) -> None:
         assert {o.status for o in outcomes} == {Status.UPDATED}
     inbound = env.inbound("in-1")
     assert inbound.counts.balanced and inbound.counts.received == 250
-    # 商談ステージ is Writable: kintone owns it, so its empty stages replace the seeded ones too
-    assert (inbound.counts.loaded, inbound.counts.rejected, inbound.counts.deferred) == (250, 0, 0)
+    # 商談ステージ is Writable: the three stages set in kintone reach the MA; kintone's empty stages
+    # never wipe the MA's values (a blank never overwrites, as in the MA's own bulk API)
+    assert (inbound.counts.loaded, inbound.counts.skipped, inbound.counts.rejected) == (3, 247, 0)
     after = ma_customers(env)
     for email, customer in after.items():
-        assert customer["custom"]["sales_stage"] == ("受注" if email in chosen else None)
+        expected = "受注" if email in chosen else customers[email]["custom"]["sales_stage"]
+        assert customer["custom"]["sales_stage"] == expected
         assert customer["last_name"] == customers[email]["last_name"]  # readable only: never taken in
 
-    # the next cut holds every customer the write-back changed; nothing they carry out has changed
+    # the next cut holds the customers the write-back changed; nothing they carry out has changed
     env.kintone.request_log.entries.clear()
     env.stage_next_cut("2026-11-29T03:00:00+09:00")
     again = env.outbound("out-2")["customers"].counts
-    assert (again.received, again.skipped, again.loaded) == (250, 250, 0)
+    assert (again.received, again.skipped, again.loaded) == (3, 3, 0)
     assert env.inbound("in-2").counts.loaded == 0
     assert env.kintone_writes() == 0  # a re-run writes nothing
 
@@ -317,7 +319,8 @@ def test_duplicate_emails_in_kintone_are_reported_and_the_rest_loads(new_env: En
         client.update_records(env.apps.customers.id, "顧客ハッシュ", edits)
     inbound = env.inbound("in-1")
     assert inbound.counts.balanced and inbound.counts.received == 121
-    assert (inbound.counts.loaded, inbound.counts.rejected) == (119, 2)  # the other 119 write their stage
+    # the changed stage is written; the other 118 carry blank stages, which never overwrite the MA
+    assert (inbound.counts.loaded, inbound.counts.skipped, inbound.counts.rejected) == (1, 118, 2)
     duplicates = [e for e in inbound.errors if e.code == "duplicate_email"]
     twin_id = str(twin_outcome.target_id)
     assert len(duplicates) == 2 and twin_id in {d.key for d in duplicates}
