@@ -51,6 +51,7 @@ class DemoEnvironment:
         self.now = now
         self._stack = ExitStack()
         self.mail: MailSink | None = None
+        self.servers: dict[str, BackgroundServer] = {}
 
     @property
     def data(self) -> Path:
@@ -74,7 +75,7 @@ class DemoEnvironment:
         seed_ma(
             ma_dir, self.sizes.customers, self.sizes.actions, company="demo", token=MA_TOKEN, now=self.now
         )
-        self._serve(satori_app(ma_dir, {MA_TOKEN: "demo"}), MA_PORT)
+        self._serve("satori", satori_app(ma_dir, {MA_TOKEN: "demo"}), MA_PORT)
 
         kintone = kintone_app(kintone_dir, "Administrator", "renkei-demo")
         store = kintone.state.kintone.store
@@ -83,19 +84,19 @@ class DemoEnvironment:
             (apps.customers, apps.form_history, apps.mail_history), KINTONE_TOKENS, strict=True
         ):
             store.issue_token(app.id, None, token)
-        self._serve(kintone, KINTONE_PORT)
+        self._serve("kintone", kintone, KINTONE_PORT)
 
         salesforce = salesforce_app(sf_dir)
-        self._serve(salesforce, SALESFORCE_PORT, **salesforce.state.tls.uvicorn_kwargs())
+        self._serve("salesforce", salesforce, SALESFORCE_PORT, **salesforce.state.tls.uvicorn_kwargs())
 
         seed_cards(sansan_dir, self.sizes.cards)
-        self._serve(sansan_app(sansan_dir, SANSAN_KEY), SANSAN_PORT)
+        self._serve("sansan", sansan_app(sansan_dir, SANSAN_KEY), SANSAN_PORT)
 
         self.mail = self._stack.enter_context(MailSink(SMTP_PORT, self.folder / "mail"))
 
-    def _serve(self, app: FastAPI, port: int, **kwargs: Any) -> None:
+    def _serve(self, name: str, app: FastAPI, port: int, **kwargs: Any) -> None:
         try:
-            self._stack.enter_context(BackgroundServer(app, port, **kwargs))
+            self.servers[name] = self._stack.enter_context(BackgroundServer(app, port, **kwargs))
         except RuntimeError as exc:
             raise RuntimeError(
                 f"port {port} on 127.0.0.1 is busy: stop what uses it and run the demo again"
