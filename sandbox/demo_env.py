@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,8 @@ class DemoEnvironment:
         salesforce = salesforce_app(sf_dir)
         self._serve("salesforce", salesforce, SALESFORCE_PORT, **salesforce.state.tls.uvicorn_kwargs())
 
-        seed_cards(sansan_dir, self.sizes.cards)
+        recent = (self.now or datetime.now(UTC)) - timedelta(days=70)  # inside the import's first window
+        seed_cards(sansan_dir, self.sizes.cards, base=recent)
         self._serve("sansan", sansan_app(sansan_dir, SANSAN_KEY), SANSAN_PORT)
 
         self.mail = self._stack.enter_context(MailSink(SMTP_PORT, self.folder / "mail"))

@@ -127,8 +127,10 @@ def _near_midnight(rng: random.Random, card: dict[str, Any]) -> None:
     card["updated_s"] = epoch(midnight) + rng.randrange(-2, 3)
 
 
-def generate(cards: int, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    """Exactly ``cards`` cards and their tag links, the same for the same seed."""
+def generate(
+    cards: int, seed: int = 0, base: datetime = BASE
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Exactly ``cards`` cards and tag links, exchanged over 60 days from ``base``; same seed, same cards."""
     rng = random.Random(seed)
     companies = [japanese.company(rng, i) for i in range(max(4, cards // 8))]
     company_ids = [_hex(rng) for _ in companies]
@@ -149,7 +151,7 @@ def generate(cards: int, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str,
         count = min(rng.choices((1, 2, 3), (60, 25, 15))[0], cards - len(out))
         days = sorted(rng.sample(range(SPAN_DAYS), count))
         for n, day in enumerate(days):
-            exchanged = BASE.date() + timedelta(days=day)
+            exchanged = base.date() + timedelta(days=day)
             card = _card(rng, person_id, person, company, company_ids[which], email, exchanged)
             if n < count - 1 and rng.random() < 0.3:
                 card["email"] = f"{person.romaji}{index}@old-{company.domain}"
@@ -166,14 +168,14 @@ def generate(cards: int, seed: int = 0) -> tuple[list[dict[str, Any]], dict[str,
     return out, links
 
 
-def seed(data_dir: Path, cards: int, seed: int = 0) -> None:
+def seed(data_dir: Path, cards: int, seed: int = 0, base: datetime = BASE) -> None:
     """Replace every card in ``<data_dir>/sansan.db`` with ``cards`` generated ones (and the tags)."""
     store = SansanStore(data_dir)
     with store.connect() as db:
         db.execute("DELETE FROM cards")
         db.execute("DELETE FROM card_tags")
     store.put_tags((tag_id(i), name, kind, owner) for i, (name, kind, owner) in enumerate(TAGS))
-    generated, links = generate(cards, seed)
+    generated, links = generate(cards, seed, base)
     store.put_cards(generated, links)
 
 
