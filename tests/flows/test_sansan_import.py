@@ -24,6 +24,7 @@ from schemas.validate import load_spec
 from tasks.load import StreamReport
 from tasks.sync_target import sync_inbound
 from tasks.targets import adapter_for
+from tasks.targets import sansan as sansan_source
 from tasks.targets.sansan import SansanSource, SourceOnlyError
 from tests.flows.conftest import sandbox_call, write_spec
 
@@ -180,7 +181,10 @@ def test_cards_become_customers_then_a_new_card_updates_and_a_rerun_writes_nothi
 
     env.put_cards({**HANAKO, "exchangeDate": "2026-04-12", "title": "部長", "mobile": "", "tagIds": [],
                    "updatedTime": "2026-04-12T10:00:00+09:00"})  # fmt: skip
+    env.sansan.request_log.entries.clear()
     report, source = env.sync("2026-04-12T12:00:00+09:00", "r2")
+    searched = [e for e in env.sansan.request_log.entries if e.path.endswith("/bizCards/search")]
+    assert len(searched) == 3  # one per email of the window: info@, jiro@, hanako@
     assert source.window is not None and source.window[0] == at("2026-04-10T09:30:00+09:00")
     # in the overlap: jiro again (unchanged) and 田中, whose info@ is held by 高橋 outside this window
     assert (report.counts.received, report.counts.loaded, report.counts.skipped) == (3, 1, 1)
@@ -208,7 +212,9 @@ def test_newest_exchange_resolves_a_shared_email_and_reports_the_other(make_env:
     assert codes == {person(2): "email_missing", person(3): EMAIL_SHARED_OLDER}
 
 
-def test_a_window_straddling_jst_midnight_loses_nothing(make_env: EnvFactory) -> None:
+def test_a_window_straddling_jst_midnight_loses_nothing(
+    make_env: EnvFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = make_env()
     stamps = {7: "2026-04-10T23:59:59+09:00", 8: "2026-04-11T00:00:00+09:00", 9: "2026-04-11T00:00:01+09:00"}
     env.put_cards(*({"personId": person(n), "lastName": "山本", "email": f"p{n}@example.co.jp",
@@ -218,7 +224,11 @@ def test_a_window_straddling_jst_midnight_loses_nothing(make_env: EnvFactory) ->
     # a card saved late, stamped before the watermark: the overlap reads it
     env.put_cards({"personId": person(10), "lastName": "中村", "email": "p10@example.co.jp",
                    "updatedTime": "2026-04-10T23:59:58+09:00"})  # fmt: skip
+    monkeypatch.setattr(sansan_source, "SEARCH_LIMIT", 2)  # four emails: one read of everyone instead
+    env.sansan.request_log.entries.clear()
     report, source = env.sync("2026-04-11T00:30:00+09:00", "r2")
+    paths = [e.path for e in env.sansan.request_log.entries]
+    assert paths == ["/v3.2/bizCards", "/v3.2/bizCards"]
     assert source.window is not None and source.window[0] == at("2026-04-10T23:50:00+09:00")
     assert (report.counts.received, report.counts.loaded, report.counts.skipped) == (4, 2, 2)
     assert set(env.customers()) == {f"p{n}@example.co.jp" for n in (7, 8, 9, 10)}
