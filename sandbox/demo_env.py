@@ -1,21 +1,23 @@
 """The trial environment of `renkei demo`: every stand-in with sample data, on fixed loopback ports.
 
 The ports and demo credentials match ``examples/demo.yaml``; the data lives under one folder and is
-rebuilt on each start, so every demo run begins from the same seeded state.
+rebuilt on each start, so every demo run begins from the same seeded state. Tests run the same
+environment on free ports with injected faults, and ``spec_document`` points the demo spec at it.
 """
 
 from __future__ import annotations
 
 import shutil
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from fastapi import FastAPI
 
-from sandbox.common import BackgroundServer
+from sandbox.common import BackgroundServer, FaultConfig, free_port
 from sandbox.kintone.app import create_app as kintone_app
 from sandbox.kintone.demo_apps import build_demo_apps
 from sandbox.mailsink import MailSink
@@ -25,7 +27,6 @@ from sandbox.sansan.seed import seed as seed_cards
 from sandbox.satori.app import create_app as satori_app
 from sandbox.satori.seed import seed as seed_ma
 
-MA_PORT, KINTONE_PORT, SALESFORCE_PORT, SANSAN_PORT, SMTP_PORT = 8701, 8702, 8703, 8704, 8725
 MA_TOKEN = "demo-token"
 SANSAN_KEY = "renkeidemo0000000000000000000000"
 KINTONE_TOKENS = (
@@ -42,13 +43,39 @@ class DemoSizes:
     cards: int = 300
 
 
+@dataclass(frozen=True)
+class DemoPorts:
+    """Loopback ports of the stand-ins; the defaults are the ones ``examples/demo.yaml`` names."""
+
+    satori: int = 8701
+    kintone: int = 8702
+    salesforce: int = 8703
+    sansan: int = 8704
+    smtp: int = 8725
+
+    @classmethod
+    def free(cls) -> DemoPorts:
+        """Ports free now, so a test environment never collides with a running demo."""
+        return cls(*(free_port() for _ in range(5)))
+
+
 class DemoEnvironment:
     """``with DemoEnvironment(folder) as env:`` starts everything; leaving the block stops it."""
 
-    def __init__(self, folder: Path, sizes: DemoSizes | None = None, now: datetime | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        sizes: DemoSizes | None = None,
+        now: datetime | None = None,
+        *,
+        ports: DemoPorts | None = None,
+        faults: FaultConfig | None = None,
+    ):
         self.folder = folder
         self.sizes = sizes or DemoSizes()
         self.now = now
+        self.ports = ports or DemoPorts()
+        self.faults = faults
         self._stack = ExitStack()
         self.mail: MailSink | None = None
         self.servers: dict[str, BackgroundServer] = {}
@@ -75,27 +102,32 @@ class DemoEnvironment:
         seed_ma(
             ma_dir, self.sizes.customers, self.sizes.actions, company="demo", token=MA_TOKEN, now=self.now
         )
-        self._serve("satori", satori_app(ma_dir, {MA_TOKEN: "demo"}), MA_PORT)
+        self._serve("satori", satori_app(ma_dir, {MA_TOKEN: "demo"}, self._faults()))
 
-        kintone = kintone_app(kintone_dir, "Administrator", "renkei-demo")
+        kintone = kintone_app(kintone_dir, "Administrator", "renkei-demo", self._faults())
         store = kintone.state.kintone.store
         apps = build_demo_apps(store)
         for app, token in zip(
             (apps.customers, apps.form_history, apps.mail_history), KINTONE_TOKENS, strict=True
         ):
             store.issue_token(app.id, None, token)
-        self._serve("kintone", kintone, KINTONE_PORT)
+        self._serve("kintone", kintone)
 
-        salesforce = salesforce_app(sf_dir)
-        self._serve("salesforce", salesforce, SALESFORCE_PORT, **salesforce.state.tls.uvicorn_kwargs())
+        salesforce = salesforce_app(sf_dir, faults=self._faults())
+        self._serve("salesforce", salesforce, **salesforce.state.tls.uvicorn_kwargs())
 
         recent = (self.now or datetime.now(UTC)) - timedelta(days=70)  # inside the import's first window
         seed_cards(sansan_dir, self.sizes.cards, base=recent)
-        self._serve("sansan", sansan_app(sansan_dir, SANSAN_KEY), SANSAN_PORT)
+        self._serve("sansan", sansan_app(sansan_dir, SANSAN_KEY, self._faults()))
 
-        self.mail = self._stack.enter_context(MailSink(SMTP_PORT, self.folder / "mail"))
+        self.mail = self._stack.enter_context(MailSink(self.ports.smtp, self.folder / "mail"))
 
-    def _serve(self, name: str, app: FastAPI, port: int, **kwargs: Any) -> None:
+    def _faults(self) -> FaultConfig | None:
+        """Each stand-in gets its own injector: the same rate and kinds, its own seeded draws."""
+        return replace(self.faults) if self.faults is not None else None
+
+    def _serve(self, name: str, app: FastAPI, **kwargs: Any) -> None:
+        port: int = getattr(self.ports, name)
         try:
             self.servers[name] = self._stack.enter_context(BackgroundServer(app, port, **kwargs))
         except RuntimeError as exc:
@@ -105,3 +137,19 @@ class DemoEnvironment:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    def spec_document(self, template: Path) -> dict[str, Any]:
+        """The demo spec ``template`` pointed at this environment's ports and folder."""
+        doc: dict[str, Any] = yaml.safe_load(template.read_text(encoding="utf-8"))
+        doc["ma"]["url"] = f"http://127.0.0.1:{self.ports.satori}"
+        doc["notify"]["smtp"]["port"] = self.ports.smtp
+        doc["storage"] = {
+            "staging": str(self.folder / "staging"),
+            "state": f"sqlite:///{self.folder / 'state.db'}",
+        }
+        for target in doc["targets"]:
+            scheme = "https" if target["kind"] == "salesforce" else "http"
+            target["url"] = f"{scheme}://127.0.0.1:{getattr(self.ports, target['kind'])}"
+            if "ca_bundle" in target:
+                target["ca_bundle"] = str(self.data / "salesforce" / "salesforce-ca.pem")
+        return doc
