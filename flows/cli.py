@@ -8,6 +8,7 @@ from typing import cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sandbox.cli import sandbox_app
@@ -44,14 +45,22 @@ def validate(spec: Path = SpecArg) -> None:
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     for problem in warnings:
-        err_console.print(f"[yellow]warning[/yellow] {problem}", markup=True, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[yellow]warning[/yellow] {escape(str(problem))}", markup=True, highlight=False, soft_wrap=True
+        )
     for problem in errors:
-        err_console.print(f"[red]error[/red] {problem}", markup=True, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[red]error[/red] {escape(str(problem))}", markup=True, highlight=False, soft_wrap=True
+        )
     if errors or parsed is None:
-        err_console.print(f"{spec}: {len(errors)} error(s), {len(warnings)} warning(s) — not valid")
+        err_console.print(
+            f"{spec}: {len(errors)} error(s), {len(warnings)} warning(s) — not valid", markup=False
+        )
         raise typer.Exit(2)
     targets = ", ".join(f"{t.name} ({t.kind})" for t in parsed.targets) or "no targets"
-    console.print(f"{spec}: valid — company {parsed.company}; {targets}; {len(warnings)} warning(s)")
+    console.print(
+        f"{spec}: valid — company {parsed.company}; {targets}; {len(warnings)} warning(s)", markup=False
+    )
 
 
 @app.command()
@@ -148,7 +157,7 @@ def export(
             f"[red]{len(problems)} character(s) could not be written in CP932[/red] (written as 〓):"
         )
         for where, problem in problems[:50]:
-            err_console.print(f"  {where}: {problem}", highlight=False)
+            err_console.print(f"  {where}: {problem}", highlight=False, markup=False)
         raise typer.Exit(1)
 
 
@@ -174,7 +183,7 @@ def notify(
     try:
         send_test_notice(parsed)
     except SmtpError as exc:
-        err_console.print(f"[red]not sent[/red]: {exc}", highlight=False)
+        err_console.print(f"[red]not sent[/red]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from exc
     console.print(
         f"test message sent to {', '.join(parsed.notify.error_email)} through {smtp.host}:{smtp.port}",
@@ -187,7 +196,7 @@ def load_or_exit(spec: Path) -> Spec:
     try:
         return load_spec(spec)
     except SpecError as exc:
-        err_console.print(str(exc), highlight=False)
+        err_console.print(str(exc), highlight=False, markup=False)
         raise typer.Exit(2) from exc
 
 
@@ -305,18 +314,22 @@ def audit(
     parsed = load_or_exit(spec)
     chosen = [t for t in parsed.targets if target is None or t.name == target]
     if not chosen:
-        err_console.print(f"{spec}: no target named {target!r}")
+        err_console.print(f"{spec}: no target named {target!r}", markup=False)
         raise typer.Exit(2)
     problems = False
     for each in chosen:
         try:
             report = audit_target(parsed, each)
         except HttpError as exc:
-            err_console.print(f"[red]{each.name}: cannot audit[/red]: {exc}", highlight=False)
+            err_console.print(
+                f"[red]{escape(each.name)}: cannot audit[/red]: {escape(str(exc))}", highlight=False
+            )
             problems = True
             continue
         if report is None:
-            console.print(f"{each.name}: audit for {each.kind} is not available yet", highlight=False)
+            console.print(
+                f"{each.name}: audit for {each.kind} is not available yet", highlight=False, markup=False
+            )
             continue
         console.print(render_report(report))
         problems = problems or not report.clean
