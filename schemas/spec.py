@@ -7,7 +7,7 @@ that ``schemas.validate`` can report every broken rule at once, each with its pa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.catalog import CustomFieldSpec, FieldType
+from schemas.email import normalise_email
 from schemas.policy import ConflictRule, Direction
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -28,6 +29,8 @@ ACTION_KINDS = ("form", "campaign", "tag", "segment_added", "segment_removed", "
 MASTER_KINDS = ("form", "campaign", "tag", "segment", "email")
 TARGET_KINDS = ("kintone", "salesforce", "sansan")
 LOOPBACK_HOSTS = frozenset({"localhost", "::1", "ip6-localhost"})
+MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_SPEC_NODES = 100_000  # a real spec has hundreds; more means an alias bomb
 
 
 class _Model(BaseModel):
@@ -54,6 +57,18 @@ class Notify(_Model):
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("error_email")
+    @classmethod
+    def _canonical_recipients(cls, value: list[str]) -> list[str]:
+        """Full-width or padded addresses go to the mail server in their ASCII form (an invalid one
+        stays as written, for validation to report)."""
+        return [normalise_email(address).value or address for address in value]
+
+    @field_validator("sender")
+    @classmethod
+    def _canonical_sender(cls, value: str) -> str:
+        return normalise_email(value).value or value
 
 
 class Storage(_Model):
@@ -241,6 +256,50 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (the later one would silently win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:  # `<<: *base` then a key of its own is an override, not a twin
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"the key {key!r} appears twice (the first would be ignored)",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _too_large(data: Any, limit: int = MAX_SPEC_NODES) -> str | None:
+    """Why aliases make ``data`` unusable (a cycle, or more than ``limit`` values once expanded)."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(value: Any) -> int:
+        if not isinstance(value, dict | list):
+            return 1
+        if id(value) in open_:
+            raise RecursionError
+        if id(value) not in sizes:
+            open_.add(id(value))
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            sizes[id(value)] = 1 + sum(size(item) for item in items)
+            open_.discard(id(value))
+        return sizes[id(value)]
+
+    try:
+        total = size(data)
+    except RecursionError:
+        return "an alias refers to the node that contains it"
+    return f"its aliases expand to {total:,} values (at most {limit:,})" if total > limit else None
+
+
 def read_yaml(source: str | Path) -> tuple[Any, list[Problem]]:
     """Parse a spec file; a YAML error becomes a problem naming the line."""
     path = Path(source)
@@ -249,7 +308,7 @@ def read_yaml(source: str | Path) -> tuple[Any, list[Problem]]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(str(path), "file", "unreadable", f"cannot read the spec: {exc}")]
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SpecLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"
@@ -257,4 +316,7 @@ def read_yaml(source: str | Path) -> tuple[Any, list[Problem]]:
         return None, [Problem(str(path), where, "invalid_yaml", f"{reason}: fix the YAML syntax there")]
     if not isinstance(data, dict):
         return None, [Problem(str(path), "file", "not_a_mapping", "the spec must be a YAML mapping of keys")]
+    reason = _too_large(data)
+    if reason is not None:
+        return None, [Problem(str(path), "file", "spec_too_large", f"{reason}: write the values out")]
     return data, []

@@ -38,6 +38,7 @@ from schemas.spec import (
     read_yaml,
 )
 
+COMPANY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CUT_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _DIRECTIONS = ", ".join(d.value for d in Direction)
 _CONFLICTS = ", ".join(c.value for c in ConflictRule)
@@ -110,6 +111,13 @@ def _shape_problems(exc: ValidationError, prefix: str = "") -> Iterator[Problem]
 
 
 def _check_settings(spec: Spec, raw: Mapping[str, Any]) -> Iterator[Problem]:
+    if not COMPANY.match(spec.company):
+        yield Problem(
+            "company",
+            spec.company,
+            "invalid_company",
+            "the company names the staging folder: use letters, digits, - and _ (no / or ..)",
+        )
     try:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -165,6 +173,10 @@ def _check_address(path: str, address: str) -> Iterator[Problem]:
 
 def _check_url(path: str, url: str) -> Iterator[Problem]:
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port outside 0-65535
+    except ValueError:
+        parts = parts._replace(netloc="")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         yield Problem(path, url, "invalid_url", "give an http(s) URL such as https://example.cybozu.com")
 
