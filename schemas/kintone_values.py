@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from schemas.catalog import FieldType
+from schemas.coerce import parse_date_text, parse_number
 
 TENANT_TZ = ZoneInfo("Asia/Tokyo")  # kintone reads DATE and TIME values as the tenant's local day
 TEXT_TYPES = frozenset({"SINGLE_LINE_TEXT", "MULTI_LINE_TEXT", "RICH_TEXT", "LINK"})
@@ -197,11 +198,9 @@ def _number(field: FieldInfo, value: Any) -> str:
     if isinstance(value, bool):
         raise KintoneValueError(code, "not_a_number", f"{code}: {value!r} is not a number")
     try:
-        number = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation:
-        raise KintoneValueError(code, "not_a_number", f"{code}: {value!r} is not a number") from None
-    if not number.is_finite():
-        raise KintoneValueError(code, "not_a_number", f"{code}: {value!r} is not a finite number")
+        number = parse_number(value)
+    except ValueError as exc:
+        raise KintoneValueError(code, "not_a_number", f"{code}: {exc}") from None
     if field.max_value and number > Decimal(field.max_value):
         raise KintoneValueError(
             code, "out_of_range", f"{code}: {value} is above its maximum {field.max_value}"
@@ -219,7 +218,7 @@ def _date(code: str, value: Any) -> date:
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(str(value).strip()[:10].replace("/", "-"))
+        return parse_date_text(value)
     except ValueError:
         raise KintoneValueError(
             code, "invalid_date", f"{code}: {value!r} is not a date (YYYY-MM-DD)"

@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from schemas.coerce import CoercionError
+from schemas.coerce import CoercionError, parse_date_text, parse_number
 
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 TEXT_TYPES = frozenset({"string", "textarea", "phone", "url", "reference", "id", "encryptedstring"})
@@ -67,12 +67,9 @@ def _number(field: FieldInfo, value: Any) -> Decimal:
     if isinstance(value, bool):
         raise _fail(field, "not_a_number", f"{value!r} is a yes/no value, not a number")
     try:
-        number = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation as exc:
-        raise _fail(field, "not_a_number", f"{value!r} is not a number") from exc
-    if not number.is_finite():
-        raise _fail(field, "not_a_number", f"{value!r} is not a finite number")
-    return number
+        return parse_number(value)
+    except ValueError as exc:
+        raise _fail(field, "not_a_number", str(exc)) from exc
 
 
 def _boolean(field: FieldInfo, value: Any) -> bool:
@@ -105,7 +102,7 @@ def _date(field: FieldInfo, value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()[:10]
     try:
-        return date.fromisoformat(str(value).strip()[:10].replace("/", "-")).isoformat()
+        return parse_date_text(value).isoformat()
     except ValueError as exc:
         raise _fail(field, "not_a_date", f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
