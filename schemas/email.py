@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 from email_validator import EmailNotValidError, validate_email
 
 MAX_EMAIL_LENGTH = 254
+MAX_LOCAL_LENGTH = 64  # RFC 5321: no mail server takes a longer local part
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u180e"
 _TRIM = _ZERO_WIDTH + " \t\r\n\v\f\u00a0\u3000\u2002\u2003\u2009\u202f"
 
@@ -69,6 +70,10 @@ def normalise_email(raw: object) -> NormalisedEmail:
     if value is None:  # pragma: no cover - allow_smtputf8=False guarantees an ASCII form
         return _problem(raw, "email_invalid", "the address has no ASCII form")
     value = value.lower()
+    if len(value.rpartition("@")[0]) > MAX_LOCAL_LENGTH:
+        return _problem(
+            raw, "email_too_long", f"the part before @ is longer than {MAX_LOCAL_LENGTH} characters"
+        )
     if len(value) > MAX_EMAIL_LENGTH:
         return _problem(raw, "email_too_long", f"longer than {MAX_EMAIL_LENGTH} characters")
     return NormalisedEmail(value)
