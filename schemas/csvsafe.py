@@ -36,8 +36,16 @@ def safe_cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list | tuple):
         value = ";".join(str(v) for v in value)
-    text = str(value)
+    text = escape_surrogates(str(value))
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def escape_surrogates(text: str) -> str:
+    """Half of a UTF-16 surrogate pair (text cut mid-character) written as ``\\udXXX``: visible, and
+    encodable, where it would otherwise stop a whole file or email from being written."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def cp932_safe(text: str, row: int, column: str) -> tuple[str, list[EncodingProblem]]:

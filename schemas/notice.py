@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 
-from schemas.csvsafe import safe_cell
+from schemas.csvsafe import escape_surrogates, safe_cell
 from schemas.outcomes import RowOutcome
 from schemas.report import Outcome, RunReport
 
@@ -119,12 +119,12 @@ def build_notice(
     """The whole message; every piece of text passes through ``redact`` before it is encoded."""
     rows = list(rejected)
     attached = rows[:max_rows]
-    message = _headed(redact(notice_subject(report)), sender, recipients)
+    message = _headed(escape_surrogates(redact(notice_subject(report))), sender, recipients)
     message["X-Renkei-Run-Id"] = redact(report.run_id)
     body = f"\n\n{'-' * 60}\n\n".join(
         _section(report, len(rows), len(attached), language) for language in ("ja", "en")
     )
-    message.set_content(redact(body), charset="utf-8")
+    message.set_content(escape_surrogates(redact(body)), charset="utf-8")
     if attached:
         message.add_attachment(
             rejected_rows_csv(attached, redact),
