@@ -43,7 +43,10 @@ def parse_bulk_error(text: str) -> BulkError:
 
 def to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    # every field quoted: a bare \r in a value is not a line terminator here and would split the row
+    writer = csv.DictWriter(
+        out, fieldnames=columns, lineterminator="\n", extrasaction="ignore", quoting=csv.QUOTE_ALL
+    )
     writer.writeheader()
     writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
     return out.getvalue()
