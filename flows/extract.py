@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from prefect import flow, get_run_logger
@@ -9,6 +10,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from connectors.satori import Cut
+from flows.lock import run_lock
 from flows.progress import step
 from schemas.spec import Spec
 from schemas.validate import load_spec
@@ -43,9 +45,13 @@ def stage_due_cuts(spec: Spec, run_id: str, requested: str | None = None) -> lis
     return stage_cuts(spec, find_due_cuts(spec, requested), run_id)
 
 
-def _ledgered(spec: Spec, flow_name: str, cuts: list[Cut]) -> list[StagedCut]:
+def _run_id(flow_name: str) -> str:
+    return str(flow_run.get_id() or f"{flow_name}-{uuid.uuid4().hex}")
+
+
+def _ledgered(spec: Spec, flow_name: str, cuts: list[Cut], run_id: str) -> list[StagedCut]:
     state = state_store(spec)
-    run_id = state.start_run(flow_name, cuts[-1].id if cuts else None, str(flow_run.get_id() or "") or None)
+    state.start_run(flow_name, cuts[-1].id if cuts else None, run_id)
     staged: list[StagedCut] = []
     try:
         staged = stage_cuts(spec, cuts, run_id)
@@ -60,7 +66,9 @@ def _ledgered(spec: Spec, flow_name: str, cuts: list[Cut]) -> list[StagedCut]:
 def extract(spec_path: str, cut: str | None = None) -> list[StagedCut]:
     """Stage the due cuts (or one named cut) of the MA: masters, action histories, changed customers."""
     spec = load_spec(spec_path)
-    return _ledgered(spec, "extract", find_due_cuts(spec, cut))
+    run_id = _run_id("extract")
+    with run_lock(state_store(spec), "extract", run_id):
+        return _ledgered(spec, "extract", find_due_cuts(spec, cut), run_id)
 
 
 @flow(name="backfill", log_prints=True)
@@ -78,11 +86,12 @@ def backfill(
         targets: Targets to load after staging; none when empty (staging only).
     """
     spec = load_spec(spec_path)
-    with ma_client(spec) as ma:
-        cuts = cuts_between(ma, start, end)
-    staged = _ledgered(spec, "backfill", cuts)
-    run_id = str(flow_run.get_id() or "backfill")
-    for name in targets or []:
-        reports = load_target(spec, name, run_id)
-        get_run_logger().info("%s: %s", name, ", ".join(f"{r.stream} {r.counts}" for r in reports))
+    run_id = _run_id("backfill")
+    with run_lock(state_store(spec), "backfill", run_id):
+        with ma_client(spec) as ma:
+            cuts = cuts_between(ma, start, end)
+        staged = _ledgered(spec, "backfill", cuts, run_id)
+        for name in targets or []:
+            reports = load_target(spec, name, run_id)
+            get_run_logger().info("%s: %s", name, ", ".join(f"{r.stream} {r.counts}" for r in reports))
     return staged

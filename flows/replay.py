@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 from prefect import flow, runtime
 
+from connectors.state import StateStore
+from flows.lock import run_lock
+from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
 from tasks.replay import ReplayResult, dismiss_rows, replay_rows
@@ -29,7 +34,20 @@ def replay(
     """
     spec = load_spec(spec_path)
     state = state_store(spec)
-    run_id = str(runtime.flow_run.get_id() or "replay")
+    run_id = str(runtime.flow_run.get_id() or f"replay-{uuid.uuid4().hex}")
+    with run_lock(state, "replay", run_id):
+        return _replay(spec, state, run_id, target, rule, dismiss, note)
+
+
+def _replay(
+    spec: Spec,
+    state: StateStore,
+    run_id: str,
+    target: str | None,
+    rule: str | None,
+    dismiss: bool,
+    note: str | None,
+) -> ReplayResult:
     result = ReplayResult()
     for chosen in (t for t in spec.targets if target is None or t.name == target):
         rows = state.quarantined(chosen.name, rule)

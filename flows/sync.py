@@ -9,6 +9,7 @@ from prefect import Flow, flow, get_run_logger, runtime
 from prefect.client.schemas.objects import FlowRun, State
 
 from flows.extract import stage_due_cuts
+from flows.lock import run_lock
 from flows.report import finish_report, next_cut
 from schemas.report import RunReport, StepFailure, StreamLine
 from schemas.spec import Spec
@@ -17,10 +18,6 @@ from tasks.clients import state_store
 from tasks.load import StreamReport
 from tasks.redact import redact
 from tasks.steps import load_target, write_back_target
-
-
-class RunLocked(RuntimeError):
-    """Another sync of the same company is running: this one waits for the next schedule."""
 
 
 def _lines(reports: list[StreamReport]) -> list[StreamLine]:
@@ -57,13 +54,10 @@ def sync(spec_path: str, targets: list[str] | None = None) -> RunReport:
     spec: Spec = load_spec(spec_path)
     run_id = str(runtime.flow_run.get_id() or f"local-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
     state = state_store(spec)
-    holder = state.acquire_lock(run_id)
-    if holder is not None:
-        raise RunLocked(f"a sync of {spec.company} is already running (run {holder}); this run does nothing")
-    state.start_run("sync", None, run_id)
-    report = RunReport(spec.company, run_id, "sync", next_cut=next_cut(spec))
-    chosen = [t for t in spec.targets if targets is None or t.name in targets]
-    try:
+    with run_lock(state, "sync", run_id):
+        state.start_run("sync", None, run_id)
+        report = RunReport(spec.company, run_id, "sync", next_cut=next_cut(spec))
+        chosen = [t for t in spec.targets if targets is None or t.name in targets]
         try:
             report.cuts = [c.cut for c in stage_due_cuts(spec, run_id)]
         except Exception as exc:  # staging failed: the targets still get what was staged before
@@ -79,7 +73,5 @@ def sync(spec_path: str, targets: list[str] | None = None) -> RunReport:
             except Exception as exc:
                 report.failures.append(_failure(target.name, "write back", exc))
         finish_report(spec, state, report)
-    finally:
-        state.release_lock(run_id)
     get_run_logger().info("sync of %s: %s", spec.company, report.outcome)
     return report
