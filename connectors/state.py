@@ -7,6 +7,8 @@ before the write or after it, never between.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,6 +111,8 @@ run_locks = sa.Table(
     sa.Column("company", sa.String(128), primary_key=True),
     sa.Column("run_id", sa.String(64)),
     sa.Column("acquired_at", _WHEN),
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer),
 )
 
 
@@ -148,6 +152,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _holder() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _live(holder: Any, now: datetime, stale_after: timedelta) -> bool:
+    """A lock holder is live until ``stale_after``, unless it ran on this host and its process is gone:
+    a run killed with SIGKILL never releases its lock, and must not block the next sync for hours."""
+    if now - holder["acquired_at"] >= stale_after:
+        return False
+    if holder["host"] != socket.gethostname() or holder["pid"] is None:
+        return True  # another machine's process: only the age can tell
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
 
 
 def make_engine(url: str) -> Engine:
@@ -394,35 +418,20 @@ class StateStore:
 
     # one sync per company at a time
     def acquire_lock(self, run_id: str, stale_after: timedelta = timedelta(hours=6)) -> str | None:
-        """Take the company's run lock; None when taken, else the holder's run id.
-
-        Runs racing for a free or stale lock: every loser's insert fails on the key and it reads the
-        winner again, so exactly one holds the lock.
-        """
-        for _ in range(5):
-            now = _now()
-            try:
-                with self.engine.begin() as c:
-                    holder = (
-                        c.execute(sa.select(run_locks).where(run_locks.c.company == self.company))
-                        .mappings()
-                        .first()
-                    )
-                    if holder is not None:
-                        if holder["run_id"] != run_id and now - holder["acquired_at"] < stale_after:
-                            return str(holder["run_id"])
-                        c.execute(
-                            run_locks.delete().where(
-                                run_locks.c.company == self.company, run_locks.c.run_id == holder["run_id"]
-                            )
-                        )
-                    c.execute(run_locks.insert().values(company=self.company, run_id=run_id, acquired_at=now))
-                return None
-            except sa.exc.IntegrityError:
-                continue  # another run took the lock between this one's read and its insert
-        raise RuntimeError(
-            f"the run lock of {self.company} changed hands five times while run {run_id} waited"
-        )
+        """Take the company's run lock; None when taken, else the holder's run id."""
+        now = _now()
+        with self.engine.begin() as c:
+            holder = (
+                c.execute(sa.select(run_locks).where(run_locks.c.company == self.company)).mappings().first()
+            )
+            if holder is not None:
+                if holder["run_id"] != run_id and _live(holder, now, stale_after):
+                    return str(holder["run_id"])
+                c.execute(run_locks.delete().where(run_locks.c.company == self.company))
+            c.execute(
+                run_locks.insert().values(company=self.company, run_id=run_id, acquired_at=now, **_holder())
+            )
+        return None
 
     def release_lock(self, run_id: str) -> None:
         with self.engine.begin() as c:
