@@ -418,20 +418,39 @@ class StateStore:
 
     # one sync per company at a time
     def acquire_lock(self, run_id: str, stale_after: timedelta = timedelta(hours=6)) -> str | None:
-        """Take the company's run lock; None when taken, else the holder's run id."""
-        now = _now()
-        with self.engine.begin() as c:
-            holder = (
-                c.execute(sa.select(run_locks).where(run_locks.c.company == self.company)).mappings().first()
-            )
-            if holder is not None:
-                if holder["run_id"] != run_id and _live(holder, now, stale_after):
-                    return str(holder["run_id"])
-                c.execute(run_locks.delete().where(run_locks.c.company == self.company))
-            c.execute(
-                run_locks.insert().values(company=self.company, run_id=run_id, acquired_at=now, **_holder())
-            )
-        return None
+        """Take the company's run lock; None when taken, else the holder's run id.
+
+        Runs racing for a free or stale lock: every loser's insert fails on the key and it reads the
+        winner again, so exactly one holds the lock.
+        """
+        for _ in range(5):
+            now = _now()
+            try:
+                with self.engine.begin() as c:
+                    holder = (
+                        c.execute(sa.select(run_locks).where(run_locks.c.company == self.company))
+                        .mappings()
+                        .first()
+                    )
+                    if holder is not None:
+                        if holder["run_id"] != run_id and _live(holder, now, stale_after):
+                            return str(holder["run_id"])
+                        c.execute(
+                            run_locks.delete().where(
+                                run_locks.c.company == self.company, run_locks.c.run_id == holder["run_id"]
+                            )
+                        )
+                    c.execute(
+                        run_locks.insert().values(
+                            company=self.company, run_id=run_id, acquired_at=now, **_holder()
+                        )
+                    )
+                return None
+            except sa.exc.IntegrityError:
+                continue  # another run took the lock between this one's read and its insert
+        raise RuntimeError(
+            f"the run lock of {self.company} changed hands five times while run {run_id} waited"
+        )
 
     def release_lock(self, run_id: str) -> None:
         with self.engine.begin() as c:
