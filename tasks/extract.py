@@ -30,6 +30,7 @@ from schemas.staging import (
     parse_cut,
 )
 from tasks.clients import ma_client, staging_area, state_store
+from tasks.pause import pause_point
 
 STAGING = "staging"
 CUTS_STREAM = "cuts"
@@ -101,6 +102,7 @@ def stage_one_cut(spec: Spec, ma: SatoriClient, staging: StagingArea, cut: Cut, 
         files[name] = staging.write_csv_stream(
             f"{folder}/{name}", ACTION_SCHEMA, ma.stream_actions_csv(cut.id, kind)
         )
+        pause_point("stage-file")
     schema = readable_fields(spec)
     files[CUSTOMERS_FILE] = staging.write_batches(
         f"{folder}/{CUSTOMERS_FILE}", schema, changed_customers(ma, cut, schema)

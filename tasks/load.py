@@ -16,6 +16,7 @@ from connectors.state import Rejection, StateStore
 from schemas.actions import action_record
 from schemas.mapping import FieldMap, TargetRecord, jsonable, outbound_record, values_hash
 from schemas.outcomes import Counts, RowOutcome, Status, count_outcomes
+from tasks.pause import pause_point
 
 FIRST_ERRORS = 20
 Record = tuple[str, dict[str, Any]]
@@ -110,6 +111,7 @@ def load_customers(
         skip = {o.key for o in unchanged}
         to_send = [(key, record) for key, record in records.items() if key not in skip]
         outcomes = complete(target.upsert_customers(to_send), [k for k, _ in to_send]) if to_send else []
+        pause_point("load-batch")
         record_outcomes(state, run_id, report, records, [*outcomes, *missing], link=True)
         report.add(unchanged)
     return report
@@ -128,6 +130,7 @@ def load_actions(
     for rows in batches:
         records = {str(row["event_id"]): action_record(row, fields) for row in rows}
         outcomes = complete(target.upsert_actions(kind, list(records.items())), records) if records else []
+        pause_point("load-batch")
         record_outcomes(state, run_id, report, records, outcomes, link=False)
     return report
 

@@ -21,6 +21,7 @@ from schemas.spec import Spec, Target
 from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, action_file, customer_row, cut_path
 from tasks.extract import readable_fields
 from tasks.load import CustomerTarget, StreamReport, load_actions, load_customers, record_outcomes
+from tasks.pause import pause_point
 from tasks.writeback import MaCustomers, latest_by_id, newest_modification, write_back
 
 OUTBOUND = "outbound"
@@ -92,6 +93,7 @@ def sync_outbound(
         reports += cut_reports
         if any(r.deferred for r in cut_reports):
             break
+        pause_point("cut-loaded")
         state.commit_watermark(target.name, OUTBOUND, cut, run_id)
         mark = cut
     return _merge(reports)

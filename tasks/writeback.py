@@ -27,6 +27,7 @@ from schemas.mapping import (
 )
 from schemas.outcomes import RowOutcome
 from tasks.load import StreamReport, record_outcomes
+from tasks.pause import pause_point
 
 INBOUND = "inbound"
 
@@ -166,6 +167,7 @@ def write_back(
         rows[candidate.key] = {fmap.key_ma: candidate.key, **row}
         owners[candidate.key] = record.id
     written = ma.bulk_upsert(list(rows.values()), key="email" if fmap.key_ma == "email" else "hashcode")
+    pause_point("write-back")
     # outcomes are keyed by the target record id so the quarantine names the record a user can fix
     by_record = [
         RowOutcome(owners[o.key], o.status, o.target_id, o.code, o.message, o.field) for o in written

@@ -1,0 +1,32 @@
+"""Named pause points for the crash test: ``RENKEI_PAUSE_AT=<point>[:<nth>]`` stops a run there.
+
+At the nth time the run reaches the point it says so on stderr and sleeps, so a test can kill it
+with SIGKILL at a known place (tests/reliability/test_crash_resume.py). Unset, a point does nothing.
+Points: ``stage-file`` (a cut half staged), ``load-batch`` (a batch in the target, its outcomes not
+yet recorded), ``cut-loaded`` (a cut loaded, its watermark not yet committed), ``write-back``
+(changes written into the MA, not yet recorded).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+
+PAUSE_ENV = "RENKEI_PAUSE_AT"
+_reached: Counter[str] = Counter()
+_lock = threading.Lock()
+
+
+def pause_point(name: str) -> None:
+    """Sleep for good here when RENKEI_PAUSE_AT names this point (and this is its nth time)."""
+    wanted = os.environ.get(PAUSE_ENV)
+    if not wanted or wanted.partition(":")[0] != name:
+        return
+    with _lock:
+        _reached[name] += 1
+        hit = _reached[name] == int(wanted.partition(":")[2] or 1)
+    if hit:
+        os.write(2, f"renkei: paused at {wanted}\n".encode())  # past Prefect's log_prints capture
+        time.sleep(3600)
