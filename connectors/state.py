@@ -314,10 +314,14 @@ class StateStore:
 
     # quarantine
     def quarantine_rows(self, run_id: str, target: str, stream: str, rows: Iterable[Rejection]) -> int:
-        """Keep rejected rows where a user can fix and replay them; one open entry per key."""
+        """Keep rejected rows where a user can fix and replay them; one open entry per key.
+
+        A row rejected again for the same reason keeps its open entry (and its first run), so a problem
+        is reported once, not on every run; a new reason supersedes the old entry. Returns the new ones.
+        """
         now = _now()
-        items = [
-            {
+        items = {
+            r.key: {
                 "company": self.company,
                 "run_id": run_id,
                 "target": target,
@@ -333,24 +337,34 @@ class StateStore:
                 "updated_at": now,
             }
             for r in rows
-        ]
-        if not items:
-            return 0
+        }
+        added = 0
         with self.engine.begin() as c:
-            for chunk in chunked(items, 500):
+            for chunk in chunked(list(items.values()), 500):
+                where = (
+                    quarantine.c.company == self.company,
+                    quarantine.c.target == target,
+                    quarantine.c.stream == stream,
+                    quarantine.c.status == "open",
+                    quarantine.c.key.in_([i["key"] for i in chunk]),
+                )
+                known = {
+                    (r.key, r.code, r.reason)
+                    for r in c.execute(
+                        sa.select(quarantine.c.key, quarantine.c.code, quarantine.c.reason).where(*where)
+                    )
+                }
+                fresh = [i for i in chunk if (i["key"], i["code"], i["reason"]) not in known]
+                if not fresh:
+                    continue
                 c.execute(
                     quarantine.update()
-                    .where(
-                        quarantine.c.company == self.company,
-                        quarantine.c.target == target,
-                        quarantine.c.stream == stream,
-                        quarantine.c.status == "open",
-                        quarantine.c.key.in_([i["key"] for i in chunk]),
-                    )
+                    .where(*where[:-1], quarantine.c.key.in_([i["key"] for i in fresh]))
                     .values(status="superseded", updated_at=now)
                 )
-                c.execute(quarantine.insert(), chunk)
-        return len(items)
+                c.execute(quarantine.insert(), fresh)
+                added += len(fresh)
+        return added
 
     def quarantined(
         self, target: str | None = None, code: str | None = None, status: str = "open"

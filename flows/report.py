@@ -84,7 +84,9 @@ def notify(spec: Spec, state: StateStore, report: RunReport) -> None:
 
 def finish_report(spec: Spec, state: StateStore, report: RunReport) -> None:
     """Send the one email if anything needs a human, close the ledger row, publish the artifacts."""
-    report.quarantine_open = len(state.quarantined())
+    open_rows = state.quarantined()
+    report.quarantine_open = len(open_rows)
+    report.new_rejections = sum(1 for row in open_rows if row.run_id == report.run_id)
     notify(spec, state, report)
     state.finish_run(report.run_id, report.outcome, {"lines": report.table(), "cuts": report.cuts})
     publish(report)

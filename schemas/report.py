@@ -41,6 +41,7 @@ class RunReport:
     run_url: str | None = None
     dry_run: bool = False
     crashed: bool = False  # the flow itself crashed or timed out (reported from a state hook)
+    new_rejections: int | None = None  # rows first quarantined by this run (None: not counted yet)
 
     @property
     def totals(self) -> Counts:
@@ -59,8 +60,12 @@ class RunReport:
 
     @property
     def needs_attention(self) -> bool:
-        """A failure or a rejected row: the error address gets one email for this run."""
-        return bool(self.failures) or self.totals.rejected > 0
+        """A failure or a newly rejected row: the error address gets one email for this run.
+
+        A row rejected again for a reason already reported stays in the quarantine without a new email.
+        """
+        fresh = self.totals.rejected if self.new_rejections is None else self.new_rejections
+        return bool(self.failures) or fresh > 0
 
     @property
     def balanced(self) -> bool:

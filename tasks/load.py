@@ -46,9 +46,11 @@ class StreamReport:
     stream: str
     counts: Counts = field(default_factory=Counts)
     errors: list[RowOutcome] = field(default_factory=list)
+    rejected_keys: set[str] = field(default_factory=set)
 
     def add(self, outcomes: list[RowOutcome]) -> None:
         self.counts = self.counts + count_outcomes(outcomes)
+        self.rejected_keys.update(o.key for o in outcomes if o.status is Status.REJECTED)
         room = FIRST_ERRORS - len(self.errors)
         if room > 0:
             self.errors += [o for o in outcomes if o.status is Status.REJECTED][:room]

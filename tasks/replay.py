@@ -76,21 +76,10 @@ def replay_rows(
                 create_missing=target.kind == "sansan",
             )
         result.counts[stream] = report.counts
-        replaying = {e.id for e in entries}
-        still = {e.key for e in report.errors} | _open_keys(state, target.name, stream, set(keys), replaying)
-        done = [e.id for e in entries if e.key not in still]
+        done = [e.id for e in entries if e.key not in report.rejected_keys]
         result.replayed += state.resolve_quarantine(done, "replayed", f"replayed in run {run_id}")
         result.still_rejected += len(entries) - len(done)
     return result
-
-
-def _open_keys(state: StateStore, target: str, stream: str, keys: set[str], replaying: set[int]) -> set[str]:
-    """Keys rejected again by this replay: they have a fresh open entry."""
-    return {
-        r.key
-        for r in state.quarantined(target)
-        if r.stream == stream and r.key in keys and r.id not in replaying
-    }
 
 
 def dismiss_rows(state: StateStore, rows: list[QuarantinedRow], note: str | None) -> int:

@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+from typing import Any
 
+import requests
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+
+from connectors.http import HttpError
 from schemas.spec import Spec
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.load import StreamReport
 from tasks.sync_target import sync_inbound, sync_outbound
 from tasks.targets import adapter_for
 
-# transient HTTP errors are retried inside the connectors; a step is retried once more as a whole
+# transient HTTP errors are retried inside the connectors; a step is retried once more as a whole,
+# and only when what stopped it was transient (a target still down) — never a refused credential
 STEP_RETRIES = 1
 STEP_RETRY_DELAYS: list[float] = [30.0]
 
 
-@task(name="load target", cache_policy=NO_CACHE, retries=STEP_RETRIES, retry_delay_seconds=STEP_RETRY_DELAYS)
+def still_down(exc: BaseException) -> bool:
+    """True for failures a later attempt may not meet: no answer, a 5xx, a 429."""
+    if isinstance(exc, HttpError):
+        return exc.status is None or exc.status >= 500 or exc.status == 429
+    return isinstance(exc, ConnectionError | TimeoutError | requests.ConnectionError | requests.Timeout)
+
+
+def retry_when_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    try:
+        state.result()
+    except Exception as exc:
+        return still_down(exc)
+    return False
+
+
+@task(
+    name="load target",
+    cache_policy=NO_CACHE,
+    retries=STEP_RETRIES,
+    retry_delay_seconds=STEP_RETRY_DELAYS,
+    retry_condition_fn=retry_when_transient,
+)
 def load_target(spec: Spec, target_name: str, run_id: str) -> list[StreamReport]:
     """Staged customers and action histories into one target (idempotent: upserts by natural key)."""
     target = spec.target(target_name)
@@ -28,7 +55,13 @@ def load_target(spec: Spec, target_name: str, run_id: str) -> list[StreamReport]
         adapter.close()
 
 
-@task(name="write back", cache_policy=NO_CACHE, retries=STEP_RETRIES, retry_delay_seconds=STEP_RETRY_DELAYS)
+@task(
+    name="write back",
+    cache_policy=NO_CACHE,
+    retries=STEP_RETRIES,
+    retry_delay_seconds=STEP_RETRY_DELAYS,
+    retry_condition_fn=retry_when_transient,
+)
 def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport:
     """One target's changed Writable fields into the MA (idempotent: only differences are written)."""
     target = spec.target(target_name)

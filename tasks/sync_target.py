@@ -20,7 +20,14 @@ from schemas.mapping import FieldMap, field_map
 from schemas.spec import Spec, Target
 from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, action_file, customer_row, cut_path
 from tasks.extract import readable_fields
-from tasks.load import CustomerTarget, StreamReport, load_actions, load_customers, record_outcomes
+from tasks.load import (
+    FIRST_ERRORS,
+    CustomerTarget,
+    StreamReport,
+    load_actions,
+    load_customers,
+    record_outcomes,
+)
 from tasks.pause import pause_point
 from tasks.writeback import MaCustomers, latest_by_id, newest_modification, write_back
 
@@ -138,5 +145,6 @@ def _merge(reports: list[StreamReport]) -> list[StreamReport]:
     for report in reports:
         into = merged.setdefault(report.stream, StreamReport(report.target, report.stream))
         into.counts = into.counts + report.counts
-        into.errors = (into.errors + report.errors)[: max(len(into.errors), 20)]
+        into.errors = (into.errors + report.errors)[:FIRST_ERRORS]
+        into.rejected_keys |= report.rejected_keys
     return list(merged.values())

@@ -62,10 +62,15 @@ def test_links_upsert(store: StateStore) -> None:
 
 def test_quarantine_keeps_one_open_entry_per_key_and_audits_resolution(store: StateStore) -> None:
     bad = Rejection("a@example.jp", {"姓": "x" * 300}, "CB_VA01", "64文字以内で入力してください。", "姓")
-    store.quarantine_rows("r1", "kintone", "customers", [bad])
-    store.quarantine_rows("r2", "kintone", "customers", [bad])
+    assert store.quarantine_rows("r1", "kintone", "customers", [bad]) == 1
+    assert store.quarantine_rows("r2", "kintone", "customers", [bad]) == 0  # the same problem: reported once
     open_rows = store.quarantined("kintone")
-    assert len(open_rows) == 1 and open_rows[0].run_id == "r2" and open_rows[0].payload == {"姓": "x" * 300}
+    assert len(open_rows) == 1 and open_rows[0].run_id == "r1" and open_rows[0].payload == {"姓": "x" * 300}
+    worse = Rejection("a@example.jp", {"姓": ""}, "CB_VA01", "必須です。", "姓")
+    assert store.quarantine_rows("r3", "kintone", "customers", [worse]) == 1  # a new reason replaces it
+    (current,) = store.quarantined("kintone")
+    assert current.run_id == "r3" and store.quarantined(status="superseded")[0].run_id == "r1"
+    open_rows = [current]
     assert store.quarantined(code="CB_VA01")[0].field == "姓"
     assert store.resolve_quarantine([open_rows[0].id], "dismissed", "by ops: test record") == 1
     assert store.quarantined() == [] and store.quarantined(status="dismissed")[0].id == open_rows[0].id

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from connectors.http import HttpError
 from connectors.satori import SatoriClient
 from connectors.staging import StagingArea
 from sandbox.common import BackgroundServer
@@ -143,7 +144,7 @@ def test_replay_moves_a_fixed_row_from_rejected_to_loaded(
     still = replay_rows(spec, target, memory, ma, state, [bad], "r2")  # not fixed yet: rejected again
     assert (still.replayed, still.still_rejected) == (0, 1)
     (again,) = state.quarantined("memory")
-    assert again.id != bad.id and again.code == "INVALID"
+    assert again.id == bad.id and again.run_id == "r1"  # the same problem keeps its first entry
 
     ma.bulk_upsert([{"email": "b@example.co.jp", "last_name": "木村"}])  # the user fixes the source
     fixed = replay_rows(spec, target, memory, ma, state, [again], "r3")
@@ -160,3 +161,21 @@ def test_replay_moves_a_fixed_row_from_rejected_to_loaded(
     assert dismiss_rows(state, [last], "test account, nobody will fix it") == 1
     (dismissed,) = state.quarantined("memory", status="dismissed")
     assert "test account" in (dismissed.note or "") and "dismissed by" in (dismissed.note or "")
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (HttpError("GET", "/x", None, "ConnectError", "gave up"), True),
+        (HttpError("GET", "/x", 503, None, "unavailable"), True),
+        (HttpError("GET", "/x", 429, None, "slow down"), True),
+        (HttpError("GET", "/x", 400, "CB_VA01", "bad"), False),
+        (HttpError("POST", "/token", 401, "invalid_grant", "authentication failure"), False),
+        (ConnectionResetError("reset"), True),
+        (ValueError("bad spec"), False),
+    ],
+)
+def test_a_step_is_retried_only_when_the_target_is_still_down(error: BaseException, retried: bool) -> None:
+    from tasks.steps import still_down
+
+    assert still_down(error) is retried

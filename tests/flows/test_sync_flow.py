@@ -1,0 +1,148 @@
+"""The twice-daily sync flow end to end: every stand-in, every target, the ledger, one email."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from flows.plan import plan
+from flows.sync import sync
+from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, SANSAN_KEY, DemoEnvironment, DemoPorts, DemoSizes
+from schemas.validate import load_spec
+from tasks.clients import state_store
+
+DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
+SECRETS = (MA_TOKEN, SANSAN_KEY, "renkei-secret", "renkei-demo", *KINTONE_TOKENS)
+WRITES = {
+    "satori": ("/customers/bulk-upsert", "/customers/by-"),
+    "kintone": ("/records.json", "/record.json", "/bulkRequest.json"),
+    "salesforce": ("/composite/", "/sobjects/", "/jobs/ingest"),
+}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
+    folder = tmp_path_factory.mktemp("sync-flow")
+    sizes = DemoSizes(customers=300, actions=3_000, cards=60)
+    with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
+        yield running
+
+
+def spec_file(env: DemoEnvironment, folder: Path, **target_changes: dict[str, Any]) -> Path:
+    """The demo spec with its storage in ``folder`` and the stand-ins' CA; targets changed by name."""
+    data = env.spec_document(DEMO)
+    data["storage"] = {"staging": str(folder / "staging"), "state": f"sqlite:///{folder / 'state.db'}"}
+    for target in data["targets"]:
+        target.update(target_changes.get(target["name"], {}))
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def writes(env: DemoEnvironment) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, paths in WRITES.items():
+        log = env.servers[name].request_log
+        found[name] = [f"{e.method} {e.path}" for e in log.writes() if any(p in e.path for p in paths)]
+    return found
+
+
+def clear_logs(env: DemoEnvironment) -> None:
+    for server in env.servers.values():
+        server.request_log.entries.clear()
+
+
+def test_plan_first_issues_no_write_request(
+    prefect_harness: None, env: DemoEnvironment, tmp_path: Path
+) -> None:
+    path = spec_file(env, tmp_path)
+    clear_logs(env)
+    result = plan(str(path))
+    assert writes(env) == {"satori": [], "kintone": [], "salesforce": []}
+    changes = pq.read_table(result.changes).to_pylist()
+    outbound = [c for c in changes if c["target"] == "kintone-customers" and c["direction"] == "MA → target"]
+    kintone = {c["key"] for c in outbound if c["action"] == "create"}
+    assert len(kintone) == 300 == result.counts["kintone-customers MA → target"]["create"]
+    first = next(c for c in changes if c["target"] == "kintone-customers" and c["field"] == "姓")
+    assert first["before"] is None and first["after"]
+    assert result.counts["sansan-cards target → MA"]["create"] > 0
+    assert result.counts["sansan-cards inbound"]["reject"] > 0
+    state = state_store(load_spec(path))
+    assert state.watermark("kintone-customers", "outbound") is None  # the plan moved nothing
+    assert state.quarantined() == [] and state.link_hashes("kintone-customers", "customers", kintone) == {}
+    assert Path(result.summary).read_text(encoding="utf-8").startswith("# Plan for demo")
+
+
+def test_full_sync_then_a_rerun_that_writes_nothing(
+    prefect_harness: None, env: DemoEnvironment, tmp_path: Path
+) -> None:
+    assert env.mail is not None
+    mails_before = len(env.mail.messages)
+    path = spec_file(env, tmp_path)
+    report = sync(str(path))
+
+    lines = {(line.target, line.stream): line.counts for line in report.lines}
+    assert report.balanced and not report.failures and report.cuts
+    assert lines[("kintone-customers", "customers:snapshot")].loaded == 300
+    assert lines[("salesforce-leads", "customers:snapshot")].loaded == 300
+    assert lines[("kintone-customers", "actions:email")].received > 0
+    sansan = lines[("sansan-cards", "inbound")]
+    assert sansan.loaded > 0 and sansan.rejected > 0  # cards without email, shared addresses
+    assert report.outcome == "completed_with_rejections"
+
+    state = state_store(load_spec(path))
+    ledger = state.run(report.run_id)
+    assert ledger is not None and ledger["state"] == report.outcome and ledger["finished_at"] is not None
+    assert ledger["counts"]["lines"] == report.table()
+    assert report.quarantine_open == sansan.rejected == len(state.quarantined("sansan-cards"))
+
+    (mail,) = env.mail.messages[mails_before:]  # exactly one email for the run
+    assert report.run_id in mail["Subject"] and "demo" in mail["Subject"]
+    attachment = next(part for part in mail.iter_attachments())
+    payload = attachment.get_payload(decode=True)
+    assert isinstance(payload, bytes) and payload.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM for Excel
+    rows = list(csv.DictReader(io.StringIO(payload.decode("utf-8-sig"))))
+    assert len(rows) == sansan.rejected and {r["target"] for r in rows} == {"sansan-cards"}
+    raw = mail.as_string()
+    assert not [secret for secret in SECRETS if secret in raw]
+
+    clear_logs(env)
+    again = sync(str(path))
+    assert again.balanced and not again.failures
+    assert all(line.counts.loaded == 0 for line in again.lines), again.table()
+    assert writes(env) == {"satori": [], "kintone": [], "salesforce": []}
+    assert len(env.mail.messages) == mails_before + 1  # nothing needed a human: no second email
+
+
+def test_a_failing_target_lets_the_others_finish(
+    prefect_harness: None, env: DemoEnvironment, tmp_path: Path
+) -> None:
+    assert env.mail is not None
+    mails_before = len(env.mail.messages)
+    auth = {
+        "client_id": "renkei-client",
+        "client_secret": "wrong-secret-sentinel",
+        "username": "admin@renkei.example.com",
+        "password": "renkei-demo",
+    }
+    broken = {"salesforce-leads": {"auth": auth}}
+    report = sync(str(spec_file(env, tmp_path, **broken)))
+    assert {(f.target, f.step) for f in report.failures} == {
+        ("salesforce-leads", "load"),
+        ("salesforce-leads", "write back"),
+    }
+    assert report.outcome == "failed"
+    targets = {line.target for line in report.lines}
+    assert {"kintone-customers", "sansan-cards"} <= targets and "salesforce-leads" not in targets
+    assert report.balanced
+    (mail,) = env.mail.messages[mails_before:]
+    body = mail.get_body(("plain",))
+    assert body is not None and "salesforce-leads" in body.get_content()
+    assert "wrong-secret-sentinel" not in mail.as_string()
