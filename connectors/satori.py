@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,6 @@ from urllib.parse import quote
 import httpx
 
 from connectors.http import (
-    TRANSIENT_ERRORS,
     Action,
     Decision,
     HttpError,
@@ -27,13 +25,13 @@ from connectors.http import (
     RetryingClient,
     chunked,
     classify_status,
-    service_message,
 )
 from schemas.outcomes import RowOutcome, Status
 
 API = "/api/integration/v1"
 BULK_LIMIT = 1_000
 PAGE_LIMIT = 500
+STREAM_CHUNK = 1 << 20
 Key = Literal["email", "hashcode"]
 
 
@@ -159,41 +157,11 @@ class SatoriClient:
 
     def _stream(self, url: str) -> Iterator[bytes]:
         """The body of a GET as it arrives; opening the stream is retried by the shared policy."""
-        response = self._open_stream(url)
+        response = self.http.request("GET", url, stream=True)
         try:
-            yield from response.iter_bytes()
+            yield from response.iter_bytes(chunk_size=STREAM_CHUNK)
         finally:
             response.close()
-
-    def _open_stream(self, url: str) -> httpx.Response:
-        # RetryingClient.request reads whole bodies; a cut can hold millions of rows, so the
-        # same policy (classify, backoff, Retry-After, attempt bound) is applied to a streamed send
-        http, policy = self.http, self.http.policy
-        for attempt in range(policy.max_attempts):
-            http.stats.attempts += 1
-            last = attempt + 1 >= policy.max_attempts
-            try:
-                response = http.client.send(http.client.build_request("GET", url), stream=True)
-            except TRANSIENT_ERRORS as exc:
-                if last:
-                    raise HttpError(
-                        "GET", url, None, type(exc).__name__, f"gave up after {attempt + 1} attempts"
-                    ) from exc
-                wait, reason = policy.backoff(attempt), type(exc).__name__
-            else:
-                decision = http.classify(response)
-                if decision.action is Action.OK:
-                    return response
-                response.read()
-                response.close()
-                if decision.action is Action.FAIL or last:
-                    code, message = service_message(response)
-                    raise HttpError("GET", url, response.status_code, code, message)
-                wait = decision.wait if decision.wait is not None else policy.backoff(attempt)
-                reason = f"HTTP {response.status_code}"
-            http.stats.note(reason, wait)
-            time.sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _key_path(email: str | None, hashcode: str | None) -> str:

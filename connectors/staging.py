@@ -40,7 +40,7 @@ class _ChunkReader(io.RawIOBase):
 
     def __init__(self, chunks: Iterable[bytes]):
         self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = b""
+        self._buffer = bytearray()
 
     def readable(self) -> bool:
         return True
@@ -54,7 +54,7 @@ class _ChunkReader(io.RawIOBase):
             self._buffer += chunk
         size = min(len(view), len(self._buffer))
         view[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
+        del self._buffer[:size]
         return size
 
 
