@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ import httpx
 log = logging.getLogger("renkei.http")
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+MASK = "********"
+CREDENTIAL_HEADER = re.compile(r"auth|token|key|secret|cookie|session", re.IGNORECASE)
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     httpx.TimeoutException,
     httpx.NetworkError,
@@ -208,6 +211,8 @@ class RetryingClient:
 
     def _error(self, method: str, url: str, response: httpx.Response) -> HttpError:
         code, message = service_message(response)
+        for credential in sent_credentials(response.request):
+            message = message.replace(credential, MASK)  # a service that repeats what it was sent
         return HttpError(
             method, str(response.request.url.copy_with(query=None)), response.status_code, code, message
         )
@@ -232,6 +237,16 @@ class RetryingClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def sent_credentials(request: httpx.Request) -> list[str]:
+    """The credentials a request carried: each credential header whole, after its scheme, and each
+    part of a joined list (kintone's API tokens), longest first."""
+    found: set[str] = set()
+    for name, value in request.headers.items():
+        if CREDENTIAL_HEADER.search(name):
+            found.update([value, value.partition(" ")[2], *value.split(",")])
+    return sorted((v.strip() for v in found if len(v.strip()) >= 8), key=len, reverse=True)
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

@@ -51,6 +51,7 @@ def build_session(policy: HttpPolicy, verify: bool | str) -> PolicySession:
     """Retries 429/5xx/connection errors on every method (all writes are upserts by external id)."""
     retry = Retry(
         total=policy.max_attempts - 1,
+        other=0,  # a certificate that fails verification (or any other non-network error) will not pass later
         allowed_methods=None,
         status_forcelist=sorted(RETRY_STATUSES),
         backoff_factor=policy.backoff_base,

@@ -1,18 +1,34 @@
-"""Secrets are collected once and masked in every log line, wherever the line comes from."""
+"""Secrets are collected once and masked in every log line, wherever the line comes from.
+
+Masking happens where a log record is made (a record factory), not in one logger's filter: a
+record made on a child logger (``prefect.flow_runs``, ``renkei.report``) reaches handlers — the
+Prefect API's among them — that a filter on a parent logger never sees. The message and the
+formatted traceback are both masked.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-MASK = "********"
+from connectors.http import MASK
+
+__all__ = ["MASK", "redact", "register_secret"]
+
 _secrets: set[str] = set()
+_made = logging.getLogRecordFactory()
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret (short values are ignored: masking 'a' would mangle every line)."""
-    if value and len(value) >= 4:
-        _secrets.add(value)
-        _install()
+    """Remember a secret and each part of a joined one (kintone's tokens are given as ``a,b,c``);
+    short values are ignored: masking 'a' would mangle every line."""
+    if not value:
+        return
+    for part in (value, *value.split(",")):
+        if len(part.strip()) >= 4:
+            _secrets.add(part.strip())
+    if logging.getLogRecordFactory() is not _masked_record:
+        logging.setLogRecordFactory(_masked_record)
 
 
 def redact(text: str) -> str:
@@ -21,22 +37,21 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
-            record.msg = redact(record.getMessage())
-            record.args = None
-        return True
+def _holds_secret(text: str) -> bool:
+    return any(secret in text for secret in _secrets)
 
 
-_FILTER = RedactingFilter()
-
-
-def _install() -> None:
-    for name in ("", "prefect", "renkei", "httpx", "uvicorn", "sqlalchemy"):
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
-        for handler in logger.handlers:
-            if _FILTER not in handler.filters:
-                handler.addFilter(_FILTER)
+def _masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """The standard record, its message and traceback masked when they hold a secret."""
+    record = _made(*args, **kwargs)
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):  # a broken format string: logging reports it when emitted
+        return record
+    if _holds_secret(message):
+        record.msg, record.args = redact(message), None
+    if record.exc_info and record.exc_info[1] is not None:
+        formatted = logging.Formatter().formatException(record.exc_info)
+        if _holds_secret(formatted):
+            record.exc_text, record.exc_info = redact(formatted), None
+    return record
