@@ -16,34 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.sansan.wire import CARD_TEXT_FIELDS
+
 DB_NAME = "sansan.db"
-TEXT_FIELDS = (
-    "personId",
-    "companyId",
-    "ownerId",
-    "exchangeDate",
-    "lastName",
-    "firstName",
-    "lastNameReading",
-    "firstNameReading",
-    "companyName",
-    "departmentName",
-    "title",
-    "email",
-    "tel",
-    "secondTel",
-    "mobile",
-    "fax",
-    "url",
-    "countryCode",
-    "postalCode",
-    "prefecture",
-    "city",
-    "street",
-    "building",
-    "memo",
-    "entryStatus",
-)
+TEXT_FIELDS = ("personId", "companyId", "ownerId", "exchangeDate", *CARD_TEXT_FIELDS, "entryStatus")
 TIME_FIELDS = ("registered_s", "updated_s", "completed_s")
 CARD_COLUMNS = ("id", *TEXT_FIELDS, *TIME_FIELDS)
 ORDER_COLUMNS = {"registeredAt": "registered_s", "updatedAt": "updated_s", "completedAt": "completed_s"}

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.http import HttpPolicy
+from connectors.http import HttpPolicy, chunked
 from connectors.kintone import MAX_GET, KintoneClient
 from connectors.kintone_model import BudgetExhausted, KintoneRecord, budget_day, escape_query_value
 from connectors.state import StateStore
@@ -167,7 +167,7 @@ class KintoneTarget:
                 self.app, f"{where} and {after} {order}" if where else f"{after} {order}", fields
             )
             with contextlib.closing(rest):
-                yield from _pages((_target_record(r, stamp, mapped) for r in rest), MAX_GET)
+                yield from chunked((_target_record(r, stamp, mapped) for r in rest), MAX_GET)
         except BudgetExhausted as exc:
             reason = f"{exc}: the remaining changed records are read on the next run"
             self._read_deferred.append(RowOutcome.deferred(f"app:{self.app}", reason))
@@ -212,14 +212,3 @@ def _target_record(record: KintoneRecord, stamp: str, mapped: list[str]) -> Targ
         datetime.fromisoformat(modified.replace("Z", "+00:00")) if modified else None,
         {code: record[code]["value"] for code in mapped if code in record},
     )
-
-
-def _pages(records: Iterable[TargetRecord], size: int) -> Iterator[list[TargetRecord]]:
-    page: list[TargetRecord] = []
-    for record in records:
-        page.append(record)
-        if len(page) == size:
-            yield page
-            page = []
-    if page:
-        yield page
