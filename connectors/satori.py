@@ -53,6 +53,16 @@ def _outcome(result: dict[str, Any], key: str) -> RowOutcome:
     return RowOutcome(key, status, result.get("hashcode"))
 
 
+def json_body(document: Any) -> dict[str, Any]:
+    """Request arguments for a JSON body. Text that UTF-8 cannot carry (a lone surrogate) is sent
+    escaped, so the service refuses that one row instead of the client failing the whole batch."""
+    try:
+        content = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        content = json.dumps(document, ensure_ascii=True).encode("ascii")
+    return {"content": content, "headers": {"Content-Type": "application/json"}}
+
+
 class SatoriClient:
     """The integration API (Bearer token) of one MA company."""
 
@@ -67,7 +77,9 @@ class SatoriClient:
         self, fields: dict[str, Any], *, email: str | None = None, hashcode: str | None = None
     ) -> RowOutcome:
         """Register or update one customer; a rejection raises HttpError (422) with the rule broken."""
-        result = self.http.put(f"{API}/customers/{self._key_path(email, hashcode)}", json=fields).json()
+        result = self.http.put(
+            f"{API}/customers/{self._key_path(email, hashcode)}", **json_body(fields)
+        ).json()
         return _outcome(result, str(email or hashcode))
 
     def bulk_get(self, *, emails: Iterable[str] = (), hashcodes: Iterable[str] = ()) -> list[dict[str, Any]]:
@@ -75,7 +87,9 @@ class SatoriClient:
         name, keys = ("emails", list(emails)) if emails else ("hashcodes", list(hashcodes))
         found: list[dict[str, Any]] = []
         for batch in chunked(keys, BULK_LIMIT):
-            found.extend(self.http.post(f"{API}/customers/bulk-get", json={name: batch}).json()["customers"])
+            found.extend(
+                self.http.post(f"{API}/customers/bulk-get", **json_body({name: batch})).json()["customers"]
+            )
         return found
 
     def bulk_upsert(self, rows: Iterable[dict[str, Any]], key: Key = "email") -> list[RowOutcome]:
@@ -83,7 +97,7 @@ class SatoriClient:
         outcomes: list[RowOutcome] = []
         for batch in chunked(rows, BULK_LIMIT):
             results = self.http.post(
-                f"{API}/customers/bulk-upsert", json={"key": key, "customers": batch}
+                f"{API}/customers/bulk-upsert", **json_body({"key": key, "customers": batch})
             ).json()
             for row, result in zip(batch, results["results"], strict=True):
                 outcomes.append(_outcome(result, str(row.get(key))))
@@ -99,7 +113,7 @@ class SatoriClient:
         token: str | None = None
         while True:
             body = {"conditions": conditions, "page_size": page_size, "order": order, "page_token": token}
-            page = self.http.post(f"{API}/customers/search", json=body).json()
+            page = self.http.post(f"{API}/customers/search", **json_body(body)).json()
             yield page["customers"]
             token = page["next_page_token"]
             if token is None:

@@ -45,6 +45,8 @@ def _wrong_type(fdef: FieldDef, expected: str) -> Rejection:
 def _text(fdef: FieldDef, value: Any) -> str:
     if not isinstance(value, str):
         raise _wrong_type(fdef, "text")
+    if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise Rejection("invalid_character", f"{fdef.name} holds a NUL or a lone surrogate", fdef.name)
     if fdef.max_length is not None and len(value) > fdef.max_length:
         raise Rejection("too_long", f"{fdef.name} is longer than {fdef.max_length} characters", fdef.name)
     return value

@@ -75,6 +75,8 @@ BAD_MA_ROWS = [
     ({"email": "bad-score@corpus.example.jp", "score": 10}, "score"),
     ({"email": "bad-field@corpus.example.jp", "no_such_field": "x"}, "no_such_field"),
     ({"email": "bad-date@corpus.example.jp", "collection_date": "2024-13-01"}, "collection_date"),
+    ({"email": "bad-surrogate@corpus.example.jp", "memo": "半分\ud800"}, "memo"),
+    ({"email": "bad-nul@corpus.example.jp", "department": "営業\x00部"}, "department"),
 ]
 
 
