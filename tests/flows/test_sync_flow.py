@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from connectors.satori import SatoriClient
 from flows.plan import plan
+from flows.replay import replay
 from flows.sync import sync
 from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, SANSAN_KEY, DemoEnvironment, DemoPorts, DemoSizes
 from schemas.validate import load_spec
@@ -146,3 +150,38 @@ def test_a_failing_target_lets_the_others_finish(
     body = mail.get_body(("plain",))
     assert body is not None and "salesforce-leads" in body.get_content()
     assert "wrong-secret-sentinel" not in mail.as_string()
+
+
+def test_replay_moves_a_fixed_row_from_rejected_to_loaded(
+    prefect_harness: None, env: DemoEnvironment, tmp_path: Path
+) -> None:
+    path = spec_file(env, tmp_path)
+    kintone = env.servers["kintone"]
+    login = base64.b64encode(b"Administrator:renkei-demo").decode()
+    for method, api, body in (  # an administrator limits 会社名 to 40 characters in the live app
+        ("PUT", "preview/app/form/fields.json", {"app": 1, "properties": {"会社名": {"maxLength": "40"}}}),
+        ("POST", "preview/app/deploy.json", {"apps": [{"app": 1}]}),
+    ):
+        httpx.request(
+            method, f"{kintone.url}/k/v1/{api}", json=body, headers={"X-Cybozu-Authorization": login}
+        )
+    with SatoriClient(env.servers["satori"].url, MA_TOKEN) as ma:
+        customer = ma.iter_search([], page_size=1, order="customer_id").__next__()[0]
+        email = customer["email"]
+        ma.put_customer({"lead_company_name": "株式会社" + "長" * 60}, email=email)
+
+        report = sync(str(path), ["kintone-customers"])
+        state = state_store(load_spec(path))
+        (bad,) = state.quarantined("kintone-customers")
+        assert (bad.key, bad.code, bad.field) == (email, "too_long", "会社名")
+
+        ma.put_customer({"lead_company_name": "株式会社みらい"}, email=email)  # the user fixes the source
+        result = replay(str(path), "kintone-customers")
+    assert (result.replayed, result.still_rejected) == (1, 0)
+    assert state.quarantined("kintone-customers") == []
+    assert [r.id for r in state.quarantined("kintone-customers", status="replayed")] == [bad.id]
+    query = {"app": 1, "query": f'メールアドレス = "{email}"'}
+    token = {"X-Cybozu-API-Token": KINTONE_TOKENS[0]}
+    (record,) = httpx.get(f"{kintone.url}/k/v1/records.json", params=query, headers=token).json()["records"]
+    assert record["会社名"]["value"] == "株式会社みらい"
+    assert report.balanced
