@@ -185,3 +185,28 @@ def test_replay_moves_a_fixed_row_from_rejected_to_loaded(
     (record,) = httpx.get(f"{kintone.url}/k/v1/records.json", params=query, headers=token).json()["records"]
     assert record["会社名"]["value"] == "株式会社みらい"
     assert report.balanced
+
+
+def test_a_crashed_run_still_sends_its_one_email(
+    prefect_harness: None, env: DemoEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.sync
+
+    assert env.mail is not None
+    mails_before = len(env.mail.messages)
+    path = spec_file(env, tmp_path)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("the report step blew up")
+
+    monkeypatch.setattr(flows.sync, "finish_report", broken)
+    state = flows.sync.sync(str(path), ["kintone-customers"], return_state=True)
+    assert state.is_failed()
+    (mail,) = env.mail.messages[mails_before:]
+    assert "crashed" in mail["Subject"]
+    body = mail.get_body(("plain",))
+    assert body is not None and "the report step blew up" in body.get_content()
+    store = state_store(load_spec(path))
+    (ledger,) = store.runs()
+    assert ledger["state"] == "crashed" and ledger["finished_at"] is not None
+    assert store.acquire_lock("next-run") is None  # the crashed run's lock was freed
