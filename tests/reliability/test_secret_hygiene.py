@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -56,6 +57,7 @@ from schemas.validate import load_spec
 from tasks.redact import MASK, redact, register_secret
 from tasks.steps import load_target, write_back_target
 from tasks.targets.salesforce import SalesforceTarget
+from tests.flows.conftest import sandbox_call
 from tests.smtp_sink import SmtpSink, make_tls, smtp_sink
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
@@ -313,3 +315,26 @@ def test_tls_is_verified_unless_the_stand_in_ca_is_named(world: World) -> None:
     assert len(world.servers["salesforce"].request_log.entries) == before  # refused before any request
     verified = SalesforceTarget(spec, target)
     assert "Email" in verified.fields("Lead")
+
+
+def test_the_ma_serves_a_cut_only_to_its_own_company(tmp_path: Path) -> None:
+    """Extends the customers test named above to the action-history cuts: no token, no file; another
+    company's token gets that company's (empty) cut, never this one's rows."""
+    acme, beta = f"{SENTINEL}acme", f"{SENTINEL}beta"
+    with BackgroundServer(satori_app(tmp_path, {acme: "acme", beta: "beta"})) as ma:
+        ma_call = lambda method, path, body=None: sandbox_call(ma.url, acme, method, path, body)  # noqa: E731
+        ma_call("PUT", "/_sandbox/clock", {"now": "2026-11-28T09:00:00+09:00"})
+        ma_call("POST", "/_sandbox/customers", [{"email": "secret-lead@example.co.jp", "last_name": "秘密"}])
+        ma_call("POST", "/_sandbox/actions", [{
+            "kind": "form", "email": "secret-lead@example.co.jp", "master_id": "form-001",
+            "event_type": "submitted", "occurred_at": "2026-11-28T09:30:00+09:00",
+            "recorded_at": "2026-11-28T09:30:00+09:00",
+        }])  # fmt: skip
+        ma_call("PUT", "/_sandbox/clock", {"now": "2026-11-28T12:00:00+09:00"})
+        url = f"{ma.url}/api/integration/v1/cuts/20261128T1100+0900/actions/form.csv"
+        own = httpx.get(url, headers={"Authorization": f"Bearer {acme}"})
+        other = httpx.get(url, headers={"Authorization": f"Bearer {beta}"})
+        nobody = httpx.get(url)
+        assert own.status_code == 200 and "secret-lead@example.co.jp" in own.text
+        assert other.status_code == 200 and "secret-lead@example.co.jp" not in other.text
+        assert nobody.status_code == 401 and SENTINEL not in nobody.text
