@@ -15,9 +15,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from connectors.http import RETRY_STATUSES, HttpPolicy
+from connectors.http import MASK, RETRY_STATUSES, HttpPolicy
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+SECRET_FORM_KEYS = ("client_secret", "password", "assertion")
 
 
 class SalesforceAuthError(Exception):
@@ -117,5 +118,9 @@ def obtain_token(
         body = {}
     if response.status_code != 200 or "access_token" not in body:
         code = str(body.get("error") or f"HTTP {response.status_code}")
-        raise SalesforceAuthError(login_url, code, str(body.get("error_description") or response.reason))
+        description = str(body.get("error_description") or response.reason)
+        for key in SECRET_FORM_KEYS:
+            if len(form.get(key) or "") >= 4:  # a login URL that repeats what it was sent
+                description = description.replace(form[key], MASK)
+        raise SalesforceAuthError(login_url, code, description)
     return Token(body["access_token"], body["instance_url"])

@@ -84,13 +84,15 @@ T = TypeVar("T")
 
 
 def echo_app() -> FastAPI:
-    """A service whose error repeats the request's headers (credentials included)."""
+    """A service whose error repeats the request's headers and form (credentials included), in
+    kintone's error shape and in OAuth's."""
     app = FastAPI()
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
     async def refuse(path: str, request: Request) -> JSONResponse:
-        headers = dict(request.headers)
-        return JSONResponse({"code": "CB_IL02", "message": f"illegal request {path}: {headers}"}, 400)
+        sent = f"illegal request {path}: {dict(request.headers)} {(await request.body()).decode()}"
+        body = {"code": "CB_IL02", "message": sent, "error": "invalid_grant", "error_description": sent}
+        return JSONResponse(body, 400)
 
     return app
 
@@ -163,6 +165,14 @@ def spec_document(servers: dict[str, BackgroundServer], mail: SmtpSink, cafile: 
             "map": {"email": "メールアドレス", "department": "部署"},
         }
     )
+    data["targets"].append(
+        {
+            **targets["salesforce-leads"],
+            "name": "salesforce-echo",
+            "url": servers["echo-tls"].url,
+            "actions": {},
+        }
+    )
     return data
 
 
@@ -188,6 +198,7 @@ def world(harness: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
             "salesforce": stack.enter_context(BackgroundServer(sf, **sf.state.tls.uvicorn_kwargs())),
             "sansan": stack.enter_context(BackgroundServer(sansan_app(data / "sansan", SANSAN_KEY))),
             "echo": stack.enter_context(BackgroundServer(echo_app())),
+            "echo-tls": stack.enter_context(BackgroundServer(echo_app(), **sf.state.tls.uvicorn_kwargs())),
         }
         mail = stack.enter_context(smtp_sink(tls=tls, credentials=("renkei", SMTP_PASSWORD)))
         for name, value in ENV.items():
@@ -230,7 +241,7 @@ def paged(read: Callable[..., list[T]]) -> list[T]:
 
 
 def prefect_texts() -> dict[str, list[str]]:
-    """What the Prefect API keeps of this module's runs: logs, state messages, artifacts."""
+    """What the Prefect API keeps of this module's runs: logs, state messages, artifacts, parameters."""
     APILogWorker.drain_all(timeout=30)
     with get_client(sync_client=True) as client:
         logs = paged(client.read_logs)
@@ -242,6 +253,7 @@ def prefect_texts() -> dict[str, list[str]]:
         "states": [f"{r.name}: {r.state.message}" for r in flow_runs if r.state and r.state.message]
         + [f"{r.name}: {r.state.message}" for r in task_runs if r.state and r.state.message],
         "artifacts": [f"{a.key} {a.description} {a.data}" for a in artifacts],
+        "run parameters": [f"{r.name}: {r.parameters}" for r in flow_runs],
     }
 
 
@@ -277,8 +289,9 @@ def test_the_sentinel_appears_nowhere_after_a_full_run(
     assert lines[("salesforce-leads", "customers:snapshot")].loaded == 120
     assert lines[("sansan-cards", "inbound")].loaded > 0
     assert world.mail.logins and len(world.mail.messages) == 1
-    echo_failures = [f.message for f in report.failures if f.target == "kintone-echo"]
-    assert echo_failures and all(MASK in m and "CB_IL02" in m for m in echo_failures)
+    for echo in ("kintone-echo", "salesforce-echo"):
+        failures = [f.message for f in report.failures if f.target == echo]
+        assert failures and all(MASK in m for m in failures), failures
     assert len(capture.lines) > 100 and any("HTTP Request" in line for line in capture.lines)
 
     places: dict[str, list[str]] = {
@@ -293,7 +306,7 @@ def test_the_sentinel_appears_nowhere_after_a_full_run(
         ],
         **prefect_texts(),
     }
-    assert places["logs"] and places["artifacts"] and places["states"]
+    assert places["logs"] and places["artifacts"] and places["states"] and places["run parameters"]
     leaks = {where: [t for t in texts if SENTINEL in t][:3] for where, texts in places.items()}
     leaks["files"] = found_in_files(world.root)
     assert {where: found for where, found in leaks.items() if found} == {}
