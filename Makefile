@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean soak
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/bench_extract.py --rows 1000000 --dlt-rows 1000000
+
+# the long reliability runs whose figures are in docs/RELIABILITY.md (bounded: each well under 15 min)
+soak: $(STAMP)
+	RENKEI_SOAK_RUNS=20 RENKEI_SOAK_SCALE=4 $(BIN)/pytest -s -p no:logging --timeout=900 tests/reliability/test_fault_soak.py
+	RENKEI_CRASH_SEEDS=20 $(BIN)/pytest -s -p no:logging --timeout=900 tests/reliability/test_crash_resume.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
