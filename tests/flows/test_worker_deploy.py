@@ -105,14 +105,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_UI_ENABLED": "false",
-        "PREFECT_API_SERVICES_SCHEDULER_ENABLED": "false",
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_CLI_PROMPT": "false",
     }
     with ExitStack() as stack:
         log = home / "server.log"
         process = start(
-            stack, [PREFECT, "server", "start", "--host", LOOPBACK, "--port", str(port)], env, log
+            stack,
+            [PREFECT, "server", "start", "--host", LOOPBACK, "--port", str(port), "--no-scheduler"],
+            env,
+            log,
         )
         wait_until_healthy(api, process, log)
         yield Server(api, env, home)
