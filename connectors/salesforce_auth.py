@@ -116,6 +116,9 @@ def obtain_token(
         body = response.json()
     except ValueError:
         body = {}
+    if isinstance(body, list):  # a REST-shaped error ([{"errorCode", "message"}]) from a gateway or limit
+        first = body[0] if body and isinstance(body[0], dict) else {}
+        body = {"error": first.get("errorCode"), "error_description": first.get("message")}
     if response.status_code != 200 or "access_token" not in body:
         code = str(body.get("error") or f"HTTP {response.status_code}")
         description = str(body.get("error_description") or response.reason)
