@@ -335,3 +335,14 @@ def audit(
         problems = problems or not report.clean
     if problems:
         raise typer.Exit(1)
+
+
+def main() -> None:
+    """The console script: a run refused by another writing run is a clear message, not a traceback."""
+    from flows.lock import RunLocked
+
+    try:
+        app()
+    except RunLocked as exc:
+        err_console.print(f"[yellow]{exc}[/yellow]", highlight=False)
+        raise SystemExit(3) from exc
