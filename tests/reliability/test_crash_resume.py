@@ -86,7 +86,7 @@ def test_a_sync_killed_anywhere_resumes_without_loss_or_duplicates(
             if rng.random() < 0.5:  # the next scheduled cut passes before anyone re-runs
                 world.change_both_sides()
             code, outcome = renkei_run(world, tmp_path, None)
-            assert code == 0, outcome
+            assert code in (0, 1), outcome  # 1: a step failed on a fault, reported; the next run catches up
         world.faults_off()
         for _ in range(2):  # settle in process: what the last run wrote back reaches every target
             world.advance()
