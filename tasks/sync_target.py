@@ -2,8 +2,9 @@
 
 Outbound reads every staged cut after the target's watermark, in order, and moves the watermark past
 a cut only when nothing of it was deferred. A target without a watermark starts with a full snapshot
-of the MA's readable customers. Inbound reads the target's records changed since its watermark minus
-the spec's overlap, and moves that watermark only after the MA has the data.
+of the MA's readable customers, then receives the action histories of every staged cut. Inbound reads
+the target's records changed since its watermark minus the spec's overlap, and moves that watermark
+only after the MA has the data.
 """
 
 from __future__ import annotations
@@ -77,17 +78,19 @@ def sync_outbound(
     mark = state.watermark(target.name, OUTBOUND)
     cuts = staged_cuts(staging, spec.company)
     reports: list[StreamReport] = []
-    if mark is None and cuts:
+    snapshot_taken = mark is None and bool(cuts)
+    if snapshot_taken:
         snapshot = load_customers(adapter, fmap, snapshot_batches(ma, spec), state, run_id)
         snapshot.stream = f"customers:{SNAPSHOT}"
         reports.append(snapshot)
         if snapshot.deferred:
             return reports
-        cuts = cuts[-1:]
     for cut in (c for c in cuts if mark is None or c > mark):
         folder = cut_path(spec.company, cut)
         cut_reports = []
-        if mark is not None:
+        # the snapshot already holds every customer as it is now: an older cut's file would send
+        # stale values, so only the action histories of the cuts staged before it are loaded
+        if not snapshot_taken:
             cut_reports.append(
                 load_customers(
                     adapter, fmap, parquet_batches(staging, f"{folder}/{CUSTOMERS_FILE}"), state, run_id

@@ -20,6 +20,7 @@ from sandbox.common import BackgroundServer
 from sandbox.satori.app import create_app
 from schemas.mapping import TargetRecord
 from schemas.outcomes import RowOutcome
+from schemas.staging import JST
 from schemas.validate import load_spec
 from tasks.clients import state_store
 from tasks.extract import due_cuts, stage_one_cut
@@ -179,3 +180,44 @@ def test_a_step_is_retried_only_when_the_target_is_still_down(error: BaseExcepti
     from tasks.steps import still_down
 
     assert still_down(error) is retried
+
+
+def test_a_new_target_gets_the_actions_of_every_staged_cut(tmp_path: Path) -> None:
+    """A first run killed after staging must not leave the earlier cut's actions behind."""
+    memory = MemoryTarget()
+    sent: list[str] = []
+    memory.upsert_actions = lambda kind, records: [  # type: ignore[method-assign]
+        sent.append(key) or RowOutcome.created(key, key) for key, _ in records
+    ]
+    with BackgroundServer(create_app(tmp_path / "ma", {TOKEN: "acme"})) as server:
+        call = lambda m, p, b=None: sandbox_call(server.url, TOKEN, m, p, b)  # noqa: E731
+        call(
+            "POST",
+            "/_sandbox/masters",
+            [{"kind": "form", "id": "f1", "name": "資料請求", "created_at": "2026-11-01T00:00+09:00"}],
+        )
+        call("PUT", "/_sandbox/clock", {"now": "2026-11-28T01:00:00+09:00"})
+        with SatoriClient(server.url, TOKEN) as ma:
+            ma.bulk_upsert([{"email": "a@example.co.jp", "last_name": "田中"}])
+            event = {"kind": "form", "email": "a@example.co.jp", "master_id": "f1", "event_type": "submitted"}
+            at = ("2026-11-28T01:10:00+09:00", "2026-11-28T09:00:00+09:00")  # one in each cut's window
+            call("POST", "/_sandbox/actions", [{**event, "occurred_at": t, "recorded_at": t} for t in at])
+            call("PUT", "/_sandbox/clock", {"now": "2026-11-28T12:00:00+09:00"})
+            target = {
+                "name": "memory", "kind": "kintone", "url": "http://127.0.0.1:1", "app": 1,
+                "auth": {"api_token": "t"}, "match": {"ma": "email", "target": "mail"},
+                "map": {"last_name": "name"}, "actions": {"form": {"app": 2}},
+            }  # fmt: skip
+            spec = load_spec(
+                write_spec(tmp_path / "spec.yaml", server.url, TOKEN, tmp_path, targets=[target])
+            )
+            staging, state = StagingArea(spec.storage.staging), state_store(spec)
+            for cut in ma.list_cuts(since=datetime(2026, 11, 28, tzinfo=JST)):  # 02:00 and 11:00
+                stage_one_cut(spec, ma, staging, cut, "r0")
+            reports = {
+                r.stream: r.counts
+                for r in sync_outbound(spec, spec.targets[0], memory, ma, staging, state, "r1")
+            }
+    assert reports["actions:form"].loaded == 2 and len(sent) == 2  # both cuts' actions, not only the last
+    assert reports["customers:snapshot"].loaded == 1 and "customers" not in reports
+    assert state.watermark("memory", "outbound") == "20261128T1100+0900"
