@@ -449,6 +449,11 @@ class StateStore:
                     if holder is not None:
                         if holder["run_id"] != run_id and _live(holder, now, stale_after):
                             return str(holder["run_id"])
+                        c.execute(  # a dead holder never closed its ledger row: say what happened to it
+                            runs.update()
+                            .where(runs.c.id == holder["run_id"], runs.c.state == "running")
+                            .values(state="crashed", finished_at=now)
+                        )
                         c.execute(
                             run_locks.delete().where(
                                 run_locks.c.company == self.company, run_locks.c.run_id == holder["run_id"]
