@@ -90,3 +90,22 @@ def test_run_lock_excludes_a_second_run_until_released_or_stale(store: StateStor
     assert store.acquire_lock("run-b", stale_after=timedelta(0)) is None  # a crashed holder goes stale
     store.release_lock("run-b")
     assert store.acquire_lock("run-a") is None
+
+
+def test_a_dead_holder_loses_the_lock_and_its_ledger_row_says_crashed(store: StateStore) -> None:
+    import subprocess
+    import sys
+
+    from connectors.state import run_locks
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    killed_pid = int(dead.stdout)  # that process has exited: its pid names no live process
+    store.start_run("sync", None, "killed-run")
+    assert store.acquire_lock("killed-run") is None
+    with store.engine.begin() as c:
+        c.execute(run_locks.update().where(run_locks.c.run_id == "killed-run").values(pid=killed_pid))
+    assert store.acquire_lock("next-run") is None  # not blocked for hours by a SIGKILLed run
+    killed = store.run("killed-run")
+    assert killed is not None and killed["state"] == "crashed" and killed["finished_at"] is not None
