@@ -37,7 +37,7 @@ def test_safe_cell(value: object, cell: str) -> None:
 
 def test_cp932_reports_every_character_it_cannot_hold() -> None:
     text, problems = cp932_safe("髙橋𠮷🍣－①", 3, "last_name")
-    # 髙 (IBM extension), － (full-width hyphen) and ① exist in CP932; 𠮷 (outside the BMP) and the emoji do not
+    # 髙, － and ① exist in CP932; 𠮷 (outside the BMP) and the emoji do not
     assert text == "髙橋〓〓－①"
     assert [(p.row, p.column, p.character) for p in problems] == [
         (3, "last_name", "𠮷"),
