@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from sandbox.kintone.apps import build_app
 from sandbox.kintone.fields import FieldDef, Option
 from sandbox.kintone.store import Store
-from sandbox.satori.seed_data import SALES_STAGES
 
-STAGES = SALES_STAGES  # the MA seed's options, so stages move both ways in the demo
+STAGES = ("未接触", "アプローチ中", "商談中", "受注", "失注")
 
 
 @dataclass(frozen=True)
