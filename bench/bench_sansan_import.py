@@ -116,7 +116,7 @@ def run(cards: int, faults: float) -> dict[str, Any]:
                     ma_server.request_log.entries.clear()
                     spent["ma"] = 0.0
                     started = time.perf_counter()
-                    report = sync_inbound(spec, target, source, ma, state, run_id, create_missing=True)
+                    report = sync_inbound(spec, target, source, ma, state, run_id)
                     elapsed = time.perf_counter() - started
                     source.close()
                     counts = report.counts

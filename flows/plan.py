@@ -81,9 +81,7 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
                     sync_outbound(spec, target, planned, ma, staging, state, run_id)
                 if any(spec.direction(f).writes for f in target.map):
                     dry_ma = PlannedMA(ma, target.name, book)
-                    sync_inbound(
-                        spec, target, real, dry_ma, state, run_id, create_missing=target.kind == "sansan"
-                    )
+                    sync_inbound(spec, target, real, dry_ma, state, run_id)
         finally:
             real.close()
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")

@@ -128,6 +128,11 @@ class Target(_Model):
     bulk_threshold: int | None = Field(default=None, ge=1)
     ca_bundle: str | None = None
 
+    @property
+    def creates_customers(self) -> bool:
+        """A source of new people (Sansan's cards) creates MA customers; other targets only update them."""
+        return self.kind == "sansan"
+
     def mappings(self) -> dict[str, Mapping_]:
         """``map`` with the short form (``field: target``) expanded."""
         return {

@@ -73,7 +73,7 @@ def replay_rows(
                 ma,
                 state,
                 run_id,
-                create_missing=target.kind == "sansan",
+                create_missing=target.creates_customers,
             )
         result.counts[stream] = report.counts
         done = [e.id for e in entries if e.key not in report.rejected_keys]

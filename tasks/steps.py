@@ -68,8 +68,6 @@ def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport
     adapter = adapter_for(spec, target)
     try:
         with ma_client(spec) as ma:
-            return sync_inbound(
-                spec, target, adapter, ma, state_store(spec), run_id, create_missing=target.kind == "sansan"
-            )
+            return sync_inbound(spec, target, adapter, ma, state_store(spec), run_id)
     finally:
         adapter.close()

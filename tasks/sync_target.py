@@ -116,8 +116,6 @@ def sync_inbound(
     ma: MaCustomers,
     state: StateStore,
     run_id: str,
-    *,
-    create_missing: bool = False,
 ) -> StreamReport:
     """The target's Writable fields changed since the watermark (minus the overlap) into the MA."""
     fmap: FieldMap = field_map(spec, target)
@@ -132,7 +130,7 @@ def sync_inbound(
         ma,
         state,
         run_id,
-        create_missing=create_missing,
+        create_missing=target.creates_customers,
     )
     refused = adapter.read_rejections()
     record_outcomes(state, run_id, report, {}, refused, link=False)

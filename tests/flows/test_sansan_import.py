@@ -69,9 +69,7 @@ class Env:
     def sync(self, now: str, run_id: str) -> tuple[StreamReport, SansanSource]:
         source = SansanSource(self.spec, self.spec.target(TARGET), clock=lambda: at(now))
         try:
-            report = sync_inbound(
-                self.spec, self.spec.target(TARGET), source, self.ma, self.state, run_id, create_missing=True
-            )
+            report = sync_inbound(self.spec, self.spec.target(TARGET), source, self.ma, self.state, run_id)
         finally:
             source.close()
         return report, source
