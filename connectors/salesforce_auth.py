@@ -6,12 +6,14 @@ simple-salesforce can only log in to *.salesforce.com hosts; we POST `{login_url
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -48,11 +50,33 @@ class PolicySession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+class PolicyRetry(Retry):
+    """A TLS stream cut mid-handshake is a network fault (retried); a refused certificate is not."""
+
+    def _is_connection_error(self, err: Exception) -> bool:
+        if isinstance(err, urllib3.exceptions.SSLError):
+            return not _certificate_refused(err)
+        return bool(super()._is_connection_error(err))
+
+
+def _certificate_refused(err: BaseException) -> bool:
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = (
+            seen.__cause__
+            or seen.__context__
+            or next((a for a in seen.args if isinstance(a, BaseException)), None)
+        )
+    return False
+
+
 def build_session(policy: HttpPolicy, verify: bool | str) -> PolicySession:
     """Retries 429/5xx/connection errors on every method (all writes are upserts by external id)."""
-    retry = Retry(
+    retry = PolicyRetry(
         total=policy.max_attempts - 1,
-        other=0,  # a certificate that fails verification (or any other non-network error) will not pass later
+        other=0,  # a refused certificate (or any other non-network error) will not pass later
         allowed_methods=None,
         status_forcelist=sorted(RETRY_STATUSES),
         backoff_factor=policy.backoff_base,

@@ -193,3 +193,18 @@ def test_api_usage_and_budget_defers_the_rest(server: BackgroundServer, control:
     assert [o.status for o in exhausted] == [Status.DEFERRED] * 2
     assert "TotalRequests Limit exceeded" in (exhausted[0].message or "")
     control.put("/_sandbox/usage", json={"used": 0, "limit": 1_000_000})
+
+
+def test_a_cut_tls_stream_is_retried_but_a_refused_certificate_is_not() -> None:
+    import ssl
+
+    import urllib3
+
+    from connectors.salesforce_auth import PolicyRetry
+
+    retry = PolicyRetry(total=3, other=0)
+    cut = urllib3.exceptions.SSLError(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"))
+    refused = urllib3.exceptions.SSLError(ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]"))
+    assert retry._is_connection_error(cut) is True
+    assert retry._is_connection_error(refused) is False
+    assert retry.increment("POST", "/x", error=cut).total == 2  # counted as a connection error, retried
