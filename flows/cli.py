@@ -110,10 +110,15 @@ def backfill(
         ..., "--from", help="First instant, e.g. 2026-11-01 (Asia/Tokyo unless an offset)."
     ),
     end: str = typer.Option(..., "--to", help="Last instant, e.g. 2026-11-28T11:00."),
+    target: list[str] | None = typer.Option(
+        None, "--target", help="Then load this target with every staged cut it lacks (repeatable)."
+    ),
 ) -> None:
     """Stage every cut in a range, oldest first; re-running it rewrites the same files.
 
     Example: renkei backfill examples/demo.yaml --from 2026-11-01 --to 2026-11-28T11:00
+
+    Then into a target: add --target kintone-customers
     """
     from flows.extract import backfill as backfill_flow
     from flows.progress import cli_progress
@@ -122,7 +127,10 @@ def backfill(
     parsed = load_or_exit(spec)
     with cli_progress():
         staged = backfill_flow(
-            str(spec), parse_instant(start, parsed.timezone), parse_instant(end, parsed.timezone)
+            str(spec),
+            parse_instant(start, parsed.timezone),
+            parse_instant(end, parsed.timezone),
+            target or None,
         )
     _print_staged(staged)
 

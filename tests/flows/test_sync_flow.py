@@ -210,3 +210,21 @@ def test_a_crashed_run_still_sends_its_one_email(
     (ledger,) = store.runs()
     assert ledger["state"] == "crashed" and ledger["finished_at"] is not None
     assert store.acquire_lock("next-run") is None  # the crashed run's lock was freed
+
+
+def test_backfill_stages_a_range_then_loads_the_chosen_target(
+    prefect_harness: None, env: DemoEnvironment, tmp_path: Path
+) -> None:
+    from datetime import datetime, timedelta
+
+    from flows.extract import backfill
+    from schemas.staging import JST
+
+    path = spec_file(env, tmp_path)
+    now = datetime.now(JST)
+    staged = backfill(str(path), now - timedelta(days=1), now, ["kintone-customers"])
+    assert len(staged) >= 2 and [s.cut for s in staged] == sorted(s.cut for s in staged)
+    state = state_store(load_spec(path))
+    assert state.watermark("staging", "cuts") == staged[-1].cut
+    assert state.watermark("kintone-customers", "outbound") == staged[-1].cut  # loaded, not only staged
+    assert state.watermark("salesforce-leads", "outbound") is None  # not chosen
