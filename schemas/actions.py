@@ -6,11 +6,6 @@ from typing import Any
 
 from schemas.spec import ActionTarget
 
-ACTION_COLUMNS = (
-    "event_id", "kind", "customer_id", "hashcode", "email", "master_id", "master_name", "event_type",
-    "occurred_at", "recorded_at", "url",
-)  # fmt: skip
-
 DEFAULT_ACTION_FIELDS: dict[str, dict[str, str]] = {
     "kintone": {
         "event_id": "イベントID",

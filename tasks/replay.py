@@ -19,7 +19,8 @@ from schemas.spec import Spec, Target
 from schemas.staging import customer_row
 from tasks.extract import readable_fields
 from tasks.load import CustomerTarget, StreamReport, complete, load_customers, record_outcomes
-from tasks.writeback import latest_by_id, write_back
+from tasks.sync_target import write_back_records
+from tasks.writeback import latest_by_id
 
 
 @dataclass
@@ -65,16 +66,7 @@ def replay_rows(
         else:
             wanted = set(keys)
             records = [r for r in latest_by_id(adapter.changed_records(None)) if r.id in wanted]
-            report = write_back(
-                records,
-                fmap,
-                fmap.email_target,
-                spec.custom_specs(),
-                ma,
-                state,
-                run_id,
-                create_missing=target.creates_customers,
-            )
+            report = write_back_records(spec, target, records, ma, state, run_id)
         result.counts[stream] = report.counts
         done = [e.id for e in entries if e.key not in report.rejected_keys]
         result.replayed += state.resolve_quarantine(done, "replayed", f"replayed in run {run_id}")

@@ -17,7 +17,7 @@ from connectors.satori import SatoriClient
 from connectors.staging import StagingArea
 from connectors.state import StateStore
 from schemas.actions import action_fields
-from schemas.mapping import FieldMap, field_map
+from schemas.mapping import TargetRecord, field_map
 from schemas.spec import Spec, Target
 from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, action_file, customer_row, cut_path
 from tasks.extract import readable_fields
@@ -118,26 +118,27 @@ def sync_inbound(
     run_id: str,
 ) -> StreamReport:
     """The target's Writable fields changed since the watermark (minus the overlap) into the MA."""
-    fmap: FieldMap = field_map(spec, target)
     mark = state.watermark(target.name, INBOUND)
     since = datetime.fromisoformat(mark) - timedelta(minutes=target.overlap_minutes) if mark else None
     records = latest_by_id(adapter.changed_records(since))
-    report = write_back(
-        records,
-        fmap,
-        fmap.email_target,
-        spec.custom_specs(),
-        ma,
-        state,
-        run_id,
-        create_missing=target.creates_customers,
-    )
+    report = write_back_records(spec, target, records, ma, state, run_id)
     refused = adapter.read_rejections()
     record_outcomes(state, run_id, report, {}, refused, link=False)
     newest = newest_modification(records)
     if newest is not None and not report.deferred:
         state.commit_watermark(target.name, INBOUND, format_mark(newest), run_id)
     return report
+
+
+def write_back_records(
+    spec: Spec, target: Target, records: list[TargetRecord], ma: MaCustomers, state: StateStore, run_id: str
+) -> StreamReport:
+    """``records`` of one target into the MA by the spec's map (sync and replay share this)."""
+    fmap = field_map(spec, target)
+    custom = spec.custom_specs()
+    return write_back(
+        records, fmap, fmap.email_target, custom, ma, state, run_id, create_missing=target.creates_customers
+    )
 
 
 def _merge(reports: list[StreamReport]) -> list[StreamReport]:
