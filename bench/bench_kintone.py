@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -66,21 +67,36 @@ def api_requests(url: str) -> int:
     return len(httpx.get(f"{url}/_sandbox/requests", timeout=60).json())
 
 
-def timed(label: str, n: int, url: str, run: Callable[[], None]) -> tuple[float, int]:
-    """Records/s of one step and how many API requests it made."""
-    before = api_requests(url)
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(label: str, n: int, url: str, pid: int, run: Callable[[], None]) -> Step:
+    """Records/s of one step, how many API requests it made, and the stand-in's CPU time in it."""
+    before, cpu_before = api_requests(url), cpu_seconds(pid)
     start = time.perf_counter()
     run()
     seconds = time.perf_counter() - start
-    requests = api_requests(url) - before
+    step = Step(n / seconds, api_requests(url) - before, cpu_seconds(pid) - cpu_before, seconds)
     print(
-        f"{label:<28} {n:>7} records in {seconds:7.1f} s = {n / seconds:8.0f} records/s, {requests} requests"
+        f"{label:<28} {n:>7} records in {seconds:7.1f} s = {step.rate:8.0f} records/s, "
+        f"{step.requests} requests, stand-in CPU {step.standin_cpu:.1f} s"
     )
-    return n / seconds, requests
+    return step
+
+
+@dataclass(frozen=True)
+class Step:
+    rate: float
+    requests: int
+    standin_cpu: float
+    seconds: float
 
 
 @contextlib.contextmanager
-def standin(data: Path) -> Iterator[str]:
+def standin(data: Path) -> Iterator[tuple[str, int]]:
     """`renkei sandbox kintone` in its own process, as a user runs it (no GIL shared with either client)."""
     port = free_port()
     renkei = Path(sys.executable).with_name("renkei")
@@ -96,7 +112,7 @@ def standin(data: Path) -> Iterator[str]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise SystemExit("the kintone stand-in did not start")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -136,83 +152,98 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="import and export this many times; medians")
     parser.add_argument("--write-results", action="store_true", help="append the table to bench/RESULTS.md")
     options = parser.parse_args()
     if not (NODE_DIR / "node_modules" / ".bin" / "cli-kintone").exists():
         raise SystemExit(
             "install the official clients first: pytest tests/connectors/test_kintone_client_official.py"
         )
-    n = options.records
+    n, rounds = options.records, options.rounds
     work = Path(tempfile.mkdtemp(prefix="bench-kintone-"))
     source = work / "customers.csv"
     write_customers(source, n)
     store = Store(work / "data" / "kintone.db")
-    ours, theirs = (build_app(store, name, customer_fields()) for name in ("顧客-renkei", "顧客-cli"))
-    token_ours, token_theirs = store.issue_token(ours.id), store.issue_token(theirs.id)
+    pairs = [(new_app(store, f"顧客-renkei-{r}"), new_app(store, f"顧客-cli-{r}")) for r in range(rounds)]
     store.close()
-    rates: dict[str, tuple[float, int]] = {}
-    with standin(work / "data") as url:
-        common = ["--base-url", url]
-        rates["import renkei"] = timed(
-            "import renkei (upsert)", n, url, lambda: renkei_import(url, token_ours, ours.id, source)
-        )
-        rates["import cli"] = timed(
-            "import cli-kintone (upsert)",
-            n,
-            url,
-            lambda: cli_kintone(
-                "record",
-                "import",
-                *common,
-                "--api-token",
-                token_theirs,
-                "--app",
-                str(theirs.id),
-                "--file-path",
-                str(source),
-                "--update-key",
-                "メールアドレス",
-            ),
-        )
-        for app, token in ((ours.id, token_ours), (theirs.id, token_theirs)):
-            with KintoneClient(url, api_tokens=[token]) as check:
-                if check.get_records(app, "limit 1", ["$id"], total_count=True).total_count != n:
-                    raise SystemExit("an import did not load every row")
-        rates["export renkei"] = timed(
-            "export renkei (cursor)",
-            n,
-            url,
-            lambda: renkei_export(url, token_ours, ours.id, work / "renkei.csv"),
-        )
-        os.environ["BENCH_EXPORT_TO"] = str(work / "cli.csv")
-        rates["export cli"] = timed(
-            "export cli-kintone",
-            n,
-            url,
-            lambda: cli_kintone(
-                "record", "export", *common, "--api-token", token_ours, "--app", str(ours.id)
-            ),
-        )
-    lines = [
-        "## kintone",
-        "",
-        f"`.venv/bin/python bench/bench_kintone.py --records {n} --write-results`: {n:,} customers, one run,",
-        "one stand-in process (`renkei sandbox kintone`) for both clients; renkei = connectors.kintone",
-        f"(4 parallel requests of 100 rows); cli-kintone = npm @kintone/cli 1.19.2 (Node {node_version()}).",
-        "",
-        "| step | renkei records/s (requests) | cli-kintone records/s (requests) | ratio |",
-        "|---|---:|---:|---:|",
-    ]
-    for step in ("import", "export"):
-        (ours_rate, ours_calls), (cli_rate, cli_calls) = rates[f"{step} renkei"], rates[f"{step} cli"]
-        ratio = ours_rate / cli_rate
-        lines.append(
-            f"| {step} | {ours_rate:.0f} ({ours_calls}) | {cli_rate:.0f} ({cli_calls}) | {ratio:.2f}× |"
-        )
-    table = "\n".join(lines) + "\n"
+    steps: dict[str, list[Step]] = {}
+    with standin(work / "data") as (url, pid):
+        for r, ((ours, token_ours), (theirs, token_theirs)) in enumerate(pairs, 1):
+            print(f"round {r} of {rounds}")
+            for label, run in one_round(url, source, work, ours, token_ours, theirs, token_theirs):
+                steps.setdefault(label, []).append(timed(label, n, url, pid, run))
+                if label.startswith("import"):
+                    app, token = (ours, token_ours) if "renkei" in label else (theirs, token_theirs)
+                    expect_loaded(url, app, token, n)
+    table = results_table(n, rounds, steps)
     print(table)
     if options.write_results:
         append_results(table)
+
+
+def new_app(store: Store, name: str) -> tuple[int, str]:
+    """An empty copy of the demo 顧客 app and an API token for it."""
+    app = build_app(store, name, customer_fields())
+    return app.id, store.issue_token(app.id)
+
+
+def one_round(
+    url: str, source: Path, work: Path, ours: int, token_ours: str, theirs: int, token_theirs: str
+) -> list[tuple[str, Callable[[], None]]]:
+    """Import into two empty apps, then export the renkei one with each client."""
+    common = ["--base-url", url]
+    cli_import = ["record", "import", *common, "--api-token", token_theirs, "--app", str(theirs)]
+    os.environ["BENCH_EXPORT_TO"] = str(work / "cli.csv")
+    return [
+        ("import renkei", lambda: renkei_import(url, token_ours, ours, source)),
+        (
+            "import cli-kintone",
+            lambda: cli_kintone(*cli_import, "--file-path", str(source), "--update-key", "メールアドレス"),
+        ),
+        ("export renkei", lambda: renkei_export(url, token_ours, ours, work / "renkei.csv")),
+        (
+            "export cli-kintone",
+            lambda: cli_kintone("record", "export", *common, "--api-token", token_ours, "--app", str(ours)),
+        ),
+    ]
+
+
+def expect_loaded(url: str, app: int, token: str, n: int) -> None:
+    with KintoneClient(url, api_tokens=[token]) as check:
+        if check.get_records(app, "limit 1", ["$id"], total_count=True).total_count != n:
+            raise SystemExit("an import did not load every row")
+
+
+def results_table(n: int, rounds: int, steps: dict[str, list[Step]]) -> str:
+    """Medians over the rounds, the ratio of the medians, and every round's own ratio."""
+    lines = [
+        "| step | renkei records/s (requests, stand-in CPU s) | cli-kintone records/s (requests, "
+        "stand-in CPU s) | ratio of medians | ratio per round |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for step in ("import", "export"):
+        ours, cli = steps[f"{step} renkei"], steps[f"{step} cli-kintone"]
+        mine, theirs = median(ours), median(cli)
+        per_round = ", ".join(f"{a.rate / b.rate:.2f}×" for a, b in zip(ours, cli, strict=True))
+        lines.append(
+            f"| {step} | {mine.rate:,.0f} ({mine.requests:,}, {mine.standin_cpu:.1f}) | "
+            f"{theirs.rate:,.0f} ({theirs.requests:,}, {theirs.standin_cpu:.1f}) | "
+            f"**{mine.rate / theirs.rate:.2f}×** | {per_round} |"
+        )
+    header = [
+        "## kintone",
+        "",
+        f"`.venv/bin/python bench/bench_kintone.py --records {n} --rounds {rounds} --write-results`: "
+        f"{n:,} customers, {rounds} rounds in one run,",
+        "one stand-in process (`renkei sandbox kintone`) for both clients; renkei = connectors.kintone",
+        f"(4 parallel requests of 100 rows); cli-kintone = npm @kintone/cli 1.19.2 (Node {node_version()}).",
+        "",
+    ]
+    return "\n".join(header + lines) + "\n"
+
+
+def median(runs: list[Step]) -> Step:
+    return sorted(runs, key=lambda s: s.rate)[len(runs) // 2]
 
 
 def node_version() -> str:

@@ -12,13 +12,14 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 LOOPBACK = "127.0.0.1"
@@ -112,6 +113,44 @@ class RequestLog:
         return [e for e in self.entries if e.method in ("POST", "PUT", "PATCH", "DELETE")]
 
 
+class FaultsAndLog:
+    """ASGI middleware: draw a fault for each API request, then log the request with its status.
+
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware runs every
+    request through an extra task group and stream, a cost a benchmark would charge to the client.
+    """
+
+    def __init__(self, app: ASGIApp, injector: FaultInjector, log: RequestLog, render_error: ErrorRenderer):
+        self.app = app
+        self.injector = injector
+        self.log = log
+        self.render_error = render_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        kind = self.injector.draw(path, transport_level=False)
+        if kind == "slow":
+            await asyncio.sleep(self.injector.config.slow_seconds)
+        elif kind == "timeout":
+            await asyncio.sleep(self.injector.config.timeout_seconds)
+        logged = not path.startswith("/_sandbox")
+
+        async def send_logged(message: Message) -> None:
+            if logged and message["type"] == "http.response.start":  # logged before the client hears back
+                self.log.entries.append(LoggedRequest(scope["method"], path, message["status"], time.time()))
+            await send(message)
+
+        if kind == "429":
+            await self.render_error(429, "fault injected: too many requests")(scope, receive, send_logged)
+        elif kind == "5xx":
+            await self.render_error(503, "fault injected: service unavailable")(scope, receive, send_logged)
+        else:
+            await self.app(scope, receive, send_logged)
+
+
 def install_sandbox_tools(
     app: FastAPI, render_error: ErrorRenderer, faults: FaultConfig | None = None
 ) -> None:
@@ -121,25 +160,7 @@ def install_sandbox_tools(
     app.state.faults = injector
     app.state.request_log = log
 
-    @app.middleware("http")
-    async def _faults_and_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        path = request.url.path
-        kind = injector.draw(path, transport_level=False)
-        if kind == "slow":
-            await asyncio.sleep(injector.config.slow_seconds)
-        elif kind == "timeout":
-            await asyncio.sleep(injector.config.timeout_seconds)
-        if kind == "429":
-            response = render_error(429, "fault injected: too many requests")
-        elif kind == "5xx":
-            response = render_error(503, "fault injected: service unavailable")
-        else:
-            response = await call_next(request)
-        if not path.startswith("/_sandbox"):
-            log.entries.append(LoggedRequest(request.method, path, response.status_code, time.time()))
-        return response
+    app.add_middleware(FaultsAndLog, injector=injector, log=log, render_error=render_error)
 
     @app.get("/_sandbox/requests", include_in_schema=False)
     async def _requests() -> JSONResponse:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
@@ -71,8 +71,8 @@ async def request_params(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if raw.strip():
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             raise KintoneError("CB_IJ01") from None
         if not isinstance(body, dict):
             raise KintoneError("CB_IJ01")
@@ -141,7 +141,7 @@ def create_app(data_dir: Path, user: str, password: str, faults: FaultConfig | N
             return exc.response()
         except BulkFailure as exc:
             return JSONResponse({"results": exc.results}, status_code=exc.status)
-        return JSONResponse(body)
+        return Response(orjson.dumps(body), media_type="application/json")
 
     methods = ["GET", "POST", "PUT", "DELETE"]
 

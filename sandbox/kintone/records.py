@@ -79,6 +79,15 @@ class RecordWriter:
         self.login = login
         self.errors: FieldErrors = {}
         self.now = format_datetime(datetime.now(UTC))
+        fields = list(app.fields.values())
+        # The form read once per request, not once per record: a batch of 100 repeats these rules.
+        self.defaults = [(f.code, f.default()) for f in fields if f.type in WRITABLE_TYPES]
+        self.required = [f for f in fields if f.required and f.type in WRITABLE_TYPES]
+        self.uniques = [f.code for f in fields if f.unique]
+        self.numbered = [f.code for f in fields if f.type == "RECORD_NUMBER"]
+        self.created = [f.code for f in fields if f.type == "CREATED_TIME"]
+        self.updated = [f.code for f in fields if f.type == "UPDATED_TIME"]
+        self.keys: dict[str, FieldDef] = {}
 
     def finish(self) -> None:
         if self.errors:
@@ -116,24 +125,21 @@ class RecordWriter:
 
     def _check(self, record: Record, rid: int, prefix: str) -> None:
         """Required and unique rules over the record as it would be stored."""
-        index = self.store.unique.get(self.app.id, {})
-        for fdef in self.app.fields.values():
-            value = record.get(fdef.code)
-            if fdef.required and fdef.type in WRITABLE_TYPES and value in (None, "", []):
+        for fdef in self.required:
+            if record.get(fdef.code) in (None, "", []):
                 path = f"{prefix}.{_key(fdef.type, fdef.code)}"
                 if "必須です。" not in self.errors.get(path, []):
                     self.errors.setdefault(path, []).append("必須です。")
-            if (
-                fdef.unique
-                and value not in (None, "")
-                and index.get(fdef.code, {}).get(str(value), rid) != rid
-            ):
-                self.errors.setdefault(f"{prefix}.{fdef.code}.value", []).append(DUPLICATE)
+        index = self.store.unique.get(self.app.id, {})
+        for code in self.uniques:
+            value = record.get(code)
+            if value not in (None, "") and index.get(code, {}).get(str(value), rid) != rid:
+                self.errors.setdefault(f"{prefix}.{code}.value", []).append(DUPLICATE)
 
     def insert(self, values: Any, prefix: str, preset: Record | None = None) -> tuple[int, int]:
         """A new record: defaults, the given values, then the service-maintained fields."""
         rid = self.store.next_record_id(self.app)
-        record: Record = {f.code: f.default() for f in self.app.fields.values() if f.type in WRITABLE_TYPES}
+        record: Record = {code: list(v) if isinstance(v, list) else v for code, v in self.defaults}
         record.update(preset or {})
         record.update({"作成者": user(self.login), "更新者": user(self.login)})
         self._apply(record, values, prefix, inserting=True)
@@ -166,13 +172,11 @@ class RecordWriter:
     def _stamp(self, record: Record, rid: int, revision: int, *, created: bool) -> None:
         record["$id"] = str(rid)
         record["$revision"] = str(revision)
-        for fdef in self.app.fields.values():
-            if fdef.type == "RECORD_NUMBER":
-                record[fdef.code] = str(rid)
-            elif fdef.type in ("CREATED_TIME", "UPDATED_TIME"):
-                keep = created and record.get(fdef.code)  # an admin may set both times on insert
-                if not keep and (created or fdef.type == "UPDATED_TIME"):
-                    record[fdef.code] = self.now
+        for code in self.numbered:
+            record[code] = str(rid)
+        for code in (*self.created, *self.updated) if created else self.updated:
+            if not (created and record.get(code)):  # an admin may set both times on insert
+                record[code] = self.now
 
     def find_by_key(self, key: Any, prefix: str) -> tuple[str, str, int | None]:
         """The record an ``updateKey`` names: (field, normalised value, id or None)."""
@@ -188,8 +192,10 @@ class RecordWriter:
                     ]
                 }
             )
+        if code not in self.keys:
+            self.keys[code] = fdef.model_copy(update={"required": True})
         try:
-            value = normalize_value(fdef.model_copy(update={"required": True}), key.get("value"))
+            value = normalize_value(self.keys[code], key.get("value"))
         except FieldRuleError as exc:
             raise invalid({f"{prefix}.updateKey.value": [exc.message]}) from None
         return code, str(value), self.store.unique[self.app.id].get(code, {}).get(str(value))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, Field
 
 from sandbox.kintone.fields import FieldDef
@@ -66,6 +67,7 @@ class Store:
         self.usage: dict[str, dict[int, int]] = {}
         self._undo: list[Callable[[], None]] | None = None
         self._counters: set[int] = set()
+        self._dirty: dict[tuple[int, int], Record | None] = {}
         self._depth = 0
         self._load()
 
@@ -90,6 +92,7 @@ class Store:
             if outer:
                 self._undo = []
                 self._counters = set()
+                self._dirty = {}
                 self.db.execute("begin")
             self._depth += 1
             try:
@@ -107,6 +110,7 @@ class Store:
                 for app_id in self._counters:
                     app = self.apps[app_id]
                     self.db.execute("update apps set body = ? where id = ?", (app.model_dump_json(), app_id))
+                self._write_records()
                 self.db.execute("commit")
                 self._undo = None
 
@@ -160,15 +164,19 @@ class Store:
                 values[str(record[code])] = rid
         if record is None:
             self.records[app_id].pop(rid, None)
-            if persist:
-                self.db.execute("delete from records where app = ? and id = ?", (app_id, rid))
         else:
             self.records[app_id][rid] = record
-            if persist:
-                self.db.execute(
-                    "insert or replace into records values (?, ?, ?)",
-                    (app_id, rid, json.dumps(record, ensure_ascii=False)),
-                )
+        if persist:
+            self._dirty[(app_id, rid)] = record
+
+    def _write_records(self) -> None:
+        """The transaction's record changes, last state of each record, in two statements."""
+        changes = self._dirty.items()
+        gone = [key for key, record in changes if record is None]
+        kept = [(*key, orjson.dumps(record).decode()) for key, record in changes if record is not None]
+        self.db.executemany("delete from records where app = ? and id = ?", gone)
+        self.db.executemany("insert or replace into records values (?, ?, ?)", kept)
+        self._dirty = {}
 
     def _reindex(self, app_id: int) -> None:
         app = self.apps[app_id]
