@@ -277,3 +277,43 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
     assert again.json()["errors"]["record.メールアドレス.value"]["messages"] == [
         "値がほかのレコードと重複しています。"
     ]
+
+
+def test_a_restart_shows_exactly_the_committed_writes(tmp_path: Path) -> None:
+    """Updates and deletes are on disk after a restart; a refused batch left nothing behind."""
+    first = create_app(tmp_path, USER, PASSWORD)
+    demo = build_demo_apps(first.state.kintone.store)
+    app = demo.customers.id
+    with BackgroundServer(first) as srv:
+        api = client(srv, demo.customers.token)
+        added = api.post(
+            "/k/v1/records.json",
+            json={"app": app, "records": [customer(f"r{i}@x.jp", 姓="前") for i in range(3)]},
+        ).json()["ids"]
+        upsert = {
+            "app": app,
+            "upsert": True,
+            "records": [
+                {
+                    "updateKey": {"field": "メールアドレス", "value": "r0@x.jp"},
+                    "record": {"姓": {"value": "後"}},
+                },
+                {"updateKey": {"field": "メールアドレス", "value": "new@x.jp"}, "record": {}},
+            ],
+        }
+        assert api.put("/k/v1/records.json", json=upsert).status_code == 200
+        assert api.delete("/k/v1/records.json", params={"app": app, "ids[0]": added[1]}).status_code == 200
+        refused = {
+            "app": app,
+            "records": [customer("half@x.jp"), customer("bad@x.jp", スコア="たくさん")],
+        }
+        assert api.post("/k/v1/records.json", json=refused).status_code == 400
+        before = api.get("/k/v1/records.json", params={"app": app, "query": "order by $id asc"}).json()
+    first.state.kintone.store.close()
+    with BackgroundServer(create_app(tmp_path, USER, PASSWORD)) as srv:
+        query = {"app": app, "query": "order by $id asc"}
+        after = client(srv, demo.customers.token).get("/k/v1/records.json", params=query).json()
+    emails = [r["メールアドレス"]["value"] for r in after["records"]]
+    assert emails == ["r0@x.jp", "r2@x.jp", "new@x.jp"]
+    assert after["records"][0]["姓"]["value"] == "後" and after["records"][0]["$revision"]["value"] == "2"
+    assert after == before
