@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -30,6 +32,12 @@ class RowOutcome:
     code: str | None = None  # the target's error code (CB_VA01, REQUIRED_FIELD_MISSING …) or our rule
     message: str | None = None
     field: str | None = None
+    # the refused row's values, when it was refused before anything was sent (a read-side rule)
+    payload: Mapping[str, Any] | None = dataclass_field(default=None, compare=False)
+
+    def showing(self, payload: Mapping[str, Any]) -> RowOutcome:
+        """This outcome carrying the values it refused, for the quarantine and the email."""
+        return replace(self, payload=payload)
 
     @classmethod
     def created(cls, key: str, target_id: str | None = None) -> RowOutcome:

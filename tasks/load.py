@@ -7,7 +7,7 @@ deferred.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -71,7 +71,9 @@ def record_outcomes(
 ) -> None:
     """Quarantine the rejected rows, remember what was loaded, count everything."""
     rejections = [
-        Rejection(o.key, _jsonable(sent.get(o.key, {})), o.code or "rejected", o.message or "", o.field)
+        Rejection(
+            o.key, _jsonable(sent.get(o.key, o.payload or {})), o.code or "rejected", o.message or "", o.field
+        )
         for o in outcomes
         if o.status is Status.REJECTED
     ]
@@ -137,7 +139,7 @@ def load_actions(
     return report
 
 
-def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
+def _jsonable(record: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: v if v is None or isinstance(v, str | int | float | bool | list) else jsonable(v)
         for k, v in record.items()

@@ -216,19 +216,21 @@ class SalesforceTarget:
 
     def _report_shared(self, email: str, addresses: list[str]) -> list[RowOutcome]:
         """Every record of each shared address, read set or not: none of them is written to the MA."""
-        holders: dict[str, list[str]] = {}
-        for row in self.client.find_by(self.object, email, sorted(set(addresses)), []):
-            holders.setdefault(email_key(row[email]) or "", []).append(str(row["Id"]))
+        names = self.fmap.target_fields()
+        holders: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in self.client.find_by(self.object, email, sorted(set(addresses)), names):
+            values = {n: row.get(n) for n in names}
+            holders.setdefault(email_key(row[email]) or "", {})[str(row["Id"])] = values
         return [
             RowOutcome.rejected(
                 record_id,
                 "duplicate_email",
-                f"{address} is held by {len(ids)} {self.object} records ({', '.join(sorted(ids))}): "
+                f"{address} is held by {len(rows)} {self.object} records ({', '.join(sorted(rows))}): "
                 "none is written to the MA until only one holds it",
                 email,
-            )
-            for address, ids in holders.items()
-            for record_id in sorted(ids)
+            ).showing(rows[record_id])
+            for address, rows in holders.items()
+            for record_id in sorted(rows)
         ]
 
     def read_rejections(self) -> list[RowOutcome]:

@@ -149,7 +149,18 @@ class SansanSource:
         self.cards_read = len(cards)
         self.read_seconds = time.perf_counter() - began
         selection = select_cards(cards, self.duplicates, others)
-        self._rejections = selection.outcomes()
+        self._rejections = [
+            rejection.outcome().showing(
+                {"id": rejection.card.id}
+                | card_values(
+                    SelectedCard(rejection.card.email or "", rejection.card),
+                    self.email_field,
+                    self.fields,
+                    self.tags_as_list,
+                )
+            )
+            for rejection in selection.rejected
+        ]
         records = [
             TargetRecord(
                 person_key(chosen.card),

@@ -309,6 +309,9 @@ def test_duplicate_email_in_salesforce_is_reported_with_every_record(world: Worl
     assert {e.key for e in shared} == {tanaka["Id"], other["Id"]}
     assert all(tanaka["Id"] in (e.message or "") and other["Id"] in (e.message or "") for e in shared)
     assert world.ma.get_customer(email="tanaka@example.co.jp")["custom"].get("stage") is None
+    kept = {row.key: row.payload for row in state_store(spec).quarantined("sf")}
+    assert kept[other["Id"]]["Email"] == "TANAKA@example.co.jp"  # what was refused, to fix in Salesforce
+    assert kept[other["Id"]]["Stage__c"] == "受注" and kept[tanaka["Id"]]["Email"] == "tanaka@example.co.jp"
     target.close()
 
 

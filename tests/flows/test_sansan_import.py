@@ -162,6 +162,9 @@ def test_cards_become_customers_then_a_new_card_updates_and_a_rerun_writes_nothi
     assert (counts.received, counts.loaded, counts.rejected) == (5, 2, 3) and counts.balanced
     quarantined = {row.key: row.code for row in env.state.quarantined(TARGET)}
     assert quarantined == {person(2): "email_missing", person(3): EMAIL_SHARED, person(4): EMAIL_SHARED}
+    kept = {row.key: row.payload for row in env.state.quarantined(TARGET)}
+    assert kept[person(2)]["lastName"] == "鈴木" and kept[person(2)]["id"]  # the card to fix in Sansan
+    assert (kept[person(4)]["lastName"], kept[person(4)]["email"]) == ("田中", "info@shared.co.jp")
     customers = env.customers()
     assert set(customers) == {"hanako@sample.co.jp", "jiro@example.co.jp"}
     hanako = customers["hanako@sample.co.jp"]
