@@ -42,9 +42,12 @@ class CardRecord(Protocol):
 C = TypeVar("C", bound=CardRecord)
 
 
+CARD_PREFIX = "card:"
+
+
 def person_key(card: CardRecord) -> str:
     """The person a card belongs to; a card not yet merged into a person stands alone."""
-    return card.person_id or f"card:{card.id}"
+    return card.person_id or f"{CARD_PREFIX}{card.id}"
 
 
 def recency(card: CardRecord) -> tuple[date, datetime, str]:

@@ -10,7 +10,9 @@ only shows what was printed on it.
 An email must be unique among all persons, not only among those changed: after reading the window,
 the holders of its emails are looked up (one search per email, or one read of every newest card
 when there are more than ``SEARCH_LIMIT``), and ``select_cards`` rejects a window's person who shares
-an email with anyone.
+an email with anyone. Sansan's email search is exact, so the state DB also remembers who was last
+seen holding each normalised address: a holder the search missed (``ＪＩＲＯ＠…`` on their card) is
+read again and counted too.
 
 Sansan requires both ends of the window. A first run (no watermark) imports the cards updated in
 the ``first_window`` (90 days by default) before now; widen it for an initial backfill. It reads
@@ -27,13 +29,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.sansan import BizCard, SansanClient
-from schemas.cards import SelectedCard, person_key, select_cards
+from schemas.cards import CARD_PREFIX, SelectedCard, newest_per_person, person_key, select_cards
 from schemas.catalog import FieldType, lookup_field
 from schemas.email import normalise_email
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
 from schemas.spec import Spec, Target
-from tasks.clients import resolve_secret
+from tasks.clients import resolve_secret, state_store
 from tasks.load import Record
 
 FIRST_WINDOW = timedelta(days=90)
@@ -41,6 +43,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 SEARCH_LIMIT = 100
 DEFAULT_VERSION = "v3.2"
 BATCH_RECORDS = 1_000
+HOLDERS = "email_holders"  # links stream: normalised email → the person last seen holding it
 TAGS = "tags"
 ADDRESS = "address"
 TAG_SEPARATOR = "、"
@@ -109,6 +112,7 @@ class SansanSource:
         found = lookup_field(tags_to[0], spec.custom_specs()) if tags_to else None
         self.tags_as_list = found is not None and found.type is FieldType.MULTI_SELECT
         self._clock = clock
+        self.state = state_store(spec)
         self._rejections: list[RowOutcome] = []
         self.cards_read = 0
         self.read_seconds = 0.0
@@ -146,6 +150,8 @@ class SansanSource:
         else:
             cards = self._newest_cards(start, until)
             others = self._holders_of(cards, until)
+            others += self._remembered_holders(cards, others)
+        self._remember_holders([*others, *cards])
         self.cards_read = len(cards)
         self.read_seconds = time.perf_counter() - began
         selection = select_cards(cards, self.duplicates, others)
@@ -186,9 +192,36 @@ class SansanSource:
             return self._newest_cards(EARLIEST, until)
         return [card for email in emails for page in self.client.search_cards(email=email) for card in page]
 
+    def _remembered_holders(self, cards: list[BizCard], found: list[BizCard]) -> list[BizCard]:
+        """Newest cards of people renkei saw holding a window's email that the search did not return.
+
+        Sansan's email search is exact, so a card that holds the same address in another form
+        (full-width, a stray space) escapes it; the state DB remembers, per normalised address, the
+        person last seen holding it. That person's newest card is read again (one request), so the
+        uniqueness rule sees it as it is now.
+        """
+        seen = {person_key(card) for card in [*cards, *found]}
+        emails = {e for card in cards if (e := normalise_email(card.email).value)}
+        links = self.state.link_hashes(self.name, HOLDERS, emails).values()
+        holders = {person for person, _ in links if person}
+        return [card for person in sorted(holders - seen) if (card := self._newest_of(person))]
+
+    def _newest_of(self, person: str) -> BizCard | None:
+        if person.startswith(CARD_PREFIX):
+            return self.client.get_card(person.removeprefix(CARD_PREFIX), include_tags=False)
+        found = self.client.get_person(person)
+        return None if found is None else found.head_biz_card
+
+    def _remember_holders(self, cards: list[BizCard]) -> None:
+        """Who holds each normalised address now, by their newest completed card (later cards win)."""
+        heads, _ = newest_per_person(c for c in cards if c.entry_status == "completed")
+        held = {e: person_key(card) for card in heads if (e := normalise_email(card.email).value)}
+        self.state.save_links(self.name, HOLDERS, [(email, person, "") for email, person in held.items()])
+
     def read_rejections(self) -> list[RowOutcome]:
         """The people of the last read that ``select_cards`` refused (no email, shared email …)."""
         return list(self._rejections)
 
     def close(self) -> None:
         self.client.close()
+        self.state.close()

@@ -203,6 +203,26 @@ def test_cards_become_customers_then_a_new_card_updates_and_a_rerun_writes_nothi
     assert len(env.ma_writes()) == writes  # the re-run sent the MA nothing
 
 
+def test_an_email_held_in_another_form_by_an_unchanged_person_is_still_shared(make_env: EnvFactory) -> None:
+    """伊藤's card holds ＪＩＲＯ＠… (full-width), which Sansan's exact email search cannot find."""
+    env = make_env()
+    jiro = next(card for card in CARDS if card["personId"] == person(5))
+    env.put_cards(jiro, {**HANAKO, "updatedTime": "2026-04-11T09:00:00+09:00"})
+    env.sync("2026-04-11T09:30:00+09:00", "w1")  # both imported; the next window opens at 08:50
+    newcomer = {"personId": person(7), "lastName": "中村", "email": "jiro@example.co.jp",
+                "exchangeDate": "2026-04-11", "updatedTime": "2026-04-11T10:00:00+09:00"}  # fmt: skip
+    env.put_cards(newcomer)
+    env.sansan.request_log.entries.clear()
+    report, _ = env.sync("2026-04-11T12:00:00+09:00", "w2")
+    counts = report.counts
+    assert (counts.received, counts.loaded, counts.skipped, counts.rejected) == (2, 0, 1, 1)
+    assert report.counts.balanced and report.errors[0].code == EMAIL_SHARED
+    assert person(5) in (report.errors[0].message or "")  # the person the search could not see
+    assert env.customers()["jiro@example.co.jp"]["last_name"] == "伊藤"  # not overwritten by 中村
+    reads = [e.path for e in env.sansan.request_log.entries if "/persons/" in e.path]
+    assert reads == [f"/v3.2/persons/{person(5)}"]  # one extra read, only for the hidden holder
+
+
 def test_newest_exchange_resolves_a_shared_email_and_reports_the_other(make_env: EnvFactory) -> None:
     env = make_env(duplicates="newest_exchange")
     env.put_cards(*CARDS)
