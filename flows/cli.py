@@ -27,8 +27,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
-console = Console()
-err_console = Console(stderr=True)
+PIPED_WIDTH = 160  # rich assumes 80 columns when output is piped (CI logs, `| tee`): tables would clip names
+
+
+def _console(*, stderr: bool = False) -> Console:
+    found = Console(stderr=stderr)
+    if found.is_terminal or "COLUMNS" in os.environ:
+        return found
+    return Console(stderr=stderr, width=PIPED_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 SpecArg = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The integration spec (YAML).")
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from connectors.smtp import SmtpError
 from connectors.state import StateStore
@@ -94,8 +94,8 @@ def finish_report(spec: Spec, state: StateStore, report: RunReport) -> None:
 
 def print_report(report: RunReport, console: Console | None = None) -> None:
     table = Table(
-        "target",
-        "stream",
+        Column("target", overflow="fold"),
+        Column("stream", overflow="fold"),
         "in",
         "loaded",
         "skipped",
