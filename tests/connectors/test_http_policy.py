@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -14,6 +15,7 @@ from connectors.http import HttpError, HttpPolicy, RetryingClient, retry_after_s
 from sandbox.common import BackgroundServer
 
 calls: dict[str, int] = {}
+HANG_SECONDS = 2.0
 
 
 def flaky_app() -> FastAPI:
@@ -26,6 +28,13 @@ def flaky_app() -> FastAPI:
             return JSONResponse(
                 {"code": "BUSY", "message": "try later"}, status, headers={"Retry-After": "0"}
             )
+        return JSONResponse({"ok": calls[name]})
+
+    @app.get("/hang/{name}/{times}")
+    async def hang(name: str, times: int) -> JSONResponse:
+        calls[name] = calls.get(name, 0) + 1
+        if calls[name] <= times:
+            await asyncio.sleep(HANG_SECONDS)  # longer than the client waits for an answer
         return JSONResponse({"ok": calls[name]})
 
     @app.get("/bad")
@@ -81,6 +90,18 @@ def test_connection_refused_is_retried_then_reported() -> None:
         http.get("/nothing")
     assert caught.value.status is None and "ConnectError" in str(caught.value)
     assert http.stats.attempts == 2
+
+
+def test_a_read_timeout_mid_request_is_retried_then_reported(server: BackgroundServer) -> None:
+    """The server took the request and went quiet: the client stops waiting, and tries again."""
+    policy = HttpPolicy(read_timeout=0.3, max_attempts=3, backoff_base=0.01)
+    http = RetryingClient(server.url, policy, sleep=lambda s: None)
+    assert http.get("/hang/slow-once/1").json() == {"ok": 2}
+    assert http.stats.by_reason == {"ReadTimeout": 1}
+    with pytest.raises(HttpError) as caught:
+        http.get("/hang/never/99")
+    assert caught.value.status is None and "ReadTimeout" in str(caught.value)
+    assert calls["never"] == 3
 
 
 def test_stream_leaves_the_body_to_the_caller(server: BackgroundServer) -> None:
