@@ -8,7 +8,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from sandbox.kintone.errors import KintoneError
-from sandbox.kintone.fields import SUPPORTED_TYPES, SYSTEM_TYPES, FieldDef, format_datetime
+from sandbox.kintone.fields import (
+    SUBTABLE,
+    SUPPORTED_TYPES,
+    SYSTEM_TYPES,
+    WRITABLE_TYPES,
+    FieldDef,
+    format_datetime,
+)
 from sandbox.kintone.records import system_fields
 from sandbox.kintone.store import App, Store
 
@@ -38,6 +45,10 @@ def parse_properties(properties: Any, existing: dict[str, FieldDef], *, adding: 
             raise KintoneError("CB_VA01", errors={path: ["値の形式が正しくありません。"]})
         merged = {**(existing[code].model_dump() if code in existing and not adding else {}), **body}
         merged.setdefault("code", code)
+        if isinstance(merged.get("fields"), dict):  # a table's fields, each named by its key too
+            merged["fields"] = {
+                k: {"code": k, **v} if isinstance(v, dict) else v for k, v in merged["fields"].items()
+            }
         try:
             fdef = FieldDef.model_validate(merged)
         except ValidationError as exc:
@@ -46,7 +57,7 @@ def parse_properties(properties: Any, existing: dict[str, FieldDef], *, adding: 
             raise KintoneError(
                 "CB_VA01", errors={f"{path}.type": [f"{fdef.type}はこのサンドボックスでは作成できません。"]}
             )
-        if adding and code in existing:
+        if adding and code in _all_codes(existing) | _all_codes(out):
             raise KintoneError("CB_VA01", errors={f"{path}.code": ["フィールドコードが重複しています。"]})
         if not adding and code not in existing:
             raise KintoneError("CB_VA01", errors={f"{path}.code": ["指定したフィールドが見つかりません。"]})
@@ -54,8 +65,36 @@ def parse_properties(properties: Any, existing: dict[str, FieldDef], *, adding: 
             raise KintoneError(
                 "CB_VA01", errors={f"{path}.unique": ["このフィールドには重複禁止を設定できません。"]}
             )
+        if fdef.type == SUBTABLE:
+            own = set(existing[code].fields) | {code} if code in existing else {code}
+            taken = (_all_codes(existing) - own) | _all_codes(out) | (set(properties) - {code})
+            _check_table(fdef, path, taken)
         out[fdef.code] = fdef
     return out
+
+
+def _all_codes(fields: dict[str, FieldDef]) -> set[str]:
+    """Every field code in use, tables' own fields included: codes are unique across the app."""
+    return {*fields, *(code for f in fields.values() for code in f.fields)}
+
+
+def _check_table(table: FieldDef, path: str, taken: set[str]) -> None:
+    """A table holds value fields only, none unique, with codes no other field of the app uses."""
+    if not table.fields:
+        raise KintoneError("CB_VA01", errors={f"{path}.fields": ["必須です。"]})
+    for code, inner in table.fields.items():
+        where = f"{path}.fields[{code}]"
+        if inner.type not in WRITABLE_TYPES:
+            raise KintoneError(
+                "CB_VA01", errors={f"{where}.type": [f"{inner.type}はテーブルに追加できません。"]}
+            )
+        if inner.unique:
+            raise KintoneError(
+                "CB_VA01",
+                errors={f"{where}.unique": ["テーブル内のフィールドには重複禁止を設定できません。"]},
+            )
+        if code in taken:
+            raise KintoneError("CB_VA01", errors={f"{where}.code": ["フィールドコードが重複しています。"]})
 
 
 def deploy(store: Store, app: App, revert: bool = False) -> None:

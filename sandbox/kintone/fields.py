@@ -18,12 +18,16 @@ CHOICE_TYPES = frozenset({"DROP_DOWN", "RADIO_BUTTON"})
 MULTI_CHOICE_TYPES = frozenset({"CHECK_BOX", "MULTI_SELECT"})
 TIME_TYPES = frozenset({"DATETIME", "CREATED_TIME", "UPDATED_TIME"})
 USER_TYPES = frozenset({"CREATOR", "MODIFIER"})
+ENTITY_TYPES = frozenset({"USER_SELECT", "ORGANIZATION_SELECT", "GROUP_SELECT"})
 SYSTEM_TYPES = (
     frozenset({"RECORD_NUMBER", "__ID__", "__REVISION__"}) | USER_TYPES | {"CREATED_TIME", "UPDATED_TIME"}
 )
-WRITABLE_TYPES = TEXT_TYPES | CHOICE_TYPES | MULTI_CHOICE_TYPES | {"NUMBER", "DATE", "TIME", "DATETIME"}
+WRITABLE_TYPES = (
+    TEXT_TYPES | CHOICE_TYPES | MULTI_CHOICE_TYPES | ENTITY_TYPES | {"NUMBER", "DATE", "TIME", "DATETIME"}
+)
 LAYOUT_ONLY = frozenset({"STATUS", "STATUS_ASSIGNEE", "CATEGORY"})
-SUPPORTED_TYPES = WRITABLE_TYPES | SYSTEM_TYPES | LAYOUT_ONLY
+SUBTABLE = "SUBTABLE"
+SUPPORTED_TYPES = WRITABLE_TYPES | SYSTEM_TYPES | LAYOUT_ONLY | {SUBTABLE}
 UNIQUE_TYPES = frozenset({"SINGLE_LINE_TEXT", "NUMBER", "LINK"})
 
 DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
@@ -52,10 +56,15 @@ class FieldDef(BaseModel):
     minValue: str = ""
     defaultValue: Any = ""
     options: dict[str, Option] = Field(default_factory=dict)
+    entities: list[dict[str, str]] = Field(default_factory=list)  # the choices a user field offers
+    fields: dict[str, FieldDef] = Field(default_factory=dict)  # a SUBTABLE's own fields
 
     def properties(self) -> dict[str, Any]:
         """This field as the form-fields API returns it: only the keys kintone gives for the type."""
         out: dict[str, Any] = {"type": self.type, "code": self.code, "label": self.label or self.code}
+        if self.type == SUBTABLE:
+            inner = {code: f.properties() for code, f in self.fields.items()}
+            return {**out, "noLabel": self.noLabel, "fields": inner}
         if self.type in SYSTEM_TYPES or self.type in LAYOUT_ONLY:
             if self.type in LAYOUT_ONLY:
                 out["enabled"] = False
@@ -73,6 +82,9 @@ class FieldDef(BaseModel):
             )
         if self.type in CHOICE_TYPES | MULTI_CHOICE_TYPES:
             out["options"] = {k: v.model_dump() for k, v in self.options.items()}
+        if self.type in ENTITY_TYPES:  # the form keeps the entities as defined: {code, type}
+            out.update(entities=self.entities, defaultValue=list(self.defaultValue or []))
+            return out
         out["defaultValue"] = self.default()
         return out
 
@@ -80,11 +92,18 @@ class FieldDef(BaseModel):
         """The stored value a new record gets when the field is omitted."""
         if self.type in MULTI_CHOICE_TYPES:
             return list(self.defaultValue or [])
+        if self.type == SUBTABLE:  # a new record gets no rows unless it sends some
+            return []
+        if self.type in ENTITY_TYPES:  # LOGINUSER() and the like need a login: left out here
+            return [entity(e["code"]) for e in self.defaultValue or [] if e.get("type") != "FUNCTION"]
         if self.type == "RADIO_BUTTON":
             return self.defaultValue or next(iter(self.options), "")
         if self.type in ("DROP_DOWN", "DATE", "TIME"):
             return self.defaultValue or None
         return self.defaultValue or ""
+
+
+FieldDef.model_rebuild()
 
 
 class FieldRuleError(ValueError):
@@ -105,6 +124,8 @@ def normalize_value(field: FieldDef, raw: Any) -> Any:
     kind = field.type
     if kind in MULTI_CHOICE_TYPES:
         return _multi_choice(field, raw)
+    if kind in ENTITY_TYPES:
+        return _entities(field, raw)
     if raw is None:
         raw = ""
     if isinstance(raw, (bool, list, dict)):
@@ -148,13 +169,17 @@ def _text(field: FieldDef, text: str) -> str:
     return text
 
 
-def _number(field: FieldDef, text: str) -> str:
+def is_number(text: str) -> bool:
     try:
-        number = Decimal(text.strip())
+        return Decimal(text.strip()).is_finite()
     except InvalidOperation:
-        raise FieldRuleError("数字でなければなりません。") from None
-    if not number.is_finite():
+        return False
+
+
+def _number(field: FieldDef, text: str) -> str:
+    if not is_number(text):
         raise FieldRuleError("数字でなければなりません。")
+    number = Decimal(text.strip())
     if field.maxValue and number > Decimal(field.maxValue):
         raise FieldRuleError(f"{field.maxValue}以下である必要があります。")
     if field.minValue and number < Decimal(field.minValue):
@@ -179,6 +204,24 @@ def _multi_choice(field: FieldDef, raw: Any) -> list[str]:
     if field.required and not raw:
         raise FieldRuleError("必須です。", "values")
     return list(dict.fromkeys(raw))
+
+
+def entity(code: str) -> dict[str, str]:
+    """A user, organisation or group as kintone returns it; the stand-in has no directory: name = code."""
+    return {"code": code, "name": code}
+
+
+def _entities(field: FieldDef, raw: Any) -> list[dict[str, str]]:
+    """USER_SELECT / ORGANIZATION_SELECT / GROUP_SELECT: a list of ``{"code": …}``, names filled in."""
+    if raw is None or raw == "":
+        raw = []
+    if not isinstance(raw, list) or not all(
+        isinstance(v, dict) and isinstance(v.get("code"), str) and v["code"] for v in raw
+    ):
+        raise FieldRuleError("値の形式が正しくありません。", "values.value")
+    if field.required and not raw:
+        raise FieldRuleError("必須です。")
+    return [entity(code) for code in dict.fromkeys(v["code"] for v in raw)]
 
 
 def parse_date(text: str) -> date:

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sandbox.kintone.errors import KintoneError
-from sandbox.kintone.fields import FieldDef, FieldRuleError, parse_date, parse_datetime
+from sandbox.kintone.fields import ENTITY_TYPES, FieldDef, FieldRuleError, parse_date, parse_datetime
 from sandbox.kintone.query import COMPARISONS, BoolOp, Cond, Func, Node, Query, Value, syntax_error
 
 TENANT_TZ = ZoneInfo("Asia/Tokyo")
@@ -31,18 +31,25 @@ OPERATORS: dict[str, tuple[str, ...]] = {
     "MULTI_SELECT": ("in", "not in"),
     "CREATOR": ("in", "not in"),
     "MODIFIER": ("in", "not in"),
+    "USER_SELECT": ("in", "not in"),
+    "ORGANIZATION_SELECT": ("in", "not in"),
+    "GROUP_SELECT": ("in", "not in"),
     "DATE": COMPARISONS,
     "TIME": COMPARISONS,
     "DATETIME": COMPARISONS,
     "CREATED_TIME": COMPARISONS,
     "UPDATED_TIME": COMPARISONS,
 }
+NEGATIVE = frozenset({"not in", "not like", "is not empty"})
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
 
 
 def compile_where(node: Node | None, fields: dict[str, FieldDef], login: str) -> Predicate:
-    """A predicate over stored values; GAIA_IQ11 for an unknown field, GAIA_IQ03 for a bad operator."""
+    """A predicate over stored values; GAIA_IQ11 for an unknown field, GAIA_IQ03 for a bad operator.
+
+    ``fields`` are the record's fields; a table's own fields are named by their bare code too.
+    """
     if node is None:
         return lambda _record: True
     if isinstance(node, BoolOp):
@@ -50,7 +57,30 @@ def compile_where(node: Node | None, fields: dict[str, FieldDef], login: str) ->
         if node.op == "and":
             return lambda record: all(p(record) for p in parts)
         return lambda record: any(p(record) for p in parts)
+    if node.field not in fields:
+        cell = next((t for t in fields.values() if node.field in t.fields), None)
+        if cell is not None:
+            return _in_table(cell.code, cell.fields[node.field], node, login)
     return _condition(node, fields, login)
+
+
+def _in_table(table: str, fdef: FieldDef, cond: Cond, login: str) -> Predicate:
+    """A condition on a table's field: some row matches; a negative one (not in …) needs every row.
+    A record without rows matches neither. ``=`` and ``!=`` are refused in tables (GAIA_IQ07)."""
+    if cond.op in ("=", "!="):
+        raise KintoneError("GAIA_IQ07", fdef.code, cond.op)
+    test = _predicate(fdef, cond, login)
+    negative = cond.op in NEGATIVE
+
+    def matches(record: Record) -> bool:
+        rows = [
+            {code: cell["value"] for code, cell in row["value"].items()} for row in record.get(table) or []
+        ]
+        if not rows:
+            return False
+        return all(map(test, rows)) if negative else any(map(test, rows))
+
+    return matches
 
 
 def _field(name: str, fields: dict[str, FieldDef]) -> FieldDef:
@@ -61,7 +91,10 @@ def _field(name: str, fields: dict[str, FieldDef]) -> FieldDef:
 
 
 def _condition(cond: Cond, fields: dict[str, FieldDef], login: str) -> Predicate:
-    fdef = _field(cond.field, fields)
+    return _predicate(_field(cond.field, fields), cond, login)
+
+
+def _predicate(fdef: FieldDef, cond: Cond, login: str) -> Predicate:
     if cond.op not in OPERATORS.get(fdef.type, ()):
         raise KintoneError("GAIA_IQ03", cond.field, cond.op)
     code, kind, op = fdef.code, fdef.type, cond.op
@@ -79,6 +112,8 @@ def _condition(cond: Cond, fields: dict[str, FieldDef], login: str) -> Predicate
             return lambda r: (bool(set(r.get(code) or [""]) & wanted)) == want
         if kind in ("CREATOR", "MODIFIER"):
             return lambda r: ((r.get(code) or {}).get("code") in wanted) == want
+        if kind in ENTITY_TYPES:  # `in ("")` finds the records with nobody selected
+            return lambda r: bool(({e["code"] for e in r.get(code) or []} or {""}) & wanted) == want
         if kind in ("NUMBER", "__ID__", "__REVISION__", "RECORD_NUMBER"):
             numbers = {_decimal(w) for w in wanted}
             return lambda r: (_decimal(r.get(code)) in numbers) == want

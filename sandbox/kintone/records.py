@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -10,10 +11,12 @@ from sandbox.kintone.errors import FieldErrors, KintoneError, invalid
 from sandbox.kintone.fields import (
     LAYOUT_ONLY,
     MULTI_CHOICE_TYPES,
+    SUBTABLE,
     WRITABLE_TYPES,
     FieldDef,
     FieldRuleError,
     format_datetime,
+    is_number,
     normalize_value,
 )
 from sandbox.kintone.store import App, Record, Store
@@ -21,6 +24,7 @@ from sandbox.kintone.store import App, Record, Store
 MAX_WRITE = 100
 ADMIN_SETTABLE = frozenset({"CREATED_TIME", "UPDATED_TIME", "CREATOR", "MODIFIER"})
 DUPLICATE = "値がほかのレコードと重複しています。"
+Row = dict[str, Any]  # a table row as stored and returned: {"id": "368", "value": {code: {type, value}}}
 
 
 def user(login: str) -> dict[str, str]:
@@ -66,6 +70,10 @@ def renderer(app: App, wanted: list[str] | None = None) -> Callable[[Record], di
     return render
 
 
+def _blank_row(table: FieldDef) -> dict[str, Any]:
+    return {code: {"type": f.type, "value": f.default()} for code, f in table.fields.items()}
+
+
 def _key(kind: str, code: str) -> str:
     return f"{code}.values" if kind in MULTI_CHOICE_TYPES else f"{code}.value"
 
@@ -81,7 +89,9 @@ class RecordWriter:
         self.now = format_datetime(datetime.now(UTC))
         fields = list(app.fields.values())
         # The form read once per request, not once per record: a batch of 100 repeats these rules.
-        self.defaults = [(f.code, f.default()) for f in fields if f.type in WRITABLE_TYPES]
+        self.defaults = [
+            (f.code, f.default()) for f in fields if f.type in WRITABLE_TYPES or f.type == SUBTABLE
+        ]
         self.required = [f for f in fields if f.required and f.type in WRITABLE_TYPES]
         self.uniques = [f.code for f in fields if f.unique]
         self.numbered = [f.code for f in fields if f.type == "RECORD_NUMBER"]
@@ -113,6 +123,46 @@ class RecordWriter:
                     record[code] = normalize_value(fdef, wrapped["value"])
                 except FieldRuleError as exc:
                     self.errors.setdefault(f"{prefix}.{code}.{exc.suffix}", []).append(exc.message)
+            elif fdef.type == SUBTABLE:
+                record[code] = self._table(fdef, wrapped["value"], record.get(code) or [], f"{prefix}.{code}")
+
+    def _table(self, table: FieldDef, sent: Any, current: list[Row], path: str) -> list[Row]:
+        """The rows as sent: a row naming a current row's id keeps its unsent cells, any other row is
+        new (a fresh id, defaults for unsent cells), and a current row not sent is deleted."""
+        if sent is None:
+            sent = []
+        if not isinstance(sent, list) or not all(isinstance(row, dict) for row in sent):
+            self.errors.setdefault(f"{path}.value", []).append("値の形式が正しくありません。")
+            return current
+        known = {row["id"]: row for row in current}
+        rows: list[Row] = []
+        for i, row in enumerate(sent):
+            old = known.pop(str(row.get("id")), None)
+            cells = copy.deepcopy(old["value"]) if old else _blank_row(table)
+            self._cells(table, cells, row.get("value"), f"{path}.value[{i}].value")
+            rid = old["id"] if old else str(self.store.next_row_id(self.app))
+            rows.append({"id": rid, "value": cells})
+        return rows
+
+    def _cells(self, table: FieldDef, cells: dict[str, Any], sent: Any, path: str) -> None:
+        if not isinstance(sent, dict):
+            sent = {}
+        for code, wrapped in sent.items():
+            inner = table.fields.get(code)
+            if inner is None:
+                continue
+            raw = wrapped.get("value") if isinstance(wrapped, dict) else None
+            if inner.type == "NUMBER" and isinstance(raw, str) and raw.strip() and not is_number(raw):
+                raw = ""  # kintone keeps a table's non-numeric number as blank, without an error
+            try:
+                cells[code] = {"type": inner.type, "value": normalize_value(inner, raw)}
+            except FieldRuleError as exc:
+                self.errors.setdefault(f"{path}.{code}.{exc.suffix}", []).append(exc.message)
+        for inner in table.fields.values():
+            where = f"{path}.{_key(inner.type, inner.code)}"
+            empty = cells.get(inner.code, {}).get("value") in (None, "", [])
+            if inner.required and empty and where not in self.errors:
+                self.errors[where] = ["必須です。"]
 
     def _admin_value(self, record: Record, fdef: FieldDef, value: Any, prefix: str) -> None:
         try:
@@ -139,7 +189,7 @@ class RecordWriter:
     def insert(self, values: Any, prefix: str, preset: Record | None = None) -> tuple[int, int]:
         """A new record: defaults, the given values, then the service-maintained fields."""
         rid = self.store.next_record_id(self.app)
-        record: Record = {code: list(v) if isinstance(v, list) else v for code, v in self.defaults}
+        record: Record = {code: copy.deepcopy(v) if isinstance(v, list) else v for code, v in self.defaults}
         record.update(preset or {})
         record.update({"作成者": user(self.login), "更新者": user(self.login)})
         self._apply(record, values, prefix, inserting=True)

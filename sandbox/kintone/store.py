@@ -44,6 +44,7 @@ class App(BaseModel):
     preview_revision: int = 1
     deployed: bool = False
     next_id: int = 1
+    next_row: int = 1  # table rows are numbered per app, never reused
     created_at: str = ""
 
 
@@ -141,12 +142,19 @@ class Store:
         return max(self.apps, default=0) + 1
 
     def next_record_id(self, app: App) -> int:
-        """Take the next record id; ids are never reused, even after a rollback elsewhere."""
-        rid = app.next_id
-        app.next_id += 1
-        self._remember(lambda: setattr(app, "next_id", rid))
+        """Take the next record id (given back when the request fails as a whole)."""
+        return self._take(app, "next_id")
+
+    def next_row_id(self, app: App) -> int:
+        """Take the next table-row id, numbered per app like record ids."""
+        return self._take(app, "next_row")
+
+    def _take(self, app: App, counter: str) -> int:
+        taken: int = getattr(app, counter)
+        setattr(app, counter, taken + 1)
+        self._remember(lambda: setattr(app, counter, taken))
         self._counters.add(app.id)  # written once, when the transaction commits
-        return rid
+        return taken
 
     def put_record(self, app_id: int, rid: int, record: Record | None) -> None:
         """Insert, replace or (``None``) delete one record, undoably."""

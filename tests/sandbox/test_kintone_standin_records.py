@@ -317,3 +317,136 @@ def test_a_restart_shows_exactly_the_committed_writes(tmp_path: Path) -> None:
     assert emails == ["r0@x.jp", "r2@x.jp", "new@x.jp"]
     assert after["records"][0]["姓"]["value"] == "後" and after["records"][0]["$revision"]["value"] == "2"
     assert after == before
+
+
+def test_user_organization_and_group_fields(tmp_path: Path) -> None:
+    """Built through the preview APIs; values as lists of {code, name}; queried with in and LOGINUSER()."""
+    with BackgroundServer(create_app(tmp_path, USER, PASSWORD)) as srv:
+        admin = client(srv, login=(USER, PASSWORD))
+        app = admin.post("/k/v1/preview/app.json", json={"name": "担当"}).json()["app"]
+        properties = {
+            "担当者": {"type": "USER_SELECT", "code": "担当者", "label": "担当者", "required": True,
+                       "defaultValue": [{"code": "sato", "type": "USER"}]},
+            "部署": {"type": "ORGANIZATION_SELECT", "code": "部署", "label": "部署"},
+            "グループ": {"type": "GROUP_SELECT", "code": "グループ", "label": "グループ"},
+        }  # fmt: skip
+        admin.post("/k/v1/preview/app/form/fields.json", json={"app": app, "properties": properties})
+        admin.post("/k/v1/preview/app/deploy.json", json={"apps": [{"app": app}]})
+        form = admin.get("/k/v1/app/form/fields.json", params={"app": app}).json()["properties"]
+        assert form["担当者"]["defaultValue"] == [{"code": "sato", "type": "USER"}]
+        assert form["担当者"]["entities"] == [] and form["担当者"]["required"] is True
+
+        both = [{"code": USER}, {"code": "suzuki", "name": "ignored"}, {"code": USER}]
+        records = [
+            {"担当者": {"value": both}, "部署": {"value": [{"code": "営業部"}]}},
+            {},  # the default: sato
+        ]
+        ids = admin.post("/k/v1/records.json", json={"app": app, "records": records}).json()["ids"]
+        got = admin.get("/k/v1/record.json", params={"app": app, "id": ids[0]}).json()["record"]
+        assert got["担当者"] == {
+            "type": "USER_SELECT",
+            "value": [{"code": USER, "name": USER}, {"code": "suzuki", "name": "suzuki"}],
+        }
+        assert got["部署"]["value"] == [{"code": "営業部", "name": "営業部"}]
+        assert got["グループ"] == {"type": "GROUP_SELECT", "value": []}
+
+        def found(query: str) -> list[str]:
+            body = admin.get("/k/v1/records.json", params={"app": app, "query": query}).json()
+            return [r["$id"]["value"] for r in body["records"]]
+
+        assert found('担当者 in ("sato") order by $id asc') == [ids[1]]
+        assert found("担当者 in (LOGINUSER())") == [ids[0]]
+        assert found('部署 not in ("営業部")') == [ids[1]] and found('グループ in ("")') == ids[::-1]
+        equal = admin.get("/k/v1/records.json", params={"app": app, "query": '担当者 = "sato"'})
+        assert (equal.status_code, equal.json()["code"]) == (400, "GAIA_IQ03")
+
+        bad = admin.post("/k/v1/record.json", json={"app": app, "record": {"担当者": {"value": "sato"}}})
+        assert bad.status_code == 400
+        assert bad.json()["errors"] == {
+            "record.担当者.values.value": {"messages": ["値の形式が正しくありません。"]}
+        }
+        empty = admin.post("/k/v1/record.json", json={"app": app, "record": {"担当者": {"value": []}}})
+        assert empty.json()["errors"] == {"record.担当者.value": {"messages": ["必須です。"]}}
+
+
+def test_tables_rows_ids_merges_and_queries(tmp_path: Path) -> None:
+    """SUBTABLE: numbered rows, PUT keeps a named row's unsent cells and drops unsent rows, row queries."""
+    with BackgroundServer(create_app(tmp_path, USER, PASSWORD)) as srv:
+        admin = client(srv, login=(USER, PASSWORD))
+        app = admin.post("/k/v1/preview/app.json", json={"name": "商談"}).json()["app"]
+        table = {
+            "type": "SUBTABLE", "code": "明細", "label": "明細",
+            "fields": {
+                "品名": {"type": "SINGLE_LINE_TEXT", "label": "品名", "required": True},
+                "数量": {"type": "NUMBER", "label": "数量", "maxValue": "1000"},
+                "区分": {"type": "CHECK_BOX", "label": "区分", "options": {"A": {"label": "A", "index": "0"}}},  # noqa: E501
+            },
+        }  # fmt: skip
+        added = admin.post(
+            "/k/v1/preview/app/form/fields.json",
+            json={
+                "app": app,
+                "properties": {"明細": table, "件名": {"type": "SINGLE_LINE_TEXT", "code": "件名"}},
+            },
+        )
+        assert added.status_code == 200, added.text
+        clash = {"品名": {"type": "SINGLE_LINE_TEXT", "code": "品名"}}
+        refused = admin.post("/k/v1/preview/app/form/fields.json", json={"app": app, "properties": clash})
+        assert refused.json()["errors"] == {
+            "properties[品名].code": {"messages": ["フィールドコードが重複しています。"]}
+        }
+        admin.post("/k/v1/preview/app/deploy.json", json={"apps": [{"app": app}]})
+        form = admin.get("/k/v1/app/form/fields.json", params={"app": app}).json()["properties"]
+        assert form["明細"]["type"] == "SUBTABLE" and form["明細"]["fields"]["数量"]["type"] == "NUMBER"
+        assert "品名" not in form  # a table's fields live inside it
+
+        rows = [{"value": {"品名": {"value": "りんご"}, "数量": {"value": "3"}}},
+                {"value": {"品名": {"value": "みかん"}, "数量": {"value": "abc"}}}]  # fmt: skip
+        rid = admin.post("/k/v1/record.json", json={"app": app, "record": {"明細": {"value": rows}}}).json()[
+            "id"
+        ]
+        bare = admin.post("/k/v1/record.json", json={"app": app, "record": {"件名": {"value": "空"}}}).json()[
+            "id"
+        ]
+
+        def table_of(record_id: str) -> list[dict[str, Any]]:
+            body = admin.get("/k/v1/record.json", params={"app": app, "id": record_id}).json()["record"]
+            assert body["明細"]["type"] == "SUBTABLE"
+            return list(body["明細"]["value"])
+
+        first = table_of(rid)
+        names = [r["value"]["品名"] for r in first]
+        assert names == [{"type": "SINGLE_LINE_TEXT", "value": v} for v in ("りんご", "みかん")]
+        assert first[1]["value"]["数量"]["value"] == ""  # a table keeps a non-number as blank
+        assert first[0]["value"]["区分"] == {"type": "CHECK_BOX", "value": []}
+        assert int(first[1]["id"]) > int(first[0]["id"]) and table_of(bare) == []
+
+        change = [
+            {"id": first[1]["id"], "value": {"数量": {"value": "7"}}},
+            {"value": {"品名": {"value": "ぶどう"}}},
+        ]
+        admin.put("/k/v1/record.json", json={"app": app, "id": rid, "record": {"明細": {"value": change}}})
+        second = table_of(rid)
+        assert second[0]["id"] == first[1]["id"] and second[0]["value"]["品名"]["value"] == "みかん"
+        assert second[0]["value"]["数量"]["value"] == "7" and len(second) == 2  # りんご's row is gone
+        assert second[1]["value"]["品名"]["value"] == "ぶどう" and second[1]["id"] not in {
+            r["id"] for r in first
+        }
+        admin.put("/k/v1/record.json", json={"app": app, "id": rid, "record": {"件名": {"value": "x"}}})
+        assert table_of(rid) == second  # a PUT without the table keeps it
+
+        def found(query: str) -> list[str]:
+            body = admin.get("/k/v1/records.json", params={"app": app, "query": query}).json()
+            return [r["$id"]["value"] for r in body["records"]]
+
+        assert found('品名 in ("ぶどう")') == [rid] and found("数量 >= 7") == [rid]
+        assert found('品名 not in ("りんご")') == [rid]  # every row; a record without rows never matches
+        wrong = admin.get("/k/v1/records.json", params={"app": app, "query": '品名 = "ぶどう"'})
+        assert (wrong.status_code, wrong.json()["code"]) == (400, "GAIA_IQ07")
+
+        bad = [{"value": {"数量": {"value": "5000"}}}]
+        refused = admin.post("/k/v1/record.json", json={"app": app, "record": {"明細": {"value": bad}}})
+        assert refused.json()["errors"] == {
+            "record.明細.value[0].value.品名.value": {"messages": ["必須です。"]},
+            "record.明細.value[0].value.数量.value": {"messages": ["1000以下である必要があります。"]},
+        }
