@@ -15,6 +15,7 @@ from sandbox.kintone.fields import (
     WRITABLE_TYPES,
     FieldDef,
     FieldRuleError,
+    entity,
     format_datetime,
     is_number,
     normalize_value,
@@ -25,10 +26,6 @@ MAX_WRITE = 100
 ADMIN_SETTABLE = frozenset({"CREATED_TIME", "UPDATED_TIME", "CREATOR", "MODIFIER"})
 DUPLICATE = "値がほかのレコードと重複しています。"
 Row = dict[str, Any]  # a table row as stored and returned: {"id": "368", "value": {code: {type, value}}}
-
-
-def user(login: str) -> dict[str, str]:
-    return {"code": login, "name": login}
 
 
 def system_fields() -> dict[str, FieldDef]:
@@ -167,7 +164,7 @@ class RecordWriter:
     def _admin_value(self, record: Record, fdef: FieldDef, value: Any, prefix: str) -> None:
         try:
             if fdef.type in ("CREATOR", "MODIFIER"):
-                record[fdef.code] = user(str((value or {}).get("code") or self.login))
+                record[fdef.code] = entity(str((value or {}).get("code") or self.login))
             elif value:
                 record[fdef.code] = normalize_value(fdef.model_copy(update={"type": "DATETIME"}), value)
         except (FieldRuleError, AttributeError):
@@ -191,7 +188,7 @@ class RecordWriter:
         rid = self.store.next_record_id(self.app)
         record: Record = {code: copy.deepcopy(v) if isinstance(v, list) else v for code, v in self.defaults}
         record.update(preset or {})
-        record.update({"作成者": user(self.login), "更新者": user(self.login)})
+        record.update({"作成者": entity(self.login), "更新者": entity(self.login)})
         self._apply(record, values, prefix, inserting=True)
         self._stamp(record, rid, 1, created=True)
         self._check(record, rid, prefix)
@@ -206,7 +203,7 @@ class RecordWriter:
         record = dict(current)
         self._apply(record, values, prefix, inserting=False)
         new_revision = int(current["$revision"]) + 1
-        record["更新者"] = user(self.login)
+        record["更新者"] = entity(self.login)
         self._stamp(record, rid, new_revision, created=False)
         self._check(record, rid, prefix)
         self.store.put_record(self.app.id, rid, record)
