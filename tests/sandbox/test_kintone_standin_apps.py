@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from sandbox.common import BackgroundServer
 from sandbox.kintone.app import create_app
 from sandbox.kintone.apps import build_app, new_app
 from sandbox.kintone.demo_apps import DemoApps, action_fields, build_demo_apps
+from tests.sandbox.kintone_http import client
 
 USER, PASSWORD = "admin", "s3cret"
 GUEST_SPACE, SPACE = 7, 3
@@ -62,15 +62,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Backgroun
         )
         assert added.status_code == 200, added.text
         yield srv, apps
-
-
-def client(srv: BackgroundServer, *tokens: str, login: tuple[str, str] | None = None) -> httpx.Client:
-    headers: dict[str, str] = {}
-    if tokens:
-        headers["X-Cybozu-API-Token"] = ",".join(tokens)
-    if login:
-        headers["X-Cybozu-Authorization"] = base64.b64encode(":".join(login).encode()).decode()
-    return httpx.Client(base_url=srv.url, headers=headers, trust_env=False)
 
 
 def admin(srv: BackgroundServer) -> httpx.Client:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from sandbox.common import BackgroundServer
 from sandbox.kintone.app import create_app
 from sandbox.kintone.demo_apps import DemoApps, build_demo_apps
+from tests.sandbox.kintone_http import client
 
 USER, PASSWORD = "admin", "s3cret"
 
@@ -23,15 +23,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Backgroun
     demo = build_demo_apps(app.state.kintone.store)
     with BackgroundServer(app) as srv:
         yield srv, demo
-
-
-def client(srv: BackgroundServer, *tokens: str, login: tuple[str, str] | None = None) -> httpx.Client:
-    headers: dict[str, str] = {}
-    if tokens:
-        headers["X-Cybozu-API-Token"] = ",".join(tokens)
-    if login:
-        headers["X-Cybozu-Authorization"] = base64.b64encode(":".join(login).encode()).decode()
-    return httpx.Client(base_url=srv.url, headers=headers, trust_env=False)
 
 
 def customer(email: str, **values: Any) -> dict[str, Any]:
