@@ -34,7 +34,9 @@ FAIL_PREFIXES = (
 )
 # codes that blame the records of a batch, not the request: the rows can be isolated
 ROW_CODES = frozenset({"CB_VA01", "GAIA_RE01", "GAIA_RE20", "GAIA_CO02", "GAIA_LO04"})
-ROW_PATH = re.compile(r"^records\[(\d+)\]\.(?:record\.)?([^.]+)")
+# records[3].code.value, records[3].record.code.value, and for a number that is not one the bracket
+# form kintone uses there: records[3][code].value, records[3].record[code].value
+ROW_PATH = re.compile(r"^records\[(\d+)\](?:\.record)?(?:\.([^.\[]+)|\[([^\]]+)\])")
 KintoneRecord = dict[str, dict[str, Any]]
 
 
@@ -84,7 +86,7 @@ class KintoneApiError(HttpError):
         for path, messages in self.errors.items():
             match = ROW_PATH.match(path)
             if match:
-                index, code = int(match[1]), match[2]
+                index, code = int(match[1]), match[2] or match[3]
                 previous = out.get(index)
                 text = " ".join(messages)
                 out[index] = (previous[0], f"{previous[1]} {code}: {text}") if previous else (code, text)

@@ -107,12 +107,20 @@ FieldDef.model_rebuild()
 
 
 class FieldRuleError(ValueError):
-    """A value that does not fit its field; ``suffix`` is the error path's tail (value / values)."""
+    """A value that does not fit its field; ``suffix`` is the error path's tail (value / values).
 
-    def __init__(self, message: str, suffix: str = "value"):
+    ``bracket``: kintone names a number that is not one as ``record[code].value``, not ``record.code.value``.
+    """
+
+    def __init__(self, message: str, suffix: str = "value", *, bracket: bool = False):
         super().__init__(message)
         self.message = message
         self.suffix = suffix
+        self.bracket = bracket
+
+    def path(self, prefix: str, code: str) -> str:
+        """Where kintone reports this error for field ``code`` under ``prefix`` (record, records[3] …)."""
+        return f"{prefix}[{code}].{self.suffix}" if self.bracket else f"{prefix}.{code}.{self.suffix}"
 
 
 def is_empty(value: Any) -> bool:
@@ -178,7 +186,7 @@ def is_number(text: str) -> bool:
 
 def _number(field: FieldDef, text: str) -> str:
     if not is_number(text):
-        raise FieldRuleError("数字でなければなりません。")
+        raise FieldRuleError("数字でなければなりません。", bracket=True)
     number = Decimal(text.strip())
     if field.maxValue and number > Decimal(field.maxValue):
         raise FieldRuleError(f"{field.maxValue}以下である必要があります。")
@@ -198,9 +206,9 @@ def _multi_choice(field: FieldDef, raw: Any) -> list[str]:
         raw = []
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
         raise FieldRuleError("値の形式が正しくありません。", "values")
-    for value in raw:
+    for i, value in enumerate(raw):
         if value not in field.options:
-            raise FieldRuleError(f'"{value}"は選択肢にありません。', "values")
+            raise FieldRuleError(f'"{value}"は選択肢にありません。', f"values[{i}].value")
     if field.required and not raw:
         raise FieldRuleError("必須です。", "values")
     return list(dict.fromkeys(raw))
@@ -220,7 +228,7 @@ def _entities(field: FieldDef, raw: Any) -> list[dict[str, str]]:
     ):
         raise FieldRuleError("値の形式が正しくありません。", "values.value")
     if field.required and not raw:
-        raise FieldRuleError("必須です。")
+        raise FieldRuleError("必須です。", "values.value")
     return [entity(code) for code in dict.fromkeys(v["code"] for v in raw)]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sandbox.kintone.errors import FieldErrors, KintoneError, invalid
 from sandbox.kintone.fields import (
+    ENTITY_TYPES,
     LAYOUT_ONLY,
     MULTI_CHOICE_TYPES,
     SUBTABLE,
@@ -72,6 +73,9 @@ def _blank_row(table: FieldDef) -> dict[str, Any]:
 
 
 def _key(kind: str, code: str) -> str:
+    """Where kintone reports a missing required value of a field of this type."""
+    if kind in ENTITY_TYPES:
+        return f"{code}.values.value"
     return f"{code}.values" if kind in MULTI_CHOICE_TYPES else f"{code}.value"
 
 
@@ -119,7 +123,7 @@ class RecordWriter:
                 try:
                     record[code] = normalize_value(fdef, wrapped["value"])
                 except FieldRuleError as exc:
-                    self.errors.setdefault(f"{prefix}.{code}.{exc.suffix}", []).append(exc.message)
+                    self.errors.setdefault(exc.path(prefix, code), []).append(exc.message)
             elif fdef.type == SUBTABLE:
                 record[code] = self._table(fdef, wrapped["value"], record.get(code) or [], f"{prefix}.{code}")
 
@@ -154,7 +158,7 @@ class RecordWriter:
             try:
                 cells[code] = {"type": inner.type, "value": normalize_value(inner, raw)}
             except FieldRuleError as exc:
-                self.errors.setdefault(f"{path}.{code}.{exc.suffix}", []).append(exc.message)
+                self.errors.setdefault(exc.path(path, code), []).append(exc.message)
         for inner in table.fields.values():
             where = f"{path}.{_key(inner.type, inner.code)}"
             empty = cells.get(inner.code, {}).get("value") in (None, "", [])

@@ -236,7 +236,9 @@ def test_build_an_app_through_preview_and_deploy(server: tuple[BackgroundServer,
     bad = user.post(
         "/k/v1/record.json", json={"app": app, "record": {"コード": {"value": "1"}, "区分": {"value": ["Z"]}}}
     )
-    assert list(bad.json()["errors"]) == ["record.区分.values"]
+    assert list(bad.json()["errors"]) == [
+        "record.区分.values[0].value"
+    ]  # kintone names the refused option by its index
     upsert = [{"updateKey": {"field": "コード", "value": "007"}, "record": {"区分": {"value": ["A"]}}}]
     done = user.put("/k/v1/records.json", json={"app": app, "upsert": True, "records": upsert}).json()
     assert done["records"][0]["operation"] == "INSERT"

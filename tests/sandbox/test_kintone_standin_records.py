@@ -189,6 +189,12 @@ def test_values_come_back_typed_as_kintone_returns_them(server: tuple[Background
         json={"app": demo.customers.id, "record": customer("bad@x.jp", 商談ステージ="謎")},
     )
     assert list(bad.json()["errors"]) == ["record.商談ステージ.value"]
+    nan = [customer("nan@x.jp", スコア="たくさん"), customer("ok@x.jp", スコア="1,000")]
+    refused = customers.post("/k/v1/records.json", json={"app": demo.customers.id, "records": nan})
+    assert refused.json()["errors"] == {  # kintone's bracket form for a number that is not one
+        "records[0][スコア].value": {"messages": ["数字でなければなりません。"]},
+        "records[1][スコア].value": {"messages": ["数字でなければなりません。"]},
+    }
 
 
 def test_form_fields_and_the_error_envelope(server: tuple[BackgroundServer, DemoApps]) -> None:
@@ -357,7 +363,7 @@ def test_user_organization_and_group_fields(tmp_path: Path) -> None:
             "record.担当者.values.value": {"messages": ["値の形式が正しくありません。"]}
         }
         empty = admin.post("/k/v1/record.json", json={"app": app, "record": {"担当者": {"value": []}}})
-        assert empty.json()["errors"] == {"record.担当者.value": {"messages": ["必須です。"]}}
+        assert empty.json()["errors"] == {"record.担当者.values.value": {"messages": ["必須です。"]}}
 
 
 def test_tables_rows_ids_merges_and_queries(tmp_path: Path) -> None:
