@@ -12,14 +12,14 @@ from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.common import FaultConfig, install_sandbox_tools, serve_foreground
-from sandbox.kintone import api_apps, api_records
+from sandbox.kintone import api_apps, api_files, api_records
 from sandbox.kintone.auth import authenticate
 from sandbox.kintone.context import Context, State
 from sandbox.kintone.cursors import Cursors
 from sandbox.kintone.errors import KintoneError, render_error
 from sandbox.kintone.store import RECORD_RIGHTS, Store
 
-Handler = Callable[[Context], dict[str, Any]]
+Handler = Callable[[Context], dict[str, Any] | Response]
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "record.json"): api_records.get_record,
     ("POST", "record.json"): api_records.post_record,
@@ -31,6 +31,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "records/cursor.json"): api_records.post_cursor,
     ("GET", "records/cursor.json"): api_records.get_cursor,
     ("DELETE", "records/cursor.json"): api_records.delete_cursor,
+    ("POST", "file.json"): api_files.upload,
+    ("GET", "file.json"): api_files.download,
     ("GET", "app.json"): api_apps.get_app,
     ("GET", "apps.json"): api_apps.get_apps,
     ("GET", "app/settings.json"): api_apps.get_settings,
@@ -75,6 +77,9 @@ def query_params(items: list[tuple[str, str]]) -> dict[str, Any]:
 async def request_params(request: Request) -> dict[str, Any]:
     """Parameters from the JSON body and the query string; bad JSON is kintone's CB_IJ01."""
     params = query_params(list(request.query_params.multi_items()))
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):  # file.json uploads
+        params.update((await request.form()).items())
+        return params
     raw = await request.body()
     if raw.strip():
         try:
@@ -104,7 +109,9 @@ def bulk_request(ctx: Context) -> dict[str, Any]:
                     )
                 space = int(match[1]) if match[1] else None
                 sub = Context(ctx.state, ctx.caller, space, dict(item.get("payload") or {}))
-                results.append(ROUTES[(method, match[2])](sub))
+                result = ROUTES[(method, match[2])](sub)
+                assert isinstance(result, dict)  # record APIs answer JSON
+                results.append(result)
     except KintoneError as exc:
         failed = len(results)
         bodies: list[dict[str, Any]] = [{} for _ in requests]
@@ -148,6 +155,8 @@ def create_app(data_dir: Path, user: str, password: str, faults: FaultConfig | N
             return exc.response()
         except BulkFailure as exc:
             return JSONResponse({"results": exc.results}, status_code=exc.status)
+        if isinstance(body, Response):  # a file download
+            return body
         return Response(orjson.dumps(body), media_type="application/json")
 
     methods = ["GET", "POST", "PUT", "DELETE"]

@@ -27,7 +27,9 @@ WRITABLE_TYPES = (
 )
 LAYOUT_ONLY = frozenset({"STATUS", "STATUS_ASSIGNEE", "CATEGORY"})
 SUBTABLE = "SUBTABLE"
-SUPPORTED_TYPES = WRITABLE_TYPES | SYSTEM_TYPES | LAYOUT_ONLY | {SUBTABLE}
+FILE = "FILE"
+STORED_TYPES = WRITABLE_TYPES | {SUBTABLE, FILE}  # the fields a record holds a value of
+SUPPORTED_TYPES = STORED_TYPES | SYSTEM_TYPES | LAYOUT_ONLY
 UNIQUE_TYPES = frozenset({"SINGLE_LINE_TEXT", "NUMBER", "LINK"})
 
 DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
@@ -92,7 +94,7 @@ class FieldDef(BaseModel):
         """The stored value a new record gets when the field is omitted."""
         if self.type in MULTI_CHOICE_TYPES:
             return list(self.defaultValue or [])
-        if self.type == SUBTABLE:  # a new record gets no rows unless it sends some
+        if self.type in (SUBTABLE, FILE):  # a new record gets no rows, no files, unless it sends some
             return []
         if self.type in ENTITY_TYPES:  # LOGINUSER() and the like need a login: left out here
             return [entity(e["code"]) for e in self.defaultValue or [] if e.get("type") != "FUNCTION"]

@@ -34,6 +34,7 @@ OPERATORS: dict[str, tuple[str, ...]] = {
     "USER_SELECT": ("in", "not in"),
     "ORGANIZATION_SELECT": ("in", "not in"),
     "GROUP_SELECT": ("in", "not in"),
+    "FILE": ("like", "not like", "is empty", "is not empty"),
     "DATE": COMPARISONS,
     "TIME": COMPARISONS,
     "DATETIME": COMPARISONS,
@@ -104,7 +105,7 @@ def _predicate(fdef: FieldDef, cond: Cond, login: str) -> Predicate:
     if op in ("like", "not like"):
         pattern = _word_pattern(_literal(cond.values[0]))
         want = op == "like"
-        return lambda r: bool(pattern.search(str(r.get(code) or ""))) == want
+        return lambda r: bool(pattern.search(_text(r.get(code)))) == want
     if op in ("in", "not in"):
         wanted = {_in_value(v, login) for v in cond.values}
         want = op == "in"
@@ -171,6 +172,13 @@ def _range_test(
         return v <= hi if inclusive else v < hi
 
     return test
+
+
+def _text(value: Any) -> str:
+    """What ``like`` searches: the text, or the names of a FILE field's files."""
+    if isinstance(value, list):
+        return " ".join(str(item.get("name", "")) for item in value if isinstance(item, dict))
+    return str(value or "")
 
 
 def _literal(value: Value) -> str:

@@ -10,8 +10,10 @@ from typing import Any
 from sandbox.kintone.errors import FieldErrors, KintoneError, invalid
 from sandbox.kintone.fields import (
     ENTITY_TYPES,
+    FILE,
     LAYOUT_ONLY,
     MULTI_CHOICE_TYPES,
+    STORED_TYPES,
     SUBTABLE,
     WRITABLE_TYPES,
     FieldDef,
@@ -76,7 +78,7 @@ def _key(kind: str, code: str) -> str:
     """Where kintone reports a missing required value of a field of this type."""
     if kind in ENTITY_TYPES:
         return f"{code}.values.value"
-    return f"{code}.values" if kind in MULTI_CHOICE_TYPES else f"{code}.value"
+    return f"{code}.values" if kind in MULTI_CHOICE_TYPES or kind == FILE else f"{code}.value"
 
 
 class RecordWriter:
@@ -90,10 +92,8 @@ class RecordWriter:
         self.now = format_datetime(datetime.now(UTC))
         fields = list(app.fields.values())
         # The form read once per request, not once per record: a batch of 100 repeats these rules.
-        self.defaults = [
-            (f.code, f.default()) for f in fields if f.type in WRITABLE_TYPES or f.type == SUBTABLE
-        ]
-        self.required = [f for f in fields if f.required and f.type in WRITABLE_TYPES]
+        self.defaults = [(f.code, f.default()) for f in fields if f.type in STORED_TYPES]
+        self.required = [f for f in fields if f.required and f.type in STORED_TYPES]
         self.uniques = [f.code for f in fields if f.unique]
         self.numbered = [f.code for f in fields if f.type == "RECORD_NUMBER"]
         self.created = [f.code for f in fields if f.type == "CREATED_TIME"]
@@ -126,6 +126,28 @@ class RecordWriter:
                     self.errors.setdefault(exc.path(prefix, code), []).append(exc.message)
             elif fdef.type == SUBTABLE:
                 record[code] = self._table(fdef, wrapped["value"], record.get(code) or [], f"{prefix}.{code}")
+            elif fdef.type == FILE:
+                record[code] = self._files(wrapped["value"], record.get(code) or [], f"{prefix}.{code}")
+
+    def _files(self, sent: Any, current: list[dict[str, str]], path: str) -> list[dict[str, str]]:
+        """Attachments as sent: a file the record holds stays (by its download key), an uploaded one
+        is attached under a new key, and a file left out is removed."""
+        if sent is None or sent == "":
+            sent = []
+        if not isinstance(sent, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("fileKey"), str) for item in sent
+        ):
+            self.errors.setdefault(f"{path}.values", []).append("値の形式が正しくありません。")
+            return current
+        held = {item["fileKey"]: item for item in current}
+        files: list[dict[str, str]] = []
+        for item in sent:
+            key = item["fileKey"]
+            attached = held.get(key) or self.store.attach_upload(key, self.app.id)
+            if attached is None:
+                raise KintoneError("GAIA_BL01", key)
+            files.append(attached)
+        return files
 
     def _table(self, table: FieldDef, sent: Any, current: list[Row], path: str) -> list[Row]:
         """The rows as sent: a row naming a current row's id keeps its unsent cells, any other row is

@@ -10,6 +10,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,6 +28,9 @@ create table if not exists apps (id integer primary key, body text not null);
 create table if not exists records (app integer, id integer, body text not null, primary key (app, id));
 create table if not exists tokens (token text primary key, app integer not null, rights text not null);
 create table if not exists usage (day text, app integer, count integer not null, primary key (day, app));
+create table if not exists files (
+    key text primary key, app integer, name text not null, content_type text not null, body blob not null
+);
 """
 Record = dict[str, Any]
 
@@ -221,6 +225,33 @@ class Store:
                 self.db.execute(
                     "insert or replace into usage values (?, ?, ?)", (day, app_id, per_app[app_id])
                 )
+
+    def save_upload(self, name: str, content_type: str, body: bytes) -> str:
+        """A file in the temporary area (no app yet); its key attaches it to one FILE field value."""
+        key = str(uuid.uuid4())
+        with self.transaction():
+            self.db.execute("insert into files values (?, null, ?, ?, ?)", (key, name, content_type, body))
+        return key
+
+    def attach_upload(self, key: str, app_id: int) -> dict[str, str] | None:
+        """Move an uploaded file into ``app_id`` under a new download key (kintone's two kinds of
+        key); None when no upload has that key. Runs inside the record write's transaction."""
+        found = self.db.execute(
+            "select name, content_type, length(body) from files where key = ? and app is null", (key,)
+        ).fetchone()
+        if found is None:
+            return None
+        name, content_type, size = found
+        stored = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(18).upper()
+        self.db.execute("update files set key = ?, app = ? where key = ?", (stored, app_id, key))
+        return {"contentType": content_type, "fileKey": stored, "name": name, "size": str(size)}
+
+    def attached_file(self, key: str) -> tuple[int, str, str, bytes] | None:
+        """(app, name, content type, bytes) of a file attached to a record, by its download key."""
+        found = self.db.execute(
+            "select app, name, content_type, body from files where key = ? and app is not null", (key,)
+        ).fetchone()
+        return None if found is None else (int(found[0]), str(found[1]), str(found[2]), bytes(found[3]))
 
     def close(self) -> None:
         with self.lock:

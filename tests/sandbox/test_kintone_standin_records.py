@@ -447,3 +447,57 @@ def test_tables_rows_ids_merges_and_queries(tmp_path: Path) -> None:
             "record.明細.value[0].value.品名.value": {"messages": ["必須です。"]},
             "record.明細.value[0].value.数量.value": {"messages": ["1000以下である必要があります。"]},
         }
+
+
+def test_files_upload_attach_download_and_replace(tmp_path: Path) -> None:
+    """Upload (multipart) → attach by the upload key → download by the record's own key."""
+    with BackgroundServer(create_app(tmp_path, USER, PASSWORD)) as srv:
+        admin = client(srv, login=(USER, PASSWORD))
+        app = admin.post("/k/v1/preview/app.json", json={"name": "契約"}).json()["app"]
+        fields = {"契約書": {"type": "FILE", "code": "契約書", "label": "契約書", "required": True}}
+        admin.post("/k/v1/preview/app/form/fields.json", json={"app": app, "properties": fields})
+        admin.post("/k/v1/preview/app/deploy.json", json={"apps": [{"app": app}]})
+        token = httpx.post(f"{srv.url}/_sandbox/apps/{app}/tokens").json()["token"]
+        api = client(srv, token)
+
+        def upload(name: str, body: bytes) -> str:
+            sent = api.post("/k/v1/file.json", files={"file": (name, body, "application/pdf")})
+            assert sent.status_code == 200, sent.text
+            return str(sent.json()["fileKey"])
+
+        first = upload("見積書.pdf", b"%PDF-1 quote")
+        rid = api.post(
+            "/k/v1/record.json", json={"app": app, "record": {"契約書": {"value": [{"fileKey": first}]}}}
+        )
+        assert rid.status_code == 200, rid.text
+
+        def files() -> list[dict[str, str]]:
+            got = api.get("/k/v1/record.json", params={"app": app, "id": rid.json()["id"]}).json()["record"]
+            assert got["契約書"]["type"] == "FILE"
+            return list(got["契約書"]["value"])
+
+        (held,) = files()
+        assert (held["name"], held["contentType"], held["size"]) == ("見積書.pdf", "application/pdf", "12")
+        assert held["fileKey"] != first  # a record shows its own download key
+        down = api.get("/k/v1/file.json", params={"fileKey": held["fileKey"]})
+        assert down.content == b"%PDF-1 quote" and down.headers["content-type"] == "application/pdf"
+        assert "%E8%A6%8B%E7%A9%8D%E6%9B%B8.pdf" in down.headers["content-disposition"]
+        reused = api.post(
+            "/k/v1/record.json", json={"app": app, "record": {"契約書": {"value": [{"fileKey": first}]}}}
+        )
+        assert (reused.status_code, reused.json()["code"]) == (404, "GAIA_BL01")  # an upload attaches once
+
+        second = upload("契約書.pdf", b"%PDF-1 signed")
+        both = [{"fileKey": held["fileKey"]}, {"fileKey": second}]
+        api.put(
+            "/k/v1/record.json",
+            json={"app": app, "id": rid.json()["id"], "record": {"契約書": {"value": both}}},
+        )
+        assert [f["name"] for f in files()] == ["見積書.pdf", "契約書.pdf"] and files()[0] == held
+        body = api.get("/k/v1/records.json", params={"app": app, "query": '契約書 like "契約書"'}).json()
+        assert [r["$id"]["value"] for r in body["records"]] == [rid.json()["id"]]
+
+        missing = api.post("/k/v1/record.json", json={"app": app, "record": {}})
+        assert missing.json()["errors"] == {"record.契約書.values": {"messages": ["必須です。"]}}
+        unknown = api.get("/k/v1/file.json", params={"fileKey": "nope"})
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "GAIA_BL01")
