@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sandbox.kintone.apps import deploy, new_app, parse_properties
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, model_validator
+
+from sandbox.kintone.apps import all_codes, deploy, new_app, parse_properties
 from sandbox.kintone.context import Context, as_list
 from sandbox.kintone.errors import KintoneError
-from sandbox.kintone.fields import entity
+from sandbox.kintone.fields import LAYOUT_ONLY, SUBTABLE, SYSTEM_TYPES, FieldDef, entity
 from sandbox.kintone.store import App
 
 Body = dict[str, Any]
 MAX_LISTED = 100  # apps.json: at most 100 apps per call, and at most 100 ids / codes / space ids
+NOT_ENUM = "Enum値のいずれかでなければなりません。"
+DECORATIONS = {"LABEL": ("label",), "SPACER": ("elementId",), "HR": ()}  # layout parts with no field behind
+VIEW_KEYS = {  # what a view of each type holds besides its type, name, id and index
+    "LIST": ("fields", "filterCond", "sort"),
+    "CALENDAR": ("date", "title", "filterCond", "sort"),
+    "CUSTOM": ("html", "pager", "device", "filterCond", "sort"),
+}
 
 
 def _app_body(ctx: Context, app: App) -> Body:
@@ -21,7 +30,7 @@ def _app_body(ctx: Context, app: App) -> Body:
         "appId": str(app.id),
         "code": "",
         "name": app.name,
-        "description": "",
+        "description": app.settings.get("description", ""),
         "spaceId": None if app.space is None else str(app.space),
         "threadId": None if app.space is None else str(app.space),
         "createdAt": app.created_at,
@@ -35,7 +44,7 @@ def get_app(ctx: Context) -> Body:
     return _app_body(ctx, ctx.app("view", name="id"))
 
 
-def _number(value: Any, path: str, low: int, high: int | None = None) -> int:
+def number_param(value: Any, path: str, low: int, high: int | None = None) -> int:
     """An integer parameter within ``[low, high]``, or kintone's CB_VA01 on ``path``."""
     try:
         number = int(value)
@@ -48,10 +57,10 @@ def _number(value: Any, path: str, low: int, high: int | None = None) -> int:
     return number
 
 
-def _count(ctx: Context, name: str, default: int, low: int, high: int | None = None) -> int:
+def count_param(ctx: Context, name: str, default: int, low: int, high: int | None = None) -> int:
     """``limit`` / ``offset``: the default when omitted or null."""
     value = ctx.params.get(name)
-    return default if value in (None, "") else _number(value, name, low, high)
+    return default if value in (None, "") else number_param(value, name, low, high)
 
 
 def _filter_list(ctx: Context, name: str) -> list[Any] | None:
@@ -67,7 +76,7 @@ def _filter_list(ctx: Context, name: str) -> list[Any] | None:
 def _id_set(ctx: Context, name: str) -> set[int] | None:
     """``ids`` / ``spaceIds``: positive integers, given as numbers or strings."""
     values = _filter_list(ctx, name)
-    return None if values is None else {_number(v, f"{name}[{i}]", 1) for i, v in enumerate(values)}
+    return None if values is None else {number_param(v, f"{name}[{i}]", 1) for i, v in enumerate(values)}
 
 
 @dataclass(frozen=True)
@@ -115,8 +124,8 @@ def get_apps(ctx: Context) -> Body:
     """
     ctx.caller.require_password()
     wanted = AppFilter.from_params(ctx)
-    limit = _count(ctx, "limit", MAX_LISTED, 1, MAX_LISTED)
-    offset = _count(ctx, "offset", 0, 0)
+    limit = count_param(ctx, "limit", MAX_LISTED, 1, MAX_LISTED)
+    offset = count_param(ctx, "offset", 0, 0)
     listed = [
         app
         for _, app in sorted(ctx.store.apps.items())
@@ -139,15 +148,45 @@ def get_fields(ctx: Context) -> Body:
     return _form(ctx.app("view"), preview=False)
 
 
-def get_layout(ctx: Context) -> Body:
-    app = ctx.app("view")
-    rows = [
-        {"type": "ROW", "fields": [{"type": f.type, "code": f.code, "size": {}}]}
-        for f in app.fields.values()
-        if f.type not in ("RECORD_NUMBER", "CREATOR", "MODIFIER", "CREATED_TIME", "UPDATED_TIME")
-        and f.type not in ("STATUS", "STATUS_ASSIGNEE", "CATEGORY")
+def _unknown(code: Any) -> str:
+    return f"指定したフィールド（code: {code}）が見つかりません。"
+
+
+def _part(field: FieldDef) -> Body:
+    return {"type": field.type, "code": field.code, "size": {}}
+
+
+def _default_row(field: FieldDef) -> Body:
+    """Where kintone puts a field no layout placed: a row of its own; a table's row lists its fields."""
+    if field.type == SUBTABLE:
+        return {"type": SUBTABLE, "code": field.code, "fields": [_part(f) for f in field.fields.values()]}
+    return {"type": "ROW", "fields": [_part(field)]}
+
+
+def _layout(app: App, preview: bool) -> Body:
+    """The layout as last set, less the fields deleted since, plus a row for each field added since
+    (every field but the system ones when no layout was ever set)."""
+    form = app.preview if preview else app.fields
+    rows: list[Body] = []
+    for row in (app.preview_layout if preview else app.layout) or []:
+        table = form.get(row.get("code", ""))
+        if row["type"] == SUBTABLE and table is None:
+            continue
+        inner = form if table is None else table.fields
+        parts = [part for part in row["fields"] if part["type"] in DECORATIONS or part["code"] in inner]
+        if parts:
+            rows.append({**row, "fields": parts})
+    placed = {row.get("code") for row in rows} | {part.get("code") for row in rows for part in row["fields"]}
+    rows += [
+        _default_row(f)
+        for f in form.values()
+        if f.code not in placed and f.type not in SYSTEM_TYPES | LAYOUT_ONLY
     ]
-    return {"layout": rows, "revision": str(app.revision)}
+    return {"layout": rows, "revision": _revision(app, preview)}
+
+
+def get_layout(ctx: Context) -> Body:
+    return _layout(ctx.app("view"), preview=False)
 
 
 def _admin_app(ctx: Context) -> App:
@@ -159,23 +198,125 @@ def get_preview_fields(ctx: Context) -> Body:
     return _form(_admin_app(ctx), preview=True)
 
 
+def get_preview_layout(ctx: Context) -> Body:
+    return _layout(_admin_app(ctx), preview=True)
+
+
+def _layout_part(part: Any, form: dict[str, FieldDef], path: str, *, in_table: bool) -> Body:
+    """A field of a layout row, of the form and with its type; outside tables also a LABEL, SPACER or HR."""
+    if not isinstance(part, dict):
+        raise KintoneError("CB_VA01", errors={path: ["値の形式が正しくありません。"]})
+    kind, code = part.get("type"), part.get("code")
+    size = part["size"] if isinstance(part.get("size"), dict) else {}
+    keys = DECORATIONS.get(kind) if isinstance(kind, str) and not in_table else None
+    if keys is not None:
+        return {"type": kind, **{key: str(part.get(key) or "") for key in keys}, "size": size}
+    field = form.get(code) if isinstance(code, str) else None
+    if field is None or field.type in LAYOUT_ONLY or field.type == SUBTABLE:
+        raise KintoneError("CB_VA01", errors={f"{path}.code": [_unknown(code)]})
+    if kind != field.type:
+        raise KintoneError(
+            "CB_VA01", errors={f"{path}.type": [f"{code}のフィールドの種類は{field.type}です。"]}
+        )
+    return {"type": kind, "code": code, "size": size}
+
+
+def _layout_row(row: Any, form: dict[str, FieldDef], path: str) -> Body:
+    """One row of a layout PUT; the stand-in has no group fields, so a GROUP row names an unknown one."""
+    if not isinstance(row, dict) or row.get("type") not in ("ROW", SUBTABLE, "GROUP"):
+        raise KintoneError("CB_VA01", errors={f"{path}.type": [NOT_ENUM]})
+    table = None if row["type"] == "ROW" else form.get(str(row.get("code")))
+    if row["type"] != "ROW" and (table is None or table.type != row["type"]):
+        raise KintoneError("CB_VA01", errors={f"{path}.code": [_unknown(row.get("code"))]})
+    parts = row.get("fields")
+    if not isinstance(parts, list):
+        raise KintoneError("CB_VA01", errors={f"{path}.fields": ["必須です。"]})
+    inner = form if table is None else table.fields
+    placed = [
+        _layout_part(part, inner, f"{path}.fields[{i}]", in_table=table is not None)
+        for i, part in enumerate(parts)
+    ]
+    return (
+        {"type": "ROW", "fields": placed}
+        if table is None
+        else {"type": SUBTABLE, "code": table.code, "fields": placed}
+    )
+
+
+def _edited(ctx: Context, name: str, kind: type) -> tuple[App, Any]:
+    """The app a preview change names (password login, current revision) and its required ``name``."""
+    app = _admin_app(ctx)
+    _check_revision(app, ctx.params.get("revision"))
+    value = ctx.params.get(name)
+    if not isinstance(value, kind):
+        raise KintoneError("CB_VA01", errors={name: ["必須です。"]})
+    return app, value
+
+
+def put_preview_layout(ctx: Context) -> Body:
+    app, layout = _edited(ctx, "layout", list)
+    rows = [_layout_row(row, app.preview, f"layout[{i}]") for i, row in enumerate(layout)]
+    return _save_preview(ctx, app, preview_layout=rows)
+
+
+class Icon(BaseModel):
+    """A preset icon; the stand-in keeps no uploaded icon files."""
+
+    type: Literal["PRESET"]
+    key: str = Field(min_length=1)
+
+
+class TitleField(BaseModel):
+    selectionMode: Literal["AUTO", "MANUAL"]
+    code: str | None = None
+
+    @model_validator(mode="after")
+    def _code_when_manual(self) -> TitleField:
+        """MANUAL names the title's field; AUTO ignores a code."""
+        if self.selectionMode == "AUTO":
+            self.code = None
+        elif not self.code:
+            raise ValueError("codeは必須です。")
+        return self
+
+
+class NumberPrecision(BaseModel):
+    digits: int = Field(default=16, ge=1, le=30)
+    decimalPlaces: int = Field(default=4, ge=0, le=10)
+    roundingMode: Literal["HALF_EVEN", "UP", "DOWN"] = "HALF_EVEN"
+
+    @field_serializer("digits", "decimalPlaces")
+    def _as_text(self, value: int) -> str:
+        return str(value)
+
+
+class GeneralSettings(BaseModel):
+    """General settings as kintone checks them; the defaults are a new app's, ``name`` None the app's own."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    description: str = Field(default="", max_length=10_000)
+    icon: Icon = Field(default_factory=lambda: Icon(type="PRESET", key="APP72"))
+    theme: Literal["WHITE", "RED", "GREEN", "BLUE", "YELLOW", "BLACK"] = "WHITE"
+    titleField: TitleField = Field(default_factory=lambda: TitleField(selectionMode="AUTO"))
+    enableThumbnails: bool = True
+    enableBulkDeletion: bool = False
+    enableComments: bool = True
+    enableDuplicateRecord: bool = True
+    enableInlineRecordEditing: bool = True
+    numberPrecision: NumberPrecision = Field(default_factory=NumberPrecision)
+    firstMonthOfFiscalYear: int = Field(default=4, ge=1, le=12)
+
+    @field_serializer("firstMonthOfFiscalYear")
+    def _as_text(self, value: int) -> str:
+        return str(value)
+
+
 def _settings(app: App, preview: bool) -> Body:
-    """General settings as a new kintone app has them; the stand-in keeps only the app's name."""
-    return {
-        "name": app.name,
-        "description": "",
-        "icon": {"type": "PRESET", "key": "APP72"},
-        "theme": "WHITE",
-        "titleField": {"selectionMode": "AUTO"},
-        "enableThumbnails": True,
-        "enableBulkDeletion": False,
-        "enableComments": True,
-        "enableDuplicateRecord": True,
-        "enableInlineRecordEditing": True,
-        "numberPrecision": {"digits": "16", "decimalPlaces": "4", "roundingMode": "HALF_EVEN"},
-        "firstMonthOfFiscalYear": "4",
-        "revision": _revision(app, preview),
-    }
+    """General settings as last set (a new app's until then); the name is the app's unless renamed."""
+    stored = GeneralSettings.model_validate(app.preview_settings if preview else app.settings)
+    return {"name": app.name, **stored.model_dump(exclude_none=True), "revision": _revision(app, preview)}
 
 
 def get_settings(ctx: Context) -> Body:
@@ -186,9 +327,37 @@ def get_preview_settings(ctx: Context) -> Body:
     return _settings(_admin_app(ctx), preview=True)
 
 
+def _merged(stored: Body, sent: Body) -> Body:
+    """``sent`` over ``stored``, objects key by key: kintone keeps whatever a request leaves out."""
+    return {
+        **stored,
+        **{
+            key: {**stored[key], **value}
+            if isinstance(value, dict) and isinstance(stored.get(key), dict)
+            else value
+            for key, value in sent.items()
+        },
+    }
+
+
+def put_preview_settings(ctx: Context) -> Body:
+    app = _admin_app(ctx)
+    _check_revision(app, ctx.params.get("revision"))
+    sent = {key: ctx.params[key] for key in GeneralSettings.model_fields if key in ctx.params}
+    try:
+        settings = GeneralSettings.model_validate(_merged(app.preview_settings, sent))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise KintoneError("CB_VA01", errors={".".join(map(str, error["loc"])): [error["msg"]]}) from None
+    title = settings.titleField.code
+    if title is not None and title not in app.preview:
+        raise KintoneError("CB_VA01", errors={"titleField.code": [_unknown(title)]})
+    return _save_preview(ctx, app, preview_settings=settings.model_dump(exclude_none=True))
+
+
 def _views(app: App, preview: bool) -> Body:
-    """The stand-in's apps have no custom views; kintone keys each view by its name."""
-    return {"views": {}, "revision": _revision(app, preview)}
+    """Views by name, in the order of their index, as last set; a new app has none."""
+    return {"views": app.preview_views if preview else app.views, "revision": _revision(app, preview)}
 
 
 def get_views(ctx: Context) -> Body:
@@ -197,6 +366,62 @@ def get_views(ctx: Context) -> Body:
 
 def get_preview_views(ctx: Context) -> Body:
     return _views(_admin_app(ctx), preview=True)
+
+
+def _view_defaults(form: dict[str, FieldDef], kind: str) -> Body:
+    """A new view's settings: a calendar by update time, titled by record number; a custom view paged."""
+    by_type = {f.type: code for code, f in form.items()}
+    defaults = {
+        "filterCond": "",
+        "sort": "",
+        "date": by_type.get("UPDATED_TIME", ""),
+        "title": by_type.get("RECORD_NUMBER", ""),
+        "html": "",
+        "pager": True,
+        "device": "DESKTOP",
+    }
+    return {key: defaults[key] for key in VIEW_KEYS[kind] if key in defaults}
+
+
+def _view(app: App, key: str, body: Any) -> Body:
+    """One view of a views PUT, keyed by its current name: a kept view keeps its id and what is not sent;
+    a new one gets its id (None here) when the request is saved."""
+    path = f"views.{key}"
+    if not isinstance(body, dict) or body.get("type") not in VIEW_KEYS:
+        raise KintoneError("CB_VA01", errors={f"{path}.type": [NOT_ENUM]})
+    kind, kept = body["type"], app.preview_views.get(key)
+    if kept is None and not body.get("name"):
+        raise KintoneError("CB_VA01", errors={f"{path}.name": ["必須です。"]})
+    if kind == "LIST":
+        shown, codes = body.get("fields"), all_codes(app.preview)
+        if not isinstance(shown, list):
+            raise KintoneError("CB_VA01", errors={f"{path}.fields": ["必須です。"]})
+        for i, code in enumerate(shown):
+            if not isinstance(code, str) or code not in codes:
+                raise KintoneError("CB_VA01", errors={f"{path}.fields[{i}]": [_unknown(code)]})
+    base = kept if kept is not None and kept["type"] == kind else _view_defaults(app.preview, kind)
+    return {
+        "type": kind,
+        "name": str(body.get("name") or key),
+        "id": None if kept is None else kept["id"],
+        "index": str(number_param(body.get("index"), f"{path}.index", 0)),
+        **{setting: body.get(setting, base.get(setting)) for setting in VIEW_KEYS[kind]},
+    }
+
+
+def put_preview_views(ctx: Context) -> Body:
+    """Replace every view: views left out are deleted, new ones numbered from the app's view counter."""
+    app, sent = _edited(ctx, "views", dict)
+    views = sorted((_view(app, key, body) for key, body in sent.items()), key=lambda view: int(view["index"]))
+    if len({view["name"] for view in views}) < len(views):
+        raise KintoneError("CB_VA01", errors={"views": ["一覧名が重複しています。"]})
+    fresh = [view for view in views if view["id"] is None]
+    for number, view in enumerate(fresh, start=app.next_view):
+        view["id"] = str(number)
+    saved = _save_preview(
+        ctx, app, preview_views={view["name"]: view for view in views}, next_view=app.next_view + len(fresh)
+    )
+    return {**saved, "views": {view["name"]: {"id": view["id"]} for view in views}}
 
 
 def _status(app: App, preview: bool) -> Body:
@@ -217,15 +442,20 @@ def _check_revision(app: App, revision: Any) -> None:
         raise KintoneError("GAIA_CO02", revision)
 
 
-def change_preview_fields(ctx: Context, *, adding: bool) -> Body:
-    app = _admin_app(ctx)
-    _check_revision(app, ctx.params.get("revision"))
+def _save_preview(ctx: Context, app: App, **changes: Any) -> Body:
+    """Replace parts of the app's preview settings, one settings revision further, and say which."""
     with ctx.store.transaction():
-        changed = app.model_copy(deep=True)
-        changed.preview.update(parse_properties(ctx.params.get("properties"), app.preview, adding=adding))
+        changed = app.model_copy(deep=True, update=changes)
         changed.preview_revision += 1
         ctx.store.save_app(changed)
     return {"revision": str(changed.preview_revision)}
+
+
+def change_preview_fields(ctx: Context, *, adding: bool) -> Body:
+    app = _admin_app(ctx)
+    _check_revision(app, ctx.params.get("revision"))
+    parsed = parse_properties(ctx.params.get("properties"), app.preview, adding=adding)
+    return _save_preview(ctx, app, preview={**app.preview, **parsed})
 
 
 def post_preview_fields(ctx: Context) -> Body:
@@ -240,15 +470,10 @@ def delete_preview_fields(ctx: Context) -> Body:
     app = _admin_app(ctx)
     _check_revision(app, ctx.params.get("revision"))
     codes = as_list(ctx.params.get("fields")) or []
-    with ctx.store.transaction():
-        changed = app.model_copy(deep=True)
-        for code in codes:
-            if code not in changed.preview or changed.preview[code].type in ("RECORD_NUMBER", "CREATOR"):
-                raise KintoneError("CB_VA01", errors={"fields": [f"{code}は削除できません。"]})
-            del changed.preview[code]
-        changed.preview_revision += 1
-        ctx.store.save_app(changed)
-    return {"revision": str(changed.preview_revision)}
+    for code in codes:
+        if code not in app.preview or app.preview[code].type in ("RECORD_NUMBER", "CREATOR"):
+            raise KintoneError("CB_VA01", errors={"fields": [f"{code}は削除できません。"]})
+    return _save_preview(ctx, app, preview={c: f for c, f in app.preview.items() if c not in codes})
 
 
 def post_preview_app(ctx: Context) -> Body:

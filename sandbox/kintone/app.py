@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
 from sandbox.common import FaultConfig, install_sandbox_tools, serve_foreground
-from sandbox.kintone import api_apps, api_files, api_records
+from sandbox.kintone import api_apps, api_comments, api_files, api_records
 from sandbox.kintone.auth import authenticate
 from sandbox.kintone.context import Context, State
 from sandbox.kintone.cursors import Cursors
@@ -50,6 +50,13 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "preview/app.json"): api_apps.post_preview_app,
     ("POST", "preview/app/deploy.json"): api_apps.post_deploy,
     ("GET", "preview/app/deploy.json"): api_apps.get_deploy,
+    ("GET", "preview/app/form/layout.json"): api_apps.get_preview_layout,
+    ("PUT", "preview/app/form/layout.json"): api_apps.put_preview_layout,
+    ("PUT", "preview/app/settings.json"): api_apps.put_preview_settings,
+    ("PUT", "preview/app/views.json"): api_apps.put_preview_views,
+    ("POST", "record/comment.json"): api_comments.post_comment,
+    ("DELETE", "record/comment.json"): api_comments.delete_comment,
+    ("GET", "record/comments.json"): api_comments.get_comments,
 }
 BULK_RESOURCES = frozenset({"record.json", "records.json"})
 MAX_BULK = 20

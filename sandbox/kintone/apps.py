@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,7 +58,7 @@ def parse_properties(properties: Any, existing: dict[str, FieldDef], *, adding: 
             raise KintoneError(
                 "CB_VA01", errors={f"{path}.type": [f"{fdef.type}はこのサンドボックスでは作成できません。"]}
             )
-        if adding and code in _all_codes(existing) | _all_codes(out):
+        if adding and code in all_codes(existing) | all_codes(out):
             raise KintoneError("CB_VA01", errors={f"{path}.code": ["フィールドコードが重複しています。"]})
         if not adding and code not in existing:
             raise KintoneError("CB_VA01", errors={f"{path}.code": ["指定したフィールドが見つかりません。"]})
@@ -67,13 +68,13 @@ def parse_properties(properties: Any, existing: dict[str, FieldDef], *, adding: 
             )
         if fdef.type == SUBTABLE:
             own = set(existing[code].fields) | {code} if code in existing else {code}
-            taken = (_all_codes(existing) - own) | _all_codes(out) | (set(properties) - {code})
+            taken = (all_codes(existing) - own) | all_codes(out) | (set(properties) - {code})
             _check_table(fdef, path, taken)
         out[fdef.code] = fdef
     return out
 
 
-def _all_codes(fields: dict[str, FieldDef]) -> set[str]:
+def all_codes(fields: dict[str, FieldDef]) -> set[str]:
     """Every field code in use, tables' own fields included: codes are unique across the app."""
     return {*fields, *(code for f in fields.values() for code in f.fields)}
 
@@ -98,12 +99,18 @@ def _check_table(table: FieldDef, path: str, taken: set[str]) -> None:
 
 
 def deploy(store: Store, app: App, revert: bool = False) -> None:
-    """Make the preview form live (or discard it); must run inside a transaction."""
+    """Make the preview settings live — form, layout, general settings (the app's name among them) and
+    views — or discard them; must run inside a transaction."""
     updated = app.model_copy(deep=True)
     if revert:
-        updated.preview = {k: v.model_copy() for k, v in app.fields.items()}
+        updated.preview, updated.preview_layout, updated.preview_settings, updated.preview_views = deepcopy(
+            (app.fields, app.layout, app.settings, app.views)
+        )
     else:
-        updated.fields = {k: v.model_copy() for k, v in app.preview.items()}
+        updated.fields, updated.layout, updated.settings, updated.views = deepcopy(
+            (app.preview, app.preview_layout, app.preview_settings, app.preview_views)
+        )
+        updated.name = updated.settings.get("name", app.name)
         updated.revision = updated.preview_revision
         updated.deployed = True
     store.save_app(updated)

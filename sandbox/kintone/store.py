@@ -31,12 +31,16 @@ create table if not exists usage (day text, app integer, count integer not null,
 create table if not exists files (
     key text primary key, app integer, name text not null, content_type text not null, body blob not null
 );
+create table if not exists comments (
+    app integer, record integer, id integer, body text, primary key (app, record, id)
+);
 """
 Record = dict[str, Any]
 
 
 class App(BaseModel):
-    """An app: its deployed form, the preview form being edited, and its id counter."""
+    """An app: its deployed settings, the preview ones being edited (form, layout, general settings,
+    views), and its id counters."""
 
     id: int
     name: str
@@ -50,6 +54,13 @@ class App(BaseModel):
     next_id: int = 1
     next_row: int = 1  # table rows are numbered per app, never reused
     created_at: str = ""
+    layout: list[dict[str, Any]] | None = None  # None: never set, one row per field
+    preview_layout: list[dict[str, Any]] | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)  # general settings as last set; {}: a new app's
+    preview_settings: dict[str, Any] = Field(default_factory=dict)
+    views: dict[str, dict[str, Any]] = Field(default_factory=dict)  # by name, as views.json returns them
+    preview_views: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    next_view: int = 1
 
 
 class TokenGrant(BaseModel):
@@ -252,6 +263,31 @@ class Store:
             "select app, name, content_type, body from files where key = ? and app is not null", (key,)
         ).fetchone()
         return None if found is None else (int(found[0]), str(found[1]), str(found[2]), bytes(found[3]))
+
+    def comments(self, app_id: int, record_id: int) -> list[dict[str, Any]]:
+        """A record's comments, oldest first, each with its ``id``."""
+        rows = self.db.execute(
+            "select id, body from comments where app = ? and record = ? and body is not null order by id",
+            (app_id, record_id),
+        )
+        return [{"id": str(cid), **json.loads(body)} for cid, body in rows]
+
+    def add_comment(self, app_id: int, record_id: int, comment: dict[str, Any]) -> int:
+        """Store a comment under the record's next id (per record, never reused); inside a transaction."""
+        (last,) = self.db.execute(
+            "select coalesce(max(id), 0) from comments where app = ? and record = ?", (app_id, record_id)
+        ).fetchone()
+        self.db.execute(
+            "insert into comments values (?, ?, ?, ?)", (app_id, record_id, last + 1, json.dumps(comment))
+        )
+        return int(last) + 1
+
+    def delete_comment(self, app_id: int, record_id: int, comment_id: int) -> None:
+        """Blank a comment out, keeping its row so its id is not handed out again; inside a transaction."""
+        self.db.execute(
+            "update comments set body = null where app = ? and record = ? and id = ?",
+            (app_id, record_id, comment_id),
+        )
 
     def close(self) -> None:
         with self.lock:
