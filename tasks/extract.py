@@ -31,6 +31,7 @@ from schemas.staging import (
 )
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.pause import pause_point
+from tasks.redact import masked_failures
 
 STAGING = "staging"
 CUTS_STREAM = "cuts"
@@ -115,12 +116,14 @@ def stage_one_cut(spec: Spec, ma: SatoriClient, staging: StagingArea, cut: Cut, 
 
 
 @task(name="find due cuts", cache_policy=NO_CACHE)
+@masked_failures
 def find_due_cuts(spec: Spec, requested: str | None = None) -> list[Cut]:
     with ma_client(spec) as ma:
         return due_cuts(ma, state_store(spec), requested)
 
 
 @task(name="stage cut", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+@masked_failures
 def stage_cut(spec: Spec, cut: Cut, run_id: str) -> StagedCut:
     """Idempotent: a retry rewrites the same files atomically."""
     with ma_client(spec) as ma:
@@ -128,6 +131,7 @@ def stage_cut(spec: Spec, cut: Cut, run_id: str) -> StagedCut:
 
 
 @task(name="commit staging watermark", cache_policy=NO_CACHE)
+@masked_failures
 def commit_staging_watermark(spec: Spec, cut: Cut, run_id: str) -> bool:
     """Only after the cut's manifest is written: the watermark never covers unstaged data."""
     return state_store(spec).commit_watermark(STAGING, CUTS_STREAM, cut.id, run_id)

@@ -19,7 +19,7 @@ from schemas.notice import build_notice, build_test_notice
 from schemas.report import RunReport
 from schemas.spec import BLOCK_PREFIX, SECRET_KEYS, Spec
 from tasks.clients import resolve_secret, state_store
-from tasks.redact import redact, register_secret
+from tasks.redact import masked_failures, redact, register_secret
 
 log = logging.getLogger("renkei.notify")
 _ONE_AT_A_TIME = threading.Lock()  # the flow and a state hook may both ask for the same run's email
@@ -56,6 +56,7 @@ def send_run_notice(spec: Spec, report: RunReport, state: StateStore | None = No
 
 
 @task(name="notify", cache_policy=NO_CACHE)
+@masked_failures
 def notify_run(spec: Spec, report: RunReport) -> bool:
     """The failure email as a step of the flow (at most once per run, see send_run_notice)."""
     return send_run_notice(spec, report)

@@ -8,13 +8,17 @@ formatted traceback are both masked.
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from connectors.http import MASK
 
-__all__ = ["MASK", "redact", "register_secret"]
+__all__ = ["MASK", "masked_failures", "redact", "register_secret"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
 _secrets: set[str] = set()
 _made = logging.getLogRecordFactory()
 
@@ -55,3 +59,28 @@ def _masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         if _holds_secret(formatted):
             record.exc_text, record.exc_info = redact(formatted), None
     return record
+
+
+class MaskedError(RuntimeError):
+    """An exception whose own text held a secret and could not be masked in place."""
+
+
+def masked_failures(step: Callable[P, R]) -> Callable[P, R]:
+    """A step whose exceptions leave it masked: Prefect keeps ``str(exc)`` as the failed state's
+    message (and may store the exception), which no log-record factory sees. The exception keeps its
+    type (so retry rules still apply) unless its text cannot be masked through its arguments."""
+
+    @functools.wraps(step)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return step(*args, **kwargs)
+        except Exception as exc:
+            text = str(exc)
+            if not _holds_secret(text):
+                raise
+            exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+            if _holds_secret(str(exc)):
+                raise MaskedError(f"{type(exc).__name__}: {redact(text)}") from None
+            raise
+
+    return run

@@ -13,6 +13,7 @@ from connectors.http import HttpError
 from schemas.spec import Spec
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.load import StreamReport
+from tasks.redact import masked_failures
 from tasks.sync_target import sync_inbound, sync_outbound
 from tasks.targets import adapter_for
 
@@ -44,6 +45,7 @@ def retry_when_transient(task: Task[..., Any], task_run: TaskRun, state: State[A
     retry_delay_seconds=STEP_RETRY_DELAYS,
     retry_condition_fn=retry_when_transient,
 )
+@masked_failures
 def load_target(spec: Spec, target_name: str, run_id: str) -> list[StreamReport]:
     """Staged customers and action histories into one target (idempotent: upserts by natural key)."""
     target = spec.target(target_name)
@@ -62,6 +64,7 @@ def load_target(spec: Spec, target_name: str, run_id: str) -> list[StreamReport]
     retry_delay_seconds=STEP_RETRY_DELAYS,
     retry_condition_fn=retry_when_transient,
 )
+@masked_failures
 def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport:
     """One target's changed Writable fields into the MA (idempotent: only differences are written)."""
     target = spec.target(target_name)

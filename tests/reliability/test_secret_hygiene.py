@@ -54,7 +54,7 @@ from sandbox.sansan.seed import seed as seed_cards
 from sandbox.satori.app import create_app as satori_app
 from sandbox.satori.seed import seed as seed_ma
 from schemas.validate import load_spec
-from tasks.redact import MASK, redact, register_secret
+from tasks.redact import MASK, MaskedError, masked_failures, redact, register_secret
 from tasks.steps import load_target, write_back_target
 from tasks.targets.salesforce import SalesforceTarget
 from tests.flows.conftest import sandbox_call
@@ -316,6 +316,40 @@ def test_a_joined_secret_masks_each_of_its_parts() -> None:
     """kintone's tokens are given joined; a service that names one of them alone is masked too."""
     register_secret("Zq7xJoinedFirst1,Zq7xJoinedSecond2")
     assert redact("token Zq7xJoinedSecond2 is not valid for app 7") == f"token {MASK} is not valid for app 7"
+
+
+def test_a_step_that_fails_with_a_secret_in_its_text_fails_masked() -> None:
+    """Prefect keeps ``str(exc)`` as a failed task's state message: the step masks it first."""
+    secret = "Zq7xStepSecret99"
+    register_secret(secret)
+
+    @masked_failures
+    def plain() -> None:
+        raise ConnectionError(f"proxy said: Authorization={secret}")
+
+    class Opaque(Exception):
+        def __str__(self) -> str:  # text built outside args: cannot be masked in place
+            return f"token {secret} refused"
+
+    @masked_failures
+    def opaque() -> None:
+        raise Opaque()
+
+    with pytest.raises(ConnectionError) as kept:  # same type: the retry rule still applies
+        plain()
+    assert str(kept.value) == f"proxy said: Authorization={MASK}"
+    with pytest.raises(MaskedError) as replaced:
+        opaque()
+    assert str(replaced.value) == f"Opaque: token {MASK} refused"
+    error = ValueError("no secret here")
+
+    @masked_failures
+    def clean() -> None:
+        raise error
+
+    with pytest.raises(ValueError) as untouched:
+        clean()
+    assert untouched.value is error and error.args == ("no secret here",)
 
 
 def test_tls_is_verified_unless_the_stand_in_ca_is_named(world: World) -> None:
