@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sandbox.kintone.errors import KintoneError
 from sandbox.kintone.fields import ENTITY_TYPES, FieldDef, FieldRuleError, parse_date, parse_datetime
-from sandbox.kintone.query import COMPARISONS, BoolOp, Cond, Func, Node, Query, Value, syntax_error
+from sandbox.kintone.query import COMPARISONS, Cond, Func, Node, Query, Value, syntax_error
 
 TENANT_TZ = ZoneInfo("Asia/Tokyo")
 ORDERED = (*COMPARISONS, "in", "not in")
@@ -53,33 +53,51 @@ def compile_where(node: Node | None, fields: dict[str, FieldDef], login: str) ->
     """
     if node is None:
         return lambda _record: True
-    if isinstance(node, BoolOp):
-        parts = [compile_where(p, fields, login) for p in node.parts]
-        if node.op == "and":
-            return lambda record: all(p(record) for p in parts)
-        return lambda record: any(p(record) for p in parts)
-    if node.field not in fields:
-        cell = next((t for t in fields.values() if node.field in t.fields), None)
-        if cell is not None:
-            return _in_table(cell.code, cell.fields[node.field], node, login)
-    return _condition(node, fields, login)
+    if isinstance(node, Cond):
+        table = _table_of(node, fields)
+        return _condition(node, fields, login) if table is None else _in_table(table, [node], login)
+    if node.op == "or":
+        alternatives = [compile_where(p, fields, login) for p in node.parts]
+        return lambda record: any(p(record) for p in alternatives)
+    # kintone joins positive conditions on one table with "and" row by row: one row must meet them all
+    same_row: dict[str, list[Cond]] = {}
+    others: list[Node] = []
+    for part in node.parts:
+        table = _table_of(part, fields)
+        if isinstance(part, Cond) and table is not None and part.op not in NEGATIVE:
+            same_row.setdefault(table.code, []).append(part)
+        else:
+            others.append(part)
+    tables = {t.code: t for t in fields.values() if t.fields}
+    parts = [compile_where(p, fields, login) for p in others]
+    parts += [_in_table(tables[code], conds, login) for code, conds in same_row.items()]
+    return lambda record: all(p(record) for p in parts)
 
 
-def _in_table(table: str, fdef: FieldDef, cond: Cond, login: str) -> Predicate:
-    """A condition on a table's field: some row matches; a negative one (not in …) needs every row.
-    A record without rows matches neither. ``=`` and ``!=`` are refused in tables (GAIA_IQ07)."""
-    if cond.op in ("=", "!="):
-        raise KintoneError("GAIA_IQ07", fdef.code, cond.op)
-    test = _predicate(fdef, cond, login)
-    negative = cond.op in NEGATIVE
+def _table_of(node: Node, fields: dict[str, FieldDef]) -> FieldDef | None:
+    """The table whose field a condition names, or None for a field of the record itself."""
+    if not isinstance(node, Cond) or node.field in fields:
+        return None
+    return next((t for t in fields.values() if node.field in t.fields), None)
+
+
+def _in_table(table: FieldDef, conds: list[Cond], login: str) -> Predicate:
+    """Conditions on a table's fields: some row meets them all; a negative one (not in …) needs every
+    row. A record without rows matches neither. ``=`` and ``!=`` are refused in tables (GAIA_IQ07)."""
+    for cond in conds:
+        if cond.op in ("=", "!="):
+            raise KintoneError("GAIA_IQ07", cond.field, cond.op)
+    tests = [_predicate(table.fields[cond.field], cond, login) for cond in conds]
+    negative = len(conds) == 1 and conds[0].op in NEGATIVE
+    code = table.code
 
     def matches(record: Record) -> bool:
-        rows = [
-            {code: cell["value"] for code, cell in row["value"].items()} for row in record.get(table) or []
-        ]
+        rows = [{c: cell["value"] for c, cell in row["value"].items()} for row in record.get(code) or []]
         if not rows:
             return False
-        return all(map(test, rows)) if negative else any(map(test, rows))
+        if negative:
+            return all(tests[0](row) for row in rows)
+        return any(all(test(row) for test in tests) for row in rows)
 
     return matches
 

@@ -438,6 +438,11 @@ def test_tables_rows_ids_merges_and_queries(tmp_path: Path) -> None:
 
         assert found('品名 in ("ぶどう")') == [rid] and found("数量 >= 7") == [rid]
         assert found('品名 not in ("りんご")') == [rid]  # every row; a record without rows never matches
+        # "and" on one table's fields means one row: みかん has 7, ぶどう has none
+        assert found('品名 in ("みかん") and 数量 >= 7') == [rid]
+        assert found('品名 in ("ぶどう") and 数量 >= 7') == []
+        assert found('品名 in ("ぶどう") or 数量 >= 7') == [rid]
+        assert found('品名 in ("ぶどう") and 件名 = "x"') == [rid]  # the record's own field: as usual
         wrong = admin.get("/k/v1/records.json", params={"app": app, "query": '品名 = "ぶどう"'})
         assert (wrong.status_code, wrong.json()["code"]) == (400, "GAIA_IQ07")
 
