@@ -364,3 +364,7 @@ def main() -> None:
     except RunLocked as exc:
         err_console.print(f"[yellow]{exc}[/yellow]", highlight=False)
         raise SystemExit(3) from exc
+
+
+if __name__ == "__main__":  # `python -m flows.cli` (how `renkei sandbox all` starts each stand-in)
+    main()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import typer
@@ -124,6 +128,53 @@ def sansan(
         api_key=api_key,
         faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
     )
+
+
+STAND_INS = ("satori", "kintone", "salesforce", "sansan")  # `all` serves them on PORT, PORT+1, …
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@sandbox_app.command("all")
+def all_stand_ins(
+    port: int = PortOpt,
+    data: Path = DataOpt,
+    faults: float = FaultsOpt,
+    fault_seed: int = FaultSeedOpt,
+    fault_kinds: str | None = FaultKindsOpt,
+) -> None:
+    """Every stand-in with its default credentials, each in its own process, until interrupted:
+    the MA on PORT, kintone on PORT+1, Salesforce (HTTPS) on PORT+2, Sansan on PORT+3, each keeping
+    its data in DATA/<name>.
+
+    Example: renkei sandbox all --port 8701 --data ./var/sandbox
+    """
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated `all` stops its stand-ins too
+    shared = ["--faults", str(faults), "--fault-seed", str(fault_seed)]
+    shared += ["--fault-kinds", fault_kinds] if fault_kinds else []
+    command = [sys.executable, "-m", "flows.cli", "sandbox"]
+    children = [
+        subprocess.Popen([*command, name, "--port", str(port + i), "--data", str(data / name), *shared])
+        for i, name in enumerate(STAND_INS)
+    ]
+    typer.echo(", ".join(f"{name} :{port + i}" for i, name in enumerate(STAND_INS)) + " — Ctrl-C stops them")
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=30)
+    stopped = (0, -signal.SIGTERM)
+    failed = [n for n, child in zip(STAND_INS, children, strict=True) if child.returncode not in stopped]
+    if failed:
+        typer.echo(f"stopped: {', '.join(failed)} exited on its own", err=True)
+        raise typer.Exit(1)
 
 
 @sandbox_app.command("seed")
