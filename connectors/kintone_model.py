@@ -16,7 +16,7 @@ from connectors.http import RETRY_STATUSES, Action, Decision, HttpError, retry_a
 from schemas.kintone_values import FieldInfo as FieldInfo  # re-exported for the client's callers
 
 # lock and limit errors kintone asks us to retry; checked before the fail prefixes (GAIA_RE18 is a lock)
-RETRY_CODES = frozenset({"GAIA_TM12", "GAIA_RE18", "GAIA_DA02", "CB_TO01", "CB_UN01"})
+RETRY_CODES = frozenset({"GAIA_TM12", "GAIA_RE18", "GAIA_DA02", "GAIA_TO04", "CB_TO01", "CB_UN01"})
 FAIL_PREFIXES = (
     "CB_VA",
     "CB_IJ",

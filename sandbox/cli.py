@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from sandbox.common import FaultConfig
+from sandbox.kintone import CONCURRENCY_LIMIT
 
 sandbox_app = typer.Typer(
     help="Run the local stand-ins (trial environment) of the MA, kintone, Salesforce and Sansan.",
@@ -57,6 +58,12 @@ def kintone(
     data: Path = DataOpt,
     user: str = typer.Option("Administrator", "--user", help="Login name for password auth."),
     password: str = typer.Option("renkei-demo", "--password", help="Password for password auth."),
+    concurrency_limit: int = typer.Option(
+        CONCURRENCY_LIMIT,
+        "--concurrency-limit",
+        min=1,
+        help="API requests in progress at once before a 429 (GAIA_TO04).",
+    ),
     faults: float = FaultsOpt,
     fault_seed: int = FaultSeedOpt,
     fault_kinds: str | None = FaultKindsOpt,
@@ -73,6 +80,7 @@ def kintone(
         user=user,
         password=password,
         faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+        concurrency_limit=concurrency_limit,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.common import FaultConfig, install_sandbox_tools, serve_foreground
-from sandbox.kintone import api_apps, api_comments, api_files, api_records
+from sandbox.common import FaultConfig, LoggedRequest, RequestLog, install_sandbox_tools, serve_foreground
+from sandbox.kintone import CONCURRENCY_LIMIT, api_apps, api_comments, api_files, api_records
 from sandbox.kintone.auth import authenticate
 from sandbox.kintone.context import Context, State
 from sandbox.kintone.cursors import Cursors
@@ -136,13 +138,57 @@ class BulkFailure(Exception):
 ROUTES[("POST", "bulkRequest.json")] = bulk_request
 
 
-def create_app(data_dir: Path, user: str, password: str, faults: FaultConfig | None = None) -> FastAPI:
+class ConcurrencyLimit:
+    """kintone's limit on API requests in progress at once (100 a domain): the next is refused with
+    429 GAIA_TO04, and every API response tells the limit and how many are running. Outermost, so a
+    slow request (an injected delay too) holds its place for as long as it takes."""
+
+    def __init__(self, app: ASGIApp, limit: int, log: RequestLog):
+        self.app = app
+        self.limit = limit
+        self.log = log  # a refusal is answered here, outside the request-log middleware: log it too
+        self.running = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith("/k/"):
+            await self.app(scope, receive, send)
+            return
+        self.running += 1
+        running = self.running
+
+        async def send_counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                counts = [(b"x-concurrencylimit-limit", b"%d" % self.limit)]
+                counts.append((b"x-concurrencylimit-running", b"%d" % running))
+                message = {**message, "headers": [*message.get("headers", []), *counts]}
+            await send(message)
+
+        try:
+            if running > self.limit:
+                self.log.entries.append(LoggedRequest(scope["method"], scope["path"], 429, time.time()))
+                refused = KintoneError("GAIA_TO04").response()
+                refused.headers["X-Cybozu-Error"] = "GAIA_TO04"
+                await refused(scope, receive, send_counted)
+            else:
+                await self.app(scope, receive, send_counted)
+        finally:
+            self.running -= 1
+
+
+def create_app(
+    data_dir: Path,
+    user: str,
+    password: str,
+    faults: FaultConfig | None = None,
+    concurrency_limit: int = CONCURRENCY_LIMIT,
+) -> FastAPI:
     """The stand-in over ``<data_dir>/kintone.db``; ``user``/``password`` is the one password login."""
     store = Store(Path(data_dir) / "kintone.db")
     state = State(store, Cursors(), user, password)
     app = FastAPI(title="kintone REST API (renkei stand-in)", docs_url=None, redoc_url=None)
     app.state.kintone = state
     install_sandbox_tools(app, render_error, faults)
+    app.add_middleware(ConcurrencyLimit, limit=concurrency_limit, log=app.state.request_log)  # outermost
 
     async def dispatch(request: Request, resource: str, space: int | None) -> Response:
         method = request.method
@@ -207,9 +253,16 @@ def create_app(data_dir: Path, user: str, password: str, faults: FaultConfig | N
     return app
 
 
-def serve(port: int, data: Path, user: str, password: str, faults: FaultConfig | None = None) -> None:
+def serve(
+    port: int,
+    data: Path,
+    user: str,
+    password: str,
+    faults: FaultConfig | None = None,
+    concurrency_limit: int = CONCURRENCY_LIMIT,
+) -> None:
     """`renkei sandbox kintone`: the stand-in in the foreground on 127.0.0.1:port."""
-    app = create_app(data, user, password, faults)
+    app = create_app(data, user, password, faults, concurrency_limit)
     state: State = app.state.kintone
     for token, grant in state.store.tokens.items():
         print(f"app {grant.app} ({state.store.apps[grant.app].name}): API token {token}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from connectors.http import Action, HttpError, HttpPolicy
 from connectors.kintone import KintoneClient
 from connectors.kintone_model import DailyBudget, classify_kintone, escape_query_value, record_values
-from sandbox.common import BackgroundServer
+from sandbox.common import BackgroundServer, FaultConfig
 from sandbox.kintone.app import create_app
 from sandbox.kintone.demo_apps import DemoApps, build_demo_apps
 from schemas.outcomes import Status
@@ -45,6 +46,7 @@ def customers(n: int, prefix: str) -> list[dict[str, object]]:
     [
         (200, {}, Action.OK),
         (429, {"code": "GAIA_TM12"}, Action.RETRY),
+        (429, {"code": "GAIA_TO04"}, Action.RETRY),
         (520, {"code": "GAIA_DA02"}, Action.RETRY),
         (400, {"code": "GAIA_RE18"}, Action.RETRY),
         (503, {"message": "down"}, Action.RETRY),
@@ -270,3 +272,17 @@ def test_password_auth_and_guest_space(server: tuple[BackgroundServer, DemoApps]
     guest = KintoneClient(srv.url, username="admin", password="pw", guest_space=3, policy=FAST)
     outcomes = guest.upsert_records(app, "キー", [{"キー": "k1"}, {"キー": "k1"}])
     assert [o.status for o in outcomes] == [Status.CREATED, Status.UPDATED]
+
+
+def test_parallel_writes_over_the_concurrency_limit_are_retried(tmp_path: Path) -> None:
+    """4 requests in flight against a limit of 2 (each held 0.3 s): the refused are retried, none lost."""
+    slow = FaultConfig(rate=1.0, kinds=("slow",), slow_seconds=0.3)
+    app = create_app(tmp_path, "admin", "pw", slow, concurrency_limit=2)
+    demo = build_demo_apps(app.state.kintone.store)
+    patient = HttpPolicy(backoff_base=0.2, backoff_cap=1.0, max_attempts=8)  # backs off as in production
+    with BackgroundServer(app) as srv:
+        client = KintoneClient(srv.url, api_tokens=[demo.customers.token], policy=patient)
+        outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(800, "limit"))
+        refused = [e for e in srv.request_log.entries if e.status == 429]
+    assert [o.status for o in outcomes] == [Status.CREATED] * 800
+    assert refused and writes(srv) == 8 + len(refused)  # ceil(800/100), plus each refusal sent again

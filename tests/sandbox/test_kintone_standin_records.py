@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.common import BackgroundServer
+from sandbox.common import BackgroundServer, FaultConfig
 from sandbox.kintone.app import create_app
 from sandbox.kintone.demo_apps import DemoApps, build_demo_apps
 from tests.sandbox.kintone_http import client
@@ -506,3 +507,27 @@ def test_files_upload_attach_download_and_replace(tmp_path: Path) -> None:
         assert missing.json()["errors"] == {"record.契約書.values": {"messages": ["必須です。"]}}
         unknown = api.get("/k/v1/file.json", params={"fileKey": "nope"})
         assert (unknown.status_code, unknown.json()["code"]) == (404, "GAIA_BL01")
+
+
+def test_requests_beyond_the_concurrency_limit_are_refused(tmp_path: Path) -> None:
+    """kintone's 100 concurrent requests a domain, here 2: the third request in progress gets 429."""
+    slow = FaultConfig(rate=1.0, kinds=("slow",), slow_seconds=2.0)
+    app = create_app(tmp_path, USER, PASSWORD, slow, concurrency_limit=2)
+    demo = build_demo_apps(app.state.kintone.store)
+    with BackgroundServer(app) as srv:
+        params = {"app": demo.customers.id}
+
+        def call(_: int) -> httpx.Response:
+            return client(srv, demo.customers.token).get("/k/v1/records.json", params=params)
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(call, range(4)))
+        refused = [a for a in answers if a.status_code == 429]
+        assert len(refused) == 2 and sum(a.status_code == 200 for a in answers) == 2
+        assert {a.json()["code"] for a in refused} == {"GAIA_TO04"}
+        assert refused[0].headers["x-cybozu-error"] == "GAIA_TO04"
+        assert refused[0].headers["x-concurrencylimit-limit"] == "2"
+        assert int(refused[0].headers["x-concurrencylimit-running"]) > 2
+        httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 0.0})
+        alone = call(0)
+        assert alone.status_code == 200 and alone.headers["x-concurrencylimit-running"] == "1"
