@@ -132,6 +132,8 @@ def is_empty(value: Any) -> bool:
 def normalize_value(field: FieldDef, raw: Any) -> Any:
     """A request value checked against the field's type and limits, in stored (response) form."""
     kind = field.type
+    if type(raw) is str and raw and kind in TEXT_TYPES:  # the common case first: a batch has many
+        return _text(field, raw)
     if kind in MULTI_CHOICE_TYPES:
         return _multi_choice(field, raw)
     if kind in ENTITY_TYPES:
