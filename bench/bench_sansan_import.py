@@ -34,41 +34,17 @@ KEY = "renkeibenchimport000000000000000"
 TOKEN = "tok-bench-import"
 NOW = datetime.fromisoformat("2024-06-15T12:00:00+09:00")
 RESULTS = Path(__file__).with_name("RESULTS.md")
-MAP = {
-    "last_name": "lastName",
-    "first_name": "firstName",
-    "last_name_reading": "lastNameReading",
-    "first_name_reading": "firstNameReading",
-    "lead_company_name": "companyName",
-    "department": "departmentName",
-    "title": "title",
-    "phone_number": "tel",
-    "mobile_phone_number": "mobile",
-    "address": "address",
-    "custom:card_exchanged_on": "exchangeDate",
-}
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sansan.yaml"
 
 
 def write_spec(root: Path, ma_url: str, sansan_url: str) -> Path:
-    spec: dict[str, Any] = {
-        "version": 1,
-        "company": "acme",
-        "notify": {"error_email": ["ops@example.co.jp"], "smtp": {"host": "127.0.0.1", "port": 2525}},
-        "storage": {"staging": str(root / "staging"), "state": f"sqlite:///{root / 'state.db'}"},
-        "ma": {"url": ma_url, "token": TOKEN},
-        "custom_fields": {"card_exchanged_on": {"type": "date"}},
-        "fields": dict.fromkeys(MAP, "writable"),
-        "targets": [
-            {
-                "name": "sansan-cards",
-                "kind": "sansan",
-                "url": sansan_url,
-                "auth": {"api_key": KEY},
-                "match": {"ma": "email", "target": "email"},
-                "map": MAP,
-            }
-        ],
-    }
+    """The shipped Sansan example (fields, map, rules) pointed at the two stand-ins and ``root``."""
+    spec: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    spec["notify"]["smtp"] = {"host": "127.0.0.1", "port": 2525}
+    spec["storage"] = {"staging": str(root / "staging"), "state": f"sqlite:///{root / 'state.db'}"}
+    spec["ma"] = {"url": ma_url, "token": TOKEN}
+    (target,) = spec["targets"]
+    target.update(url=sansan_url, auth={"api_key": KEY})
     path = root / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     return path

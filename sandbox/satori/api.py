@@ -255,14 +255,18 @@ def _stream(chunks: Any, columns: tuple[str, ...], fmt: str) -> StreamingRespons
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt])
 
 
-def _action_export(store: Store, company: str, cut: str, kind: str, fmt: str) -> Response:
-    at = _cut(store, cut)
+def _action_kind(kind: str) -> ActionKind:
     try:
-        action = ActionKind(kind)
+        return ActionKind(kind)
     except ValueError:
         raise ApiError(
             404, "unknown_kind", f"no action history {kind!r}: use one of {', '.join(ActionKind)}", "kind"
         ) from None
+
+
+def _action_export(store: Store, company: str, cut: str, kind: str, fmt: str) -> Response:
+    at = _cut(store, cut)
+    action = _action_kind(kind)
     if fmt == "csv":
         cut_name = cut_id(at)
         path = store.cut_files.ensure(
@@ -320,12 +324,7 @@ def actions_page(
 ) -> ActionPage:
     """One action history of one cut as JSON pages (keyset by event_id) for generic REST clients."""
     at = _cut(store, cut)
-    try:
-        action = ActionKind(kind)
-    except ValueError:
-        raise ApiError(
-            404, "unknown_kind", f"no action history {kind!r}: use one of {', '.join(ActionKind)}", "kind"
-        ) from None
+    action = _action_kind(kind)
     after = int(page_token) if page_token else -1
     rows = list(next(action_chunks(store.engine, company, action, at, after, page_size), []))
     full = len(rows) == page_size
