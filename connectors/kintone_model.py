@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import httpx
 
 from connectors.http import RETRY_STATUSES, Action, Decision, HttpError, retry_after_seconds, service_message
+from schemas import clock
 from schemas.kintone_values import FieldInfo as FieldInfo  # re-exported for the client's callers
 
 # lock and limit errors kintone asks us to retry; checked before the fail prefixes (GAIA_RE18 is a lock)
@@ -109,7 +110,7 @@ class RequestBudget(Protocol):
 
 def budget_day(now: datetime | None = None) -> date:
     """kintone's request day runs 09:00–08:59 JST, which is exactly the UTC calendar day."""
-    return (now or datetime.now(UTC)).astimezone(UTC).date()
+    return (now or clock.now()).astimezone(UTC).date()
 
 
 @dataclass

@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from connectors.http import chunked
+from schemas import clock
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 metadata = sa.MetaData()
@@ -143,7 +144,7 @@ class Rejection:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from prefect import flow, runtime
 from prefect.artifacts import create_markdown_artifact
 
 from flows.extract import artifact_key, stage_due_cuts
+from schemas import clock
 from schemas.mapping import field_map
 from schemas.validate import load_spec
 from tasks.clients import ma_client, staging_area, state_store
@@ -67,7 +68,7 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
         targets: Only these target names; every target when empty.
     """
     spec = load_spec(spec_path)
-    run_id = str(runtime.flow_run.get_id() or f"plan-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
+    run_id = str(runtime.flow_run.get_id() or f"plan-{clock.now().strftime('%Y%m%dT%H%M%S%f')}")
     stage_due_cuts(spec, run_id)
     book = PlanBook()
     state = ReadOnlyState(state_store(spec), book)
@@ -84,7 +85,7 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
                     sync_inbound(spec, target, real, dry_ma, state, run_id)
         finally:
             real.close()
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    stamp = clock.now().astimezone(ZoneInfo(spec.timezone)).strftime("%Y%m%dT%H%M%S%z")
     folder = f"{spec.company}/_plans/{stamp}"
     table = pa.Table.from_pylist([asdict(c) for c in book.changes], schema=PLAN_SCHEMA)
     staging.write_batches(f"{folder}/changes.parquet", PLAN_SCHEMA, table.to_batches())

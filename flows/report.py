@@ -13,6 +13,7 @@ from rich.table import Column, Table
 from connectors.smtp import SmtpError
 from connectors.state import StateStore
 from flows.extract import artifact_key
+from schemas import clock
 from schemas.report import RunReport, StepFailure
 from schemas.spec import Spec
 from schemas.staging import format_cut
@@ -27,11 +28,11 @@ log = logging.getLogger("renkei.report")
 def next_cut(spec: Spec, now: datetime | None = None) -> str:
     """The next scheduled cut after ``now`` in the spec's timezone."""
     zone = ZoneInfo(spec.timezone)
-    moment = (now or datetime.now(zone)).astimezone(zone)
+    moment = (now or clock.now()).astimezone(zone)
     for days in range(3):
         day = moment.date() + timedelta(days=days)
-        for clock in sorted(time.fromisoformat(c) for c in spec.cuts):
-            candidate = datetime.combine(day, clock, zone)
+        for at in sorted(time.fromisoformat(c) for c in spec.cuts):
+            candidate = datetime.combine(day, at, zone)
             if candidate > moment:
                 return format_cut(candidate)
     raise ValueError("the spec has no cut times")

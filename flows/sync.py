@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from prefect import Flow, flow, get_run_logger, runtime
@@ -11,6 +10,7 @@ from prefect.client.schemas.objects import FlowRun, State
 from flows.extract import stage_due_cuts
 from flows.lock import run_lock
 from flows.report import finish_report, next_cut
+from schemas import clock
 from schemas.report import RunReport, StepFailure, StreamLine
 from schemas.spec import Spec
 from schemas.validate import load_spec
@@ -52,7 +52,7 @@ def sync(spec_path: str, targets: list[str] | None = None) -> RunReport:
         targets: Only these target names; every target when empty.
     """
     spec: Spec = load_spec(spec_path)
-    run_id = str(runtime.flow_run.get_id() or f"local-{datetime.now().strftime('%Y%m%dT%H%M%S')}")
+    run_id = str(runtime.flow_run.get_id() or f"local-{clock.now().strftime('%Y%m%dT%H%M%S%f')}")
     state = state_store(spec)
     with run_lock(state, "sync", run_id):
         state.start_run("sync", None, run_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sandbox.sansan.app import create_app as sansan_app
 from sandbox.sansan.seed import seed as seed_cards
 from sandbox.satori.app import create_app as satori_app
 from sandbox.satori.seed import seed as seed_ma
+from schemas import clock
 
 MA_TOKEN = "demo-token"
 SANSAN_KEY = "renkeidemo0000000000000000000000"
@@ -41,6 +42,7 @@ class DemoSizes:
     customers: int = 2_000
     actions: int = 20_000
     cards: int = 300
+    recent: float = 0.1  # share of actions in the last day: the first cut staged holds every kind
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class DemoEnvironment:
     ):
         self.folder = folder
         self.sizes = sizes or DemoSizes()
-        self.now = now
+        self.now = now  # the world's "now": the clock's when the environment starts, unless given
         self.ports = ports or DemoPorts()
         self.faults = faults
         self._stack = ExitStack()
@@ -85,22 +87,30 @@ class DemoEnvironment:
         return self.folder / "sandbox"
 
     def __enter__(self) -> DemoEnvironment:
+        now = self.now = self.now or clock.now()
         if self.folder.exists():
             shutil.rmtree(self.folder)
         self.data.mkdir(parents=True)
         try:
-            self._start()
+            self._start(now)
         except BaseException:
             self._stack.close()
             raise
         return self
 
-    def _start(self) -> None:
+    def _start(self, now: datetime) -> None:
         ma_dir, kintone_dir, sf_dir, sansan_dir = (
             self.data / n for n in ("satori", "kintone", "salesforce", "sansan")
         )
+        sizes = self.sizes
         seed_ma(
-            ma_dir, self.sizes.customers, self.sizes.actions, company="demo", token=MA_TOKEN, now=self.now
+            ma_dir,
+            sizes.customers,
+            sizes.actions,
+            company="demo",
+            token=MA_TOKEN,
+            now=now,
+            recent=sizes.recent,
         )
         self._serve("satori", satori_app(ma_dir, {MA_TOKEN: "demo"}, self._faults()))
 
@@ -116,8 +126,7 @@ class DemoEnvironment:
         salesforce = salesforce_app(sf_dir, faults=self._faults())
         self._serve("salesforce", salesforce, **salesforce.state.tls.uvicorn_kwargs())
 
-        recent = (self.now or datetime.now(UTC)) - timedelta(days=70)  # inside the import's first window
-        seed_cards(sansan_dir, self.sizes.cards, base=recent)
+        seed_cards(sansan_dir, sizes.cards, base=now - timedelta(days=70))  # inside the first window
         self._serve("sansan", sansan_app(sansan_dir, SANSAN_KEY, self._faults()))
 
         self.mail = self._stack.enter_context(MailSink(self.ports.smtp, self.folder / "mail"))

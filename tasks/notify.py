@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from connectors.smtp import SmtpError, SmtpServer, deliver
 from connectors.state import StateStore
+from schemas import clock
 from schemas.notice import build_notice, build_test_notice
 from schemas.report import RunReport
 from schemas.spec import BLOCK_PREFIX, SECRET_KEYS, Spec
@@ -69,7 +69,7 @@ def send_test_notice(spec: Spec) -> None:
         spec.company,
         sender=spec.notify.sender,
         recipients=spec.notify.error_email,
-        sent_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        sent_at=clock.now().isoformat(timespec="seconds"),
     )
     refused = deliver(message, server)
     if refused:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.kintone.api_apps import count_param, number_param
@@ -10,6 +9,7 @@ from sandbox.kintone.context import Context
 from sandbox.kintone.errors import KintoneError
 from sandbox.kintone.fields import entity
 from sandbox.kintone.store import App
+from schemas import clock
 
 Body = dict[str, Any]
 MAX_TEXT = 65_535
@@ -61,7 +61,7 @@ def post_comment(ctx: Context) -> Body:
     names = " ".join(entity(m["code"])["name"] for m in mentions)
     stored = {
         "text": f"{names} \n{text}" if mentions else text,
-        "createdAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "createdAt": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "creator": entity(ctx.caller.login),
         "mentions": mentions,
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from copy import deepcopy
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +18,7 @@ from sandbox.kintone.fields import (
 )
 from sandbox.kintone.records import system_fields
 from sandbox.kintone.store import App, Store
+from schemas import clock
 
 
 def new_app(store: Store, name: str, space: int | None = None, guest: bool = False) -> App:
@@ -29,7 +29,7 @@ def new_app(store: Store, name: str, space: int | None = None, guest: bool = Fal
         space=space,
         guest=guest,
         preview=system_fields(),
-        created_at=format_datetime(datetime.now(UTC)),
+        created_at=format_datetime(clock.now()),
     )
     store.save_app(app)
     return app

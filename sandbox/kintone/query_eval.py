@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sandbox.kintone.errors import KintoneError
 from sandbox.kintone.fields import ENTITY_TYPES, FieldDef, FieldRuleError, parse_date, parse_datetime
 from sandbox.kintone.query import COMPARISONS, Cond, Func, Node, Query, Value, syntax_error
+from schemas import clock
 
 TENANT_TZ = ZoneInfo("Asia/Tokyo")
 ORDERED = (*COMPARISONS, "in", "not in")
@@ -228,7 +229,7 @@ def _word_pattern(needle: str) -> re.Pattern[str]:
 
 
 def _today() -> date:
-    return datetime.now(TENANT_TZ).date()
+    return clock.now().astimezone(TENANT_TZ).date()
 
 
 def _function_day(func: Func) -> date:
@@ -277,7 +278,7 @@ def _parse_day(text: str) -> date:
 def _datetime_range(value: Value) -> tuple[str, str]:
     """A datetime literal is its minute; a date (or TODAY()) is that whole day in the tenant's zone."""
     if isinstance(value, Func) and value.name == "NOW":
-        start = datetime.now(UTC).replace(second=0, microsecond=0)
+        start = clock.now().replace(second=0, microsecond=0)
         return _utc(start), _utc(start + timedelta(minutes=1))
     if isinstance(value, Func) or len(value) <= 10:
         day = _function_day(value) if isinstance(value, Func) else _parse_day(value)

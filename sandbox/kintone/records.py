@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.kintone.errors import FieldErrors, KintoneError, invalid
@@ -24,6 +23,7 @@ from sandbox.kintone.fields import (
     normalize_value,
 )
 from sandbox.kintone.store import App, Record, Store
+from schemas import clock
 
 MAX_WRITE = 100
 ADMIN_SETTABLE = frozenset({"CREATED_TIME", "UPDATED_TIME", "CREATOR", "MODIFIER"})
@@ -89,7 +89,7 @@ class RecordWriter:
         self.app = app
         self.login = login
         self.errors: FieldErrors = {}
-        self.now = format_datetime(datetime.now(UTC))
+        self.now = format_datetime(clock.now())
         fields = list(app.fields.values())
         # The form read once per request, not once per record: a batch of 100 repeats these rules.
         self.defaults = [(f.code, f.default()) for f in fields if f.type in STORED_TYPES]

@@ -13,7 +13,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from sandbox.kintone.fields import FieldDef
+from schemas import clock
 
 RECORD_RIGHTS = ("view", "add", "edit", "delete")
 SCHEMA = """
@@ -228,7 +228,7 @@ class Store:
 
     def count_request(self, app_id: int) -> None:
         """One more request against ``app_id`` today; kintone's day runs 09:00–08:59 JST, the UTC day."""
-        day = datetime.now(UTC).date().isoformat()
+        day = clock.now().date().isoformat()
         with self.lock:
             per_app = self.usage.setdefault(day, {})
             per_app[app_id] = per_app.get(app_id, 0) + 1
@@ -253,7 +253,7 @@ class Store:
         if found is None:
             return None
         name, content_type, size = found
-        stored = datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(18).upper()
+        stored = clock.now().strftime("%Y%m%d%H%M%S") + secrets.token_hex(18).upper()
         self.db.execute("update files set key = ?, app = ? where key = ?", (stored, app_id, key))
         return {"contentType": content_type, "fileKey": stored, "name": name, "size": str(size)}
 

@@ -7,7 +7,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse
 from sandbox.salesforce.errors import SalesforceError
 from sandbox.salesforce.ids import make_id
 from sandbox.salesforce.store import USER_ID, Org
+from schemas import clock
 
 ORG_ID = make_id("00D", 1)
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -84,13 +84,13 @@ class Gate:
         return count
 
     def usage(self) -> tuple[int, int]:
-        day = datetime.now(UTC).date().isoformat()
+        day = clock.now().date().isoformat()
         if self.org.setting("usage_day") != day:
             return 0, self.daily_limit
         return int(self.org.setting("usage") or 0), self.daily_limit
 
     def set_usage(self, used: int) -> None:
-        self.org.set_setting("usage_day", datetime.now(UTC).date().isoformat())
+        self.org.set_setting("usage_day", clock.now().date().isoformat())
         self.org.set_setting("usage", str(used))
 
     def spend(self) -> None:

@@ -8,7 +8,6 @@ import itertools
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +19,7 @@ from sandbox.salesforce.rest import BASE, run_soql
 from sandbox.salesforce.soql_exec import Executor, format_datetime
 from sandbox.salesforce.soql_parser import parse
 from sandbox.salesforce.store import Org, RecordFailure, SeveralMatches
+from schemas import clock
 
 OPERATIONS = ("insert", "update", "upsert", "delete")
 CHUNK = 1000
@@ -74,7 +74,7 @@ class Bulk:
 
     def new_job(self, version: str, info: dict[str, Any], query: bool) -> Job:
         job_id = make_id("750", next(self.numbers))
-        now = format_datetime(datetime.now(UTC))
+        now = format_datetime(clock.now())
         kind = "query" if query else "ingest"
         base = {
             "id": job_id,

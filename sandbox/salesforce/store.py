@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from sandbox.salesforce.ids import IdSequence, case_safe, make_id
 from sandbox.salesforce.objects import FieldSpec, NewField, ObjectSpec, standard_objects
 from sandbox.salesforce.records import missing_required, prepare
 from sandbox.salesforce.soql_exec import format_datetime
+from schemas import clock
 
 Row = dict[str, Any]
 USER_ID = make_id("005", 1)
@@ -300,4 +300,4 @@ def _id18(record_id: str) -> str:
 
 
 def _now() -> str:
-    return format_datetime(datetime.now(UTC))
+    return format_datetime(clock.now())

@@ -19,6 +19,7 @@ from typing import Any
 from sandbox import japanese
 from sandbox.sansan.store import ADMIN_ID, USERS, SansanStore
 from sandbox.sansan.wire import CARD_TEXT_FIELDS, JST, ApiError, epoch, parse_instant
+from schemas import clock
 
 DEMO_CARDS = 200
 BASE = datetime(2024, 4, 1, tzinfo=JST)
@@ -180,7 +181,7 @@ def seed(data_dir: Path, cards: int, seed: int = 0, base: datetime = BASE) -> No
 
 
 def _now() -> int:
-    return epoch(datetime.now(JST))
+    return epoch(clock.now())
 
 
 def _new_card(card_id: str, now: int) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from schemas import clock
+
 TOKYO = ZoneInfo("Asia/Tokyo")
 CUT_HOURS = (2, 11)
 CUT_ID_FORMAT = "%Y%m%dT%H%M%z"
@@ -113,7 +115,7 @@ class Clock:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def now(self) -> datetime:
-        return self.fixed if self.fixed is not None else datetime.now(UTC)
+        return self.fixed if self.fixed is not None else clock.now()
 
     def set(self, at: datetime | None) -> None:
         with self._lock:

@@ -32,6 +32,7 @@ from sandbox.satori.seed_data import (
     master_rows,
 )
 from sandbox.satori.store import define_custom_field
+from schemas import clock
 from schemas.email import normalise_email
 
 CHUNK = 20_000
@@ -145,9 +146,10 @@ def _action_chunks(
     pks: tuple[int, int],
     masters: dict[str, list[str]],
     count: int,
-    start: int,
-    span: int,
+    window: tuple[int, int],
+    recent: float,
 ) -> Iterator[list[dict[str, Any]]]:
+    start, span = window
     kinds = [kind for kind, share in ACTION_MIX for _ in range(int(share * 100))]
     low, high = pks
     for offset in range(0, count, CHUNK):
@@ -156,6 +158,8 @@ def _action_chunks(
             kind = kinds[int(rng.random() * len(kinds))]
             ids = masters[MASTER_OF.get(kind, kind)]
             occurred = start + int(rng.random() * span)
+            if recent and rng.random() < recent:  # no extra draw without it: old seeds keep their data
+                occurred = start + span - int(rng.random() * DAY_US)
             late = rng.random() < 0.03
             recorded = occurred + (
                 int(rng.random() * 20 * HOUR_US) if late else int(rng.random() * 120_000_000)
@@ -207,15 +211,17 @@ def seed(
     database_url: str | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    recent: float = 0.0,
 ) -> SeedSummary:
     """Replace ``company``'s data with ``customers`` customers and ``actions`` action events.
 
-    Customers were created over the 18 months before ``now``; actions occurred over the last
-    6 months. ``progress`` is called with (stage, rows done) after each chunk.
+    Customers were created over the 18 months before ``now`` (default: the clock's now); actions
+    occurred over the last 6 months, a ``recent`` share of them in the last day (so the cuts a
+    trial stages first hold every kind). ``progress`` is called with (stage, rows done) after each chunk.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(database_url or db.database_url_for(data_dir))
-    end = to_micros(now or datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
+    end = to_micros(now or clock.now())
     rng = random.Random(seed)
     seconds: dict[str, float] = {}
     report = progress or (lambda _stage, _done: None)
@@ -234,7 +240,13 @@ def seed(
         started, done = time.perf_counter(), 0
         pks = (first_pk, first_pk + customers - 1)
         for action_chunk in _action_chunks(
-            rng, company, pks, masters, actions if customers else 0, end - 180 * DAY_US, 180 * DAY_US
+            rng,
+            company,
+            pks,
+            masters,
+            actions if customers else 0,
+            (end - 180 * DAY_US, 180 * DAY_US),
+            recent,
         ):
             conn.execute(insert(db.actions), action_chunk)
             conn.commit()

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.sansan import BizCard, SansanClient
+from schemas import clock
 from schemas.cards import CARD_PREFIX, SelectedCard, newest_per_person, person_key, select_cards
 from schemas.catalog import FieldType, lookup_field
 from schemas.email import normalise_email
@@ -93,7 +94,7 @@ class SansanSource:
         target: Target,
         *,
         first_window: timedelta = FIRST_WINDOW,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = clock.now,
         rate_per_second: float = 8.0,
     ):
         fmap = field_map(spec, target)

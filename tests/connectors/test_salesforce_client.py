@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from connectors.salesforce_auth import SalesforceAuthError
 from connectors.salesforce_budget import ApiBudget
 from sandbox.common import BackgroundServer
 from sandbox.salesforce.app import create_app
+from schemas import clock
 from schemas.outcomes import Status
 
 FAST = HttpPolicy(backoff_base=0.01, backoff_cap=0.05)
@@ -155,7 +156,7 @@ def test_converted_lead_is_reported(server: BackgroundServer, control: httpx.Cli
 
 def test_reads_changed_since_duplicates_and_bulk_query(server: BackgroundServer) -> None:
     client = make_client(server)
-    start = datetime.now(UTC) - timedelta(seconds=1)
+    start = clock.now() - timedelta(seconds=1)
     rows = [
         {"SATORI_Customer_ID__c": f"READ{i}", "LastName": "読", "Email": f"r{i % 3}@dup.example.jp"}
         for i in range(9)

@@ -11,7 +11,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from sandbox.kintone.demo_apps import DemoApps, build_demo_apps
 from sandbox.satori.app import create_app as create_ma
 from sandbox.satori.seed import seed
 from sandbox.satori.seed_data import SALES_STAGES
+from schemas import clock
 from schemas.outcomes import Status
 from schemas.spec import Spec
 from schemas.validate import load_spec
@@ -369,7 +370,7 @@ def test_changed_records_page_through_a_cursor_in_time_then_id_order(
     kintone.request_log.entries.clear()
     try:
         pages = list(adapter.changed_records(None))
-        later = list(adapter.changed_records(datetime.now(UTC) + timedelta(minutes=2)))
+        later = list(adapter.changed_records(clock.now() + timedelta(minutes=2)))
     finally:
         adapter.close()
     assert [len(p) for p in pages] == [500, 500, 234]

@@ -19,6 +19,7 @@ from flows.plan import plan
 from flows.replay import replay
 from flows.sync import sync
 from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, SANSAN_KEY, DemoEnvironment, DemoPorts, DemoSizes
+from schemas import clock
 from schemas.validate import load_spec
 from tasks.clients import state_store
 
@@ -215,13 +216,13 @@ def test_a_crashed_run_still_sends_its_one_email(
 def test_backfill_stages_a_range_then_loads_the_chosen_target(
     prefect_harness: None, env: DemoEnvironment, tmp_path: Path
 ) -> None:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from flows.extract import backfill
     from schemas.staging import JST
 
     path = spec_file(env, tmp_path)
-    now = datetime.now(JST)
+    now = clock.now().astimezone(JST)
     staged = backfill(str(path), now - timedelta(days=1), now, ["kintone-customers"])
     assert len(staged) >= 2 and [s.cut for s in staged] == sorted(s.cut for s in staged)
     state = state_store(load_spec(path))

@@ -7,7 +7,7 @@ against its stand-in over HTTP.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from connectors.satori import SatoriClient
 from connectors.staging import StagingArea
 from sandbox.common import BackgroundServer
 from sandbox.satori.app import create_app
+from schemas import clock
 from schemas.mapping import TargetRecord
 from schemas.outcomes import RowOutcome
 from schemas.staging import JST
@@ -49,7 +50,7 @@ class MemoryTarget:
                 continue
             new = key not in self.records
             self.records.setdefault(key, {}).update(record)
-            self.modified[key] = datetime.now(UTC)
+            self.modified[key] = clock.now()
             outcomes.append(RowOutcome.created(key, key) if new else RowOutcome.updated(key, key))
         return outcomes
 
@@ -123,7 +124,7 @@ def test_outbound_then_rerun_then_inbound(env: tuple[Any, SatoriClient, MemoryTa
     assert inbound.counts.balanced and inbound.counts.rejected == 2
     assert {e.code for e in inbound.errors} == {"duplicate_email"}
     memory.records["c@example.co.jp"]["mail"] = "c@example.co.jp"
-    memory.modified["c@example.co.jp"] = datetime.now(UTC)
+    memory.modified["c@example.co.jp"] = clock.now()
     inbound = sync_inbound(spec, target, memory, ma, state, "r4")
     assert inbound.counts.loaded == 2, inbound
     assert ma.get_customer(email="a@example.co.jp")["custom"]["stage"] == "商談中"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from connectors.satori import SatoriClient
 from sandbox.demo_env import MA_TOKEN, DemoEnvironment
 from sandbox.salesforce.store import LockFault
 from sandbox.satori.seed_data import master_rows
+from schemas import clock
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.targets.kintone import KintoneTarget
@@ -33,7 +34,6 @@ from tasks.targets.salesforce import SalesforceTarget
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 TOKYO = ZoneInfo("Asia/Tokyo")
-START = datetime(2026, 11, 29, 3, 0, tzinfo=TOKYO)
 CUT_HOURS = (2, 11)
 KINTONE, SALESFORCE, SANSAN = "kintone-customers", "salesforce-leads", "sansan-cards"
 TITLES = ("部長", "課長", "主任", "係長", "担当", "マネージャー")
@@ -92,6 +92,14 @@ def soak_spec(env: DemoEnvironment, path: Path) -> Spec:
     return load_spec(path)
 
 
+def seeded_until() -> datetime:
+    """18:00 JST nine days before the clock's today: the soak world's MA data ends there and its MA
+    clock starts nine hours later, an hour past a 02:00 cut, as when docs/RELIABILITY.md's figures
+    were recorded (then 2026-11-28 18:00 and 11-29 03:00)."""
+    day = clock.now().astimezone(TOKYO).date() - timedelta(days=9)
+    return datetime.combine(day, time(18), TOKYO)
+
+
 def next_cut_after(moment: datetime) -> datetime:
     day = moment.astimezone(TOKYO).date()
     for offset in range(2):
@@ -118,8 +126,9 @@ class World:
         self.lock_fault = CountingLockFault()
         env.servers["salesforce"].app.state.org.lock_fault = self.lock_fault
         self.masters = {kind: [m for k, m, _ in master_rows() if k == kind] for kind in ACTION_KINDS}
-        self.clock = START
-        self._sandbox("satori", "PUT", "/_sandbox/clock", {"now": START.isoformat()})
+        assert env.now is not None, "the environment is started"
+        self.clock = env.now + timedelta(hours=9)
+        self._sandbox("satori", "PUT", "/_sandbox/clock", {"now": self.clock.isoformat()})
 
     def close(self) -> None:
         self.ma.close()

@@ -27,7 +27,7 @@ from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from tasks.clients import state_store
 from tasks.pause import PAUSE_ENV
 from tests.reliability.end_state import check_end_state
-from tests.reliability.soak_world import Sizes, World
+from tests.reliability.soak_world import Sizes, World, seeded_until
 
 SEEDS = int(os.environ.get("RENKEI_CRASH_SEEDS", "3"))
 POINTS = ("stage-file", "load-batch", "cut-loaded", "write-back")
@@ -73,9 +73,11 @@ def test_a_sync_killed_anywhere_resumes_without_loss_or_duplicates(
 ) -> None:
     rng = random.Random(seed)
     faults = FaultConfig(rate=0.05, seed=seed, slow_seconds=0.1, timeout_seconds=0.5)
-    sizes = DemoSizes(customers=40, actions=200, cards=20)
+    sizes = DemoSizes(customers=40, actions=200, cards=20, recent=0.0)
     killed: list[str] = []
-    with DemoEnvironment(tmp_path / "env", sizes, ports=DemoPorts.free(), faults=faults) as env:
+    with DemoEnvironment(
+        tmp_path / "env", sizes, seeded_until(), ports=DemoPorts.free(), faults=faults
+    ) as env:
         world = World(env, tmp_path, 1000 + seed, Sizes(new_customers=4, actions=20))
         for round_ in range(ROUNDS):
             if round_:

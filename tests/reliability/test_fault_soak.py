@@ -18,7 +18,7 @@ from sandbox.common import FaultConfig
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from schemas.report import RunReport
 from tests.reliability.end_state import check_end_state
-from tests.reliability.soak_world import Sizes, World
+from tests.reliability.soak_world import Sizes, World, seeded_until
 
 RUNS = int(os.environ.get("RENKEI_SOAK_RUNS", "3"))
 SCALE = int(os.environ.get("RENKEI_SOAK_SCALE", "1"))
@@ -43,8 +43,10 @@ def test_consecutive_syncs_through_faults_lose_and_duplicate_nothing(
     reliability_harness: None, tmp_path: Path
 ) -> None:
     faults = FaultConfig(rate=RATE, seed=SEED, slow_seconds=0.2, timeout_seconds=1.0)
-    sizes = DemoSizes(customers=60 * SCALE, actions=300 * SCALE, cards=30 * SCALE)
-    with DemoEnvironment(tmp_path / "env", sizes, ports=DemoPorts.free(), faults=faults) as env:
+    sizes = DemoSizes(customers=60 * SCALE, actions=300 * SCALE, cards=30 * SCALE, recent=0.0)
+    with DemoEnvironment(
+        tmp_path / "env", sizes, seeded_until(), ports=DemoPorts.free(), faults=faults
+    ) as env:
         world = World(env, tmp_path, SEED, Sizes().scaled(SCALE))
         world.lock_faults(RATE, SEED)
         reports: list[RunReport] = []

@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,6 +53,7 @@ from sandbox.sansan.app import create_app as sansan_app
 from sandbox.sansan.seed import seed as seed_cards
 from sandbox.satori.app import create_app as satori_app
 from sandbox.satori.seed import seed as seed_ma
+from schemas import clock
 from schemas.validate import load_spec
 from tasks.redact import MASK, MaskedError, masked_failures, redact, register_secret
 from tasks.steps import load_target, write_back_target
@@ -181,7 +182,7 @@ def world(harness: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
     root = tmp_path_factory.mktemp("secret-hygiene")
     data = root / "sandbox"
     seed_ma(data / "satori", 120, 1_200, company="demo", token=MA_TOKEN)
-    seed_cards(data / "sansan", 40, base=datetime.now(UTC) - timedelta(days=30))  # in the first window
+    seed_cards(data / "sansan", 40, base=clock.now() - timedelta(days=30))  # in the first window
     kintone = kintone_app(data / "kintone", "Administrator", "renkei-demo")
     store = kintone.state.kintone.store
     apps = build_demo_apps(store)
