@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sandbox.cli import sandbox_app
+from schemas import clock
 from schemas.catalog import catalog
 from schemas.spec import Spec, SpecError
 from schemas.validate import load_spec, validate_spec_file
@@ -359,6 +360,11 @@ def main() -> None:
     """The console script: a run refused by another writing run is a clear message, not a traceback."""
     from flows.lock import RunLocked
 
+    try:
+        clock.now()  # a mistyped RENKEI_NOW stops here in one line, not in every stand-in request
+    except clock.ClockSettingError as exc:
+        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        raise SystemExit(2) from exc
     try:
         app()
     except RunLocked as exc:

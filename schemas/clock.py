@@ -37,7 +37,8 @@ def _fixed() -> datetime | None:
         at = None
     if at is None or at.tzinfo is None:
         raise ClockSettingError(
-            f"{NOW_ENV}={text!r}: give an instant with its offset, e.g. 2027-01-01T01:59:59+09:00"
+            f"{NOW_ENV}={text!r}: 日時はオフセット付きで指定してください / give an instant with its offset,"
+            " e.g. 2027-01-01T01:59:59+09:00"
         )
     return at.astimezone(UTC)
 
@@ -50,7 +51,7 @@ def _offset() -> timedelta:
         return timedelta(seconds=float(text))
     except ValueError:
         raise ClockSettingError(
-            f"{OFFSET_ENV}={text!r}: give seconds, e.g. 86400 for one day ahead"
+            f"{OFFSET_ENV}={text!r}: 秒数で指定してください / give seconds, e.g. 86400 for a day ahead"
         ) from None
 
 
