@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -11,6 +12,7 @@ from flows.plan import plan
 from flows.report import print_report
 from flows.sync import sync
 from sandbox.demo_env import DemoEnvironment
+from schemas import clock
 from schemas.validate import load_spec
 
 DEMO_SPEC = Path("examples/demo.yaml")
@@ -24,6 +26,9 @@ def run_demo(console: Console, serve_after: bool = False) -> int:
     console.print(
         f"{DEMO_SPEC}: valid — company {spec.company}, targets: {', '.join(t.name for t in spec.targets)}"
     )
+    if clock.moved():
+        at = clock.now().astimezone(ZoneInfo(spec.timezone))
+        console.print(f"時計 clock: {at:%Y-%m-%d %H:%M:%S %Z} (RENKEI_NOW / RENKEI_CLOCK_OFFSET)")
     with DemoEnvironment(DEMO_FOLDER) as env:
         console.print(
             "stand-ins up: MA :8701, kintone :8702, Salesforce :8703 (HTTPS), Sansan :8704, SMTP :8725"

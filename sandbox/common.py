@@ -12,7 +12,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,6 +198,19 @@ def _protocol_for(app: FastAPI) -> type[H11Protocol]:
             super().data_received(data)
 
     return ResettingProtocol
+
+
+def busy_ports(ports: Iterable[int]) -> list[int]:
+    """The ports on loopback something already listens on (checked as uvicorn binds: SO_REUSEADDR)."""
+    busy = []
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                busy.append(port)
+    return busy
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from fastapi import FastAPI
 
-from sandbox.common import BackgroundServer, FaultConfig, free_port
+from sandbox.common import BackgroundServer, FaultConfig, busy_ports, free_port
 from sandbox.kintone.app import create_app as kintone_app
 from sandbox.kintone.demo_apps import build_demo_apps
 from sandbox.mailsink import MailSink
@@ -61,6 +61,15 @@ class DemoPorts:
         return cls(*(free_port() for _ in range(5)))
 
 
+def _busy_message(ports: list[int], folder: Path) -> str:
+    listed = ", ".join(map(str, ports))
+    return (
+        f"127.0.0.1 のポート {listed} は使用中です（別の renkei demo が動いていませんか）。止めてから"
+        f"もう一度実行してください。{folder} は変更していません / port(s) {listed} on 127.0.0.1 are busy"
+        f" (another renkei demo?): stop what uses them and run again; {folder} was left as it was"
+    )
+
+
 class DemoEnvironment:
     """``with DemoEnvironment(folder) as env:`` starts everything; leaving the block stops it."""
 
@@ -88,6 +97,9 @@ class DemoEnvironment:
 
     def __enter__(self) -> DemoEnvironment:
         now = self.now = self.now or clock.now()
+        busy = busy_ports(astuple(self.ports))
+        if busy:  # checked before anything is deleted: a running demo keeps its folder
+            raise RuntimeError(_busy_message(busy, self.folder))
         if self.folder.exists():
             shutil.rmtree(self.folder)
         self.data.mkdir(parents=True)
@@ -140,9 +152,7 @@ class DemoEnvironment:
         try:
             self.servers[name] = self._stack.enter_context(BackgroundServer(app, port, **kwargs))
         except RuntimeError as exc:
-            raise RuntimeError(
-                f"port {port} on 127.0.0.1 is busy: stop what uses it and run the demo again"
-            ) from exc
+            raise RuntimeError(_busy_message([port], self.folder)) from exc
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
