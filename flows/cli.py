@@ -359,6 +359,7 @@ def audit(
 def main() -> None:
     """The console script: a run refused by another writing run is a clear message, not a traceback."""
     from flows.lock import RunLocked
+    from sandbox.demo_env import PortsBusy
 
     try:
         clock.now()  # a mistyped RENKEI_NOW stops here in one line, not in every stand-in request
@@ -367,8 +368,8 @@ def main() -> None:
         raise SystemExit(2) from exc
     try:
         app()
-    except RunLocked as exc:
-        err_console.print(f"[yellow]{exc}[/yellow]", highlight=False)
+    except (RunLocked, PortsBusy) as exc:
+        err_console.print(f"[yellow]{escape(str(exc))}[/yellow]", highlight=False)
         raise SystemExit(3) from exc
 
 

@@ -61,6 +61,10 @@ class DemoPorts:
         return cls(*(free_port() for _ in range(5)))
 
 
+class PortsBusy(RuntimeError):
+    """Another program (often a running demo) listens on a port the environment needs."""
+
+
 def _busy_message(ports: list[int], folder: Path) -> str:
     listed = ", ".join(map(str, ports))
     return (
@@ -99,7 +103,7 @@ class DemoEnvironment:
         now = self.now = self.now or clock.now()
         busy = busy_ports(astuple(self.ports))
         if busy:  # checked before anything is deleted: a running demo keeps its folder
-            raise RuntimeError(_busy_message(busy, self.folder))
+            raise PortsBusy(_busy_message(busy, self.folder))
         if self.folder.exists():
             shutil.rmtree(self.folder)
         self.data.mkdir(parents=True)
@@ -152,7 +156,7 @@ class DemoEnvironment:
         try:
             self.servers[name] = self._stack.enter_context(BackgroundServer(app, port, **kwargs))
         except RuntimeError as exc:
-            raise RuntimeError(_busy_message([port], self.folder)) from exc
+            raise PortsBusy(_busy_message([port], self.folder)) from exc
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()

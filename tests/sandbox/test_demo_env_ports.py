@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.common import busy_ports
-from sandbox.demo_env import DemoEnvironment, DemoPorts
+from sandbox.demo_env import DemoEnvironment, DemoPorts, PortsBusy
 
 
 def test_busy_ports_finds_a_listener_and_only_it() -> None:
@@ -30,7 +30,7 @@ def test_a_second_demo_leaves_the_running_ones_folder_untouched(tmp_path: Path) 
         listener.listen()
         ports = DemoPorts.free()
         ports = DemoPorts(ports.satori, listener.getsockname()[1], ports.salesforce, ports.sansan, ports.smtp)
-        with pytest.raises(RuntimeError, match=f"{ports.kintone}.*使用中.*busy"):
+        with pytest.raises(PortsBusy, match=f"{ports.kintone}.*使用中.*busy"):
             DemoEnvironment(folder, ports=ports).__enter__()
     assert kept.read_bytes() == b"the running demo's state"
     assert sorted(p.name for p in folder.iterdir()) == ["sandbox", "state.db"]
