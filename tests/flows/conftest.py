@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,12 @@ import httpx
 import pytest
 import yaml
 from prefect.testing.utilities import prefect_test_harness
+
+from schemas.staging import JST
+
+# The hand-built worlds pin the MA's clock on 2026-11-28 (cuts at 02:00 and 11:00 that day), so
+# their seeded data is dated from the same instant: a world is the same on whatever day it runs.
+PINNED_WORLD_NOW = datetime(2026, 11, 28, 18, 0, tzinfo=JST)
 
 
 @pytest.fixture(scope="session")

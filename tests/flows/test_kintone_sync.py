@@ -39,7 +39,7 @@ from tasks.extract import due_cuts, stage_one_cut
 from tasks.load import StreamReport
 from tasks.sync_target import sync_inbound, sync_outbound
 from tasks.targets.kintone import KintoneTarget
-from tests.flows.conftest import sandbox_call, write_spec
+from tests.flows.conftest import PINNED_WORLD_NOW, sandbox_call, write_spec
 
 TOKEN = "tok-kintone-sync"
 ADMIN, PASSWORD = "admin", "pw"
@@ -137,7 +137,7 @@ def make_env(
     tmp_path: Path, kintone: BackgroundServer, customers: int, match: str = "email", **target: Any
 ) -> Iterator[Env]:
     """A seeded MA with form and email actions in the 11:00 cut, fresh demo apps, a staged cut."""
-    seed(tmp_path / "ma", customers, 0, company="acme", token=TOKEN)
+    seed(tmp_path / "ma", customers, 0, company="acme", token=TOKEN, now=PINNED_WORLD_NOW)
     apps = build_demo_apps(kintone.app.state.kintone.store)
     with BackgroundServer(create_ma(tmp_path / "ma", {TOKEN: "acme"})) as ma_server:
         call = lambda m, p, b=None: sandbox_call(ma_server.url, TOKEN, m, p, b)  # noqa: E731

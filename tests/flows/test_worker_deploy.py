@@ -30,7 +30,7 @@ from sandbox.satori.app import create_app as create_ma
 from sandbox.satori.seed import seed
 from schemas.validate import load_spec
 from tasks.clients import state_store
-from tests.flows.conftest import sandbox_call, write_spec
+from tests.flows.conftest import PINNED_WORLD_NOW, sandbox_call, write_spec
 
 REPO = Path(__file__).parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -135,7 +135,7 @@ def wait_for_final(api: str, run_id: Any, worker: subprocess.Popen[bytes], log: 
 def test_a_backfill_deployed_from_prefect_yaml_runs_on_a_process_worker(
     server: Server, tmp_path: Path
 ) -> None:
-    seed(tmp_path / "ma", 30, 300, company="acme", token=TOKEN)
+    seed(tmp_path / "ma", 30, 300, company="acme", token=TOKEN, now=PINNED_WORLD_NOW)
     with ExitStack() as stack:
         ma = stack.enter_context(BackgroundServer(create_ma(tmp_path / "ma", {TOKEN: "acme"})))
         sandbox_call(ma.url, TOKEN, "PUT", "/_sandbox/clock", {"now": "2026-11-28T12:00:00+09:00"})

@@ -35,7 +35,7 @@ from sandbox.satori.app import create_app as create_ma
 from sandbox.satori.seed import seed
 from schemas.validate import load_spec
 from tasks.clients import state_store
-from tests.flows.conftest import sandbox_call, write_spec
+from tests.flows.conftest import PINNED_WORLD_NOW, sandbox_call, write_spec
 
 TOKEN = "tok-concurrent-runs"
 KINTONE_WRITES = ("/records.json", "/record.json", "/bulkRequest.json")
@@ -87,7 +87,7 @@ def harness() -> Iterator[None]:
 
 @pytest.fixture()
 def world(tmp_path: Path) -> Iterator[World]:
-    seed(tmp_path / "ma", 40, 0, company="acme", token=TOKEN)
+    seed(tmp_path / "ma", 40, 0, company="acme", token=TOKEN, now=PINNED_WORLD_NOW)
     gate = Gate()
     ma_app = create_ma(tmp_path / "ma", {TOKEN: "acme"})
     gate.install(ma_app)
