@@ -26,6 +26,7 @@ from connectors.http import (
     chunked,
     classify_status,
 )
+from schemas.ma_catalog import MaCatalog
 from schemas.outcomes import RowOutcome, Status
 
 API = "/api/integration/v1"
@@ -122,6 +123,10 @@ class SatoriClient:
     def fields(self) -> list[dict[str, Any]]:
         """The field catalog: default and custom fields with types and the unique flag."""
         return self.http.get(f"{API}/fields").json()["fields"]
+
+    def catalog(self) -> MaCatalog:
+        """The company's custom fields and cut times: the truth a spec is checked against."""
+        return MaCatalog.from_wire(self.http.get(f"{API}/fields").json())
 
     def list_cuts(self, since: datetime | None = None, until: datetime | None = None) -> list[Cut]:
         """Cuts (02:00 / 11:00 JST) in [since, until], oldest first; the service's now caps ``until``."""

@@ -8,6 +8,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows.extract import artifact_key
 from schemas.validate import load_spec
 from tasks.audit import AuditReport, audit_target
+from tasks.ma_catalog import run_spec
 
 
 def audit_markdown(reports: list[AuditReport]) -> str:
@@ -30,14 +31,17 @@ def audit(spec_path: str, target: str | None = None) -> list[AuditReport]:
         spec_path: The integration spec (連携要件連絡書) on the machine that runs the flow.
         target: Only this target name; all targets when empty.
     """
-    spec = load_spec(spec_path)
+    spec, _, differences = run_spec(load_spec(spec_path))
     reports = [
         report
         for chosen in spec.targets
         if target is None or chosen.name == target
         if (report := audit_target(spec, chosen)) is not None
     ]
+    catalog = [f"- MA field catalog: {d}" for d in differences]
     create_markdown_artifact(
-        audit_markdown(reports), key=artifact_key(spec.company, "audit"), description="Audit"
+        "\n".join([audit_markdown(reports), *catalog]),
+        key=artifact_key(spec.company, "audit"),
+        description="Audit",
     )
     return reports

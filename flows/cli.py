@@ -45,14 +45,29 @@ SpecArg = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="
 
 
 @app.command()
-def validate(spec: Path = SpecArg) -> None:
+def validate(
+    spec: Path = SpecArg,
+    online: bool = typer.Option(
+        False, "--online", help="Also check the spec against the MA's own field catalog and cut times."
+    ),
+) -> None:
     """Check an integration spec (連携要件連絡書) and list every problem at once.
 
-    Exit 0 when valid (warnings are printed), 2 when not.
+    Exit 0 when valid (warnings are printed), 2 when not. Offline it checks the spec alone; with
+    --online also against the MA: custom field types, options, unique flags and cut times.
 
-    Example: renkei validate examples/all.yaml
+    Example: renkei validate examples/all.yaml --online
     """
     parsed, problems = validate_spec_file(spec, os.environ)
+    if online and parsed is not None:
+        from connectors.http import HttpError
+        from tasks.ma_catalog import online_spec
+
+        try:
+            problems += online_spec(parsed)[1]
+        except HttpError as exc:
+            err_console.print(f"[red]cannot read the MA's field catalog[/red]: {escape(str(exc))}")
+            raise typer.Exit(2) from exc
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     for problem in warnings:
@@ -63,14 +78,20 @@ def validate(spec: Path = SpecArg) -> None:
         err_console.print(
             f"[red]error[/red] {escape(str(problem))}", markup=True, highlight=False, soft_wrap=True
         )
+    checked = (
+        "checked against the MA's field catalog"
+        if online
+        else "checked offline, from the spec alone (オフライン検証): --online also checks it against the MA"
+    )
     if errors or parsed is None:
         err_console.print(
-            f"{spec}: {len(errors)} error(s), {len(warnings)} warning(s) — not valid", markup=False
+            f"{spec}: {len(errors)} error(s), {len(warnings)} warning(s) — not valid; {checked}", markup=False
         )
         raise typer.Exit(2)
     targets = ", ".join(f"{t.name} ({t.kind})" for t in parsed.targets) or "no targets"
     console.print(
-        f"{spec}: valid — company {parsed.company}; {targets}; {len(warnings)} warning(s)", markup=False
+        f"{spec}: valid — company {parsed.company}; {targets}; {len(warnings)} warning(s); {checked}",
+        markup=False,
     )
 
 
@@ -275,6 +296,8 @@ def plan(
 
     load_or_exit(spec)
     result = plan_flow(str(spec), target or None)
+    for difference in result.differences:
+        err_console.print(f"[red]MA field catalog[/red] {escape(difference)}", highlight=False)
     table = Table("where", "create", "update", "reject")
     for where, actions in result.counts.items():
         table.add_row(where, *(str(actions.get(a, 0)) for a in ("create", "update", "reject")))
@@ -329,13 +352,16 @@ def audit(
     """
     from connectors.http import HttpError
     from tasks.audit import audit_target, render_report
+    from tasks.ma_catalog import run_spec
 
-    parsed = load_or_exit(spec)
+    parsed, _, differences = run_spec(load_or_exit(spec))
     chosen = [t for t in parsed.targets if target is None or t.name == target]
     if not chosen:
         err_console.print(f"{spec}: no target named {target!r}", markup=False)
         raise typer.Exit(2)
-    problems = False
+    for difference in differences:
+        err_console.print(f"[red]MA field catalog[/red] {escape(difference)}", highlight=False)
+    problems = bool(differences)
     for each in chosen:
         try:
             report = audit_target(parsed, each)

@@ -14,6 +14,7 @@ from schemas import clock
 from schemas.mapping import field_map
 from schemas.validate import load_spec
 from tasks.clients import ma_client, staging_area, state_store
+from tasks.ma_catalog import run_spec
 from tasks.plan import PlanBook, PlannedChange, PlannedMA, PlannedTarget, ReadOnlyState
 from tasks.sync_target import sync_inbound, sync_outbound
 from tasks.targets import adapter_for
@@ -26,6 +27,7 @@ class PlanResult:
     changes: str  # the Parquet file with one row per record and field
     summary: str  # the readable summary (markdown)
     counts: dict[str, dict[str, int]]  # target/direction → action → records
+    differences: tuple[str, ...] = ()  # where the spec differs from the MA's field catalog
 
 
 def summarise(book: PlanBook) -> dict[str, dict[str, int]]:
@@ -39,10 +41,14 @@ def summarise(book: PlanBook) -> dict[str, dict[str, int]]:
     }
 
 
-def summary_markdown(company: str, counts: dict[str, dict[str, int]], book: PlanBook) -> str:
-    lines = [
-        f"# Plan for {company} (dry run: nothing was changed)",
-        "",
+def summary_markdown(
+    company: str, counts: dict[str, dict[str, int]], book: PlanBook, differences: list[str]
+) -> str:
+    lines = [f"# Plan for {company} (dry run: nothing was changed)", ""]
+    if differences:
+        lines += ["## The spec differs from the MA's field catalog (the run follows the MA)", ""]
+        lines += [f"- {d}" for d in differences] + [""]
+    lines += [
         "| where | create | update | reject |",
         "|---|---|---|---|",
     ]
@@ -67,7 +73,7 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
         spec_path: The integration spec (連携要件連絡書) on the machine that runs the flow.
         targets: Only these target names; every target when empty.
     """
-    spec = load_spec(spec_path)
+    spec, _, differences = run_spec(load_spec(spec_path))
     run_id = str(runtime.flow_run.get_id() or f"plan-{clock.now().strftime('%Y%m%dT%H%M%S%f')}")
     stage_due_cuts(spec, run_id)
     book = PlanBook()
@@ -90,10 +96,15 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
     table = pa.Table.from_pylist([asdict(c) for c in book.changes], schema=PLAN_SCHEMA)
     staging.write_batches(f"{folder}/changes.parquet", PLAN_SCHEMA, table.to_batches())
     counts = summarise(book)
-    text = summary_markdown(spec.company, counts, book)
+    text = summary_markdown(spec.company, counts, book, differences)
     with staging.fs.open(staging.full(f"{folder}/summary.md"), "w", encoding="utf-8") as out:
         out.write(text)
     create_markdown_artifact(
         text, key=artifact_key(spec.company, "plan"), description="Dry run: what a sync would change"
     )
-    return PlanResult(staging.uri(f"{folder}/changes.parquet"), staging.uri(f"{folder}/summary.md"), counts)
+    return PlanResult(
+        staging.uri(f"{folder}/changes.parquet"),
+        staging.uri(f"{folder}/summary.md"),
+        counts,
+        tuple(differences),
+    )

@@ -16,6 +16,7 @@ from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import state_store
 from tasks.load import StreamReport
+from tasks.ma_catalog import online_spec, run_spec
 from tasks.redact import redact
 from tasks.steps import load_target, write_back_target
 
@@ -29,9 +30,17 @@ def _failure(target: str, step: str, exc: BaseException) -> StepFailure:
 
 
 @flow(name="sync-target", log_prints=True)
-def sync_target(spec_path: str, target_name: str, run_id: str) -> list[StreamReport]:
-    """One target's outbound load in its own subflow: its failure never stops the others."""
-    return load_target(load_spec(spec_path), target_name, run_id)
+def sync_target(
+    spec_path: str, target_name: str, run_id: str, ma_catalog: dict[str, Any] | None = None
+) -> list[StreamReport]:
+    """One target's outbound load in its own subflow: its failure never stops the others.
+
+    ``ma_catalog`` is the MA's field catalog the run read: the spec follows it (schemas.ma_catalog).
+    """
+    spec = load_spec(spec_path)
+    if ma_catalog is not None:
+        spec = online_spec(spec, ma_catalog)[0]
+    return load_target(spec, target_name, run_id)
 
 
 def on_crash(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
@@ -57,6 +66,8 @@ def sync(spec_path: str, targets: list[str] | None = None) -> RunReport:
     with run_lock(state, "sync", run_id):
         state.start_run("sync", None, run_id)
         report = RunReport(spec.company, run_id, "sync", next_cut=next_cut(spec))
+        spec, catalog, differences = run_spec(spec)  # the MA's field catalog decides, read once a run
+        report.failures += [StepFailure("MA", "field catalog", d) for d in differences]
         chosen = [t for t in spec.targets if targets is None or t.name in targets]
         try:
             report.cuts = [c.cut for c in stage_due_cuts(spec, run_id)]
@@ -64,7 +75,7 @@ def sync(spec_path: str, targets: list[str] | None = None) -> RunReport:
             report.failures.append(_failure("MA", "extract", exc))
         for target in (t for t in chosen if t.kind != "sansan"):
             try:
-                report.lines += _lines(sync_target(spec_path, target.name, run_id))
+                report.lines += _lines(sync_target(spec_path, target.name, run_id, catalog))
             except Exception as exc:
                 report.failures.append(_failure(target.name, "load", exc))
         for target in (t for t in chosen if any(spec.direction(f).writes for f in t.map)):

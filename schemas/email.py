@@ -8,7 +8,7 @@ ASCII (IDNA) form. An address the MA cannot hold is reported with the reason, ne
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -121,3 +121,41 @@ def group_by_email(rows: Iterable[T], email_of: Callable[[T], object]) -> EmailG
         else:
             grouping.conflicts.append(EmailConflict(email, tuple(members)))
     return grouping
+
+
+def search_forms(key: str) -> tuple[str, str]:
+    """The forms of a normalised address a target's text search is asked for: as it is and in full
+    width (ｋａｔｏ＠…); a case-insensitive search then finds ``Kato.1@…`` too."""
+    return key, "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in key)
+
+
+def holders_by_email(
+    keys: Iterable[str], rows: Iterable[T], email_of: Callable[[T], object]
+) -> dict[str, list[T]]:
+    """The rows holding each of ``keys`` after normalisation (a search may return near misses: dropped)."""
+    wanted = set(keys)
+    found: dict[str, list[T]] = {}
+    for row in rows:
+        key = email_key(email_of(row))
+        if key in wanted:
+            found.setdefault(key, []).append(row)
+    return found
+
+
+@dataclass(frozen=True)
+class KeyResolution:
+    """How a batch of normalised keys meets the records a target holds (MA → target).
+
+    ``stored`` maps a key to the form the one record holding it has (``Kato.1@…`` for ``kato.1@…``),
+    so that record is updated; ``shared`` maps a key held by several records to all their ids.
+    """
+
+    stored: dict[str, str]
+    shared: dict[str, tuple[str, ...]]
+
+
+def resolve_keys(holders: Mapping[str, list[tuple[str, str]]]) -> KeyResolution:
+    """``holders``: key → (record id, email as stored) for every record holding it."""
+    stored = {key: rows[0][1] for key, rows in holders.items() if len(rows) == 1 and rows[0][1] != key}
+    shared = {key: tuple(rid for rid, _ in rows) for key, rows in holders.items() if len(rows) > 1}
+    return KeyResolution(stored, shared)

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from sandbox.satori import db
-from sandbox.satori.clock import TOKYO, cut_id, cuts_between, parse_cut_id, previous_cut
+from sandbox.satori.clock import CUT_HOURS, TOKYO, cut_id, cuts_between, parse_cut_id, previous_cut
 from sandbox.satori.deps import ERROR_RESPONSES, ApiError, Company, StoreDep
 from sandbox.satori.exports import MEDIA_TYPES, action_chunks, as_csv, as_jsonl, master_chunks
 from sandbox.satori.rules import NEVER_WRITABLE, Rejection, validate_row
@@ -212,7 +212,8 @@ def fields(company: Company, store: StoreDep) -> FieldCatalog:
                 options=list(f.options),
             )
             for f in catalog(specs)
-        ]
+        ],
+        cut_times=[f"{hour:02d}:00" for hour in CUT_HOURS],
     )
 
 

@@ -157,6 +157,7 @@ class FieldInfo(BaseModel):
 
 class FieldCatalog(BaseModel):
     fields: list[FieldInfo]
+    cut_times: list[str] = Field(description="when histories and masters are generated (HH:MM, Tokyo)")
 
 
 ACTION_PAGE_LIMIT = 5_000

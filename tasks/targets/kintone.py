@@ -21,6 +21,7 @@ from connectors.kintone import MAX_GET, KintoneClient
 from connectors.kintone_model import BudgetExhausted, KintoneRecord, budget_day, escape_query_value
 from connectors.state import StateStore
 from schemas.actions import action_fields
+from schemas.email import email_key, holders_by_email, resolve_keys, search_forms
 from schemas.kintone_values import FieldInfo, KintoneValueError, kintone_record
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
@@ -30,6 +31,7 @@ from tasks.clients import resolve_secret, state_store
 from tasks.load import Record
 
 DEFAULT_DAILY_BUDGET = 10_000
+HOLDER_QUERY = 50  # addresses per email-holder query: two forms each, about 5 KB of query
 DriftCheck = Callable[[dict[str, FieldInfo]], list[SchemaDrift]]
 
 
@@ -94,6 +96,7 @@ class KintoneTarget:
         self._forms: dict[int, dict[str, FieldInfo]] = {}
         self._checked: set[int] = set()
         self._read_deferred: list[RowOutcome] = []
+        self._reported: set[str] = set()  # emails already reported as shared in this run
 
     def form(self, app: int) -> dict[str, FieldInfo]:
         """An app's live form, read once per adapter."""
@@ -116,7 +119,58 @@ class KintoneTarget:
         )
 
     def upsert_customers(self, records: list[Record]) -> list[RowOutcome]:
-        return self._upsert(self.app, self.fmap.key_target, records, self._customer_form())
+        """Upsert by the match field; matched on email, a record holding the address in another case
+        or width is updated (never duplicated), and an address several records hold is never written."""
+        form, key_field = self._customer_form(), self.fmap.key_target
+        if self.fmap.key_ma != "email" or not records:
+            return self._upsert(self.app, key_field, records, form)
+        normalised = {key: email_key(key) or key for key, _ in records}
+        try:
+            holders = self.email_holders(list(normalised.values()))
+        except BudgetExhausted as exc:
+            return [RowOutcome.deferred(key, str(exc)) for key, _ in records]
+        found = resolve_keys(
+            {k: [(r.id, str(r.values.get(key_field) or "")) for r in rows] for k, rows in holders.items()}
+        )
+        refused = [
+            self._shared(key, normalised[key], found.shared[normalised[key]]).showing(record)
+            for key, record in records
+            if normalised[key] in found.shared
+        ]
+        sending = [
+            (key, {**record, key_field: found.stored.get(normalised[key], record[key_field])})
+            for key, record in records
+            if normalised[key] not in found.shared
+        ]
+        return [*refused, *self._upsert(self.app, key_field, sending, form)]
+
+    def _shared(self, key: str, address: str, ids: tuple[str, ...]) -> RowOutcome:
+        return RowOutcome.rejected(
+            key,
+            "duplicate_email",
+            f"{address} is held by {len(ids)} kintone records ({', '.join(ids)}): none is matched or "
+            "written until only one holds it",
+            self.fmap.email_target,
+        )
+
+    def email_holders(self, keys: list[str]) -> dict[str, list[TargetRecord]]:
+        """Every record of the customer app holding one of the normalised ``keys``, in any case or
+        width: one query on the email field per 50 addresses (the search's near misses are dropped)."""
+        email, form = self.fmap.email_target, self._customer_form()
+        if email is None or email not in form or not keys:
+            return {}
+        stamp = self._stamp(form)
+        mapped = [c for c in self.fmap.target_fields() if c in form]
+        found: list[TargetRecord] = []
+        for chunk in chunked(sorted(set(keys)), HOLDER_QUERY):
+            forms = sorted({text for key in chunk for text in search_forms(key)})
+            condition = " or ".join(f"{email} like {escape_query_value(text)}" for text in forms)
+            rows = self.client.iter_records_seek(self.app, condition, ["$id", stamp, *mapped])
+            found += [_target_record(r, stamp, mapped) for r in rows]
+        return holders_by_email(keys, found, lambda r: r.values.get(email))
+
+    def _stamp(self, form: dict[str, FieldInfo]) -> str:
+        return self.target.updated_field or next(c for c, f in form.items() if f.type == "UPDATED_TIME")
 
     def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]:
         app, fields = self._action_app(kind)
@@ -149,7 +203,7 @@ class KintoneTarget:
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
         """Customer records updated at or after ``since`` in (updated time, $id) order, 500 a page."""
         form = self._customer_form()
-        stamp = self.target.updated_field or next(c for c, f in form.items() if f.type == "UPDATED_TIME")
+        stamp = self._stamp(form)
         mapped = [c for c in self.fmap.target_fields() if c in form]
         fields = ["$id", stamp, *mapped]
         order = f"order by {stamp} asc, $id asc"
@@ -158,7 +212,7 @@ class KintoneTarget:
             first = self.client.get_records(
                 self.app, f"{where} {order} limit {MAX_GET}".strip(), fields
             ).records
-            yield [_target_record(r, stamp, mapped) for r in first]
+            yield self._unshared([_target_record(r, stamp, mapped) for r in first], since)
             if len(first) < MAX_GET:
                 return
             last_time, last_id = first[-1][stamp]["value"], first[-1]["$id"]["value"]
@@ -167,13 +221,33 @@ class KintoneTarget:
                 self.app, f"{where} and {after} {order}" if where else f"{after} {order}", fields
             )
             with contextlib.closing(rest):
-                yield from chunked((_target_record(r, stamp, mapped) for r in rest), MAX_GET)
+                for page in chunked((_target_record(r, stamp, mapped) for r in rest), MAX_GET):
+                    yield self._unshared(page, since)
         except BudgetExhausted as exc:
             reason = f"{exc}: the remaining changed records are read on the next run"
             self._read_deferred.append(RowOutcome.deferred(f"app:{self.app}", reason))
 
+    def _unshared(self, page: list[TargetRecord], since: datetime | None) -> list[TargetRecord]:
+        """The page without records whose email another record holds, in the read set or not; every
+        record of such an email is reported. A full read (no ``since``) holds every record already:
+        the generic guard sees them all, so no query is made."""
+        email = self.fmap.email_target
+        if since is None or email is None:
+            return page
+        holders = self.email_holders(sorted({k for r in page if (k := email_key(r.values.get(email)))}))
+        shared = {key: rows for key, rows in holders.items() if len(rows) > 1}
+        for key, rows in shared.items():
+            if key not in self._reported:
+                self._reported.add(key)
+                ids = tuple(sorted({r.id for r in rows}, key=int))
+                self._read_deferred += [
+                    replace(self._shared(r.id, key, ids), key=r.id).showing(r.values)
+                    for r in {r.id: r for r in rows}.values()
+                ]
+        return [r for r in page if email_key(r.values.get(email)) not in shared]
+
     def read_rejections(self) -> list[RowOutcome]:
-        """Nothing is refused while reading; a read cut short by the budget is reported as deferred."""
+        """Records withheld for a shared email, and a read cut short by the budget (deferred)."""
         deferred, self._read_deferred = self._read_deferred, []
         return deferred
 
