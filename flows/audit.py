@@ -33,10 +33,7 @@ def audit(spec_path: str, target: str | None = None) -> list[AuditReport]:
     """
     spec, _, differences = run_spec(load_spec(spec_path))
     reports = [
-        report
-        for chosen in spec.targets
-        if target is None or chosen.name == target
-        if (report := audit_target(spec, chosen)) is not None
+        audit_target(spec, chosen) for chosen in spec.targets if target is None or chosen.name == target
     ]
     catalog = [f"- MA field catalog: {d}" for d in differences]
     create_markdown_artifact(

@@ -371,11 +371,6 @@ def audit(
             )
             problems = True
             continue
-        if report is None:
-            console.print(
-                f"{each.name}: audit for {each.kind} is not available yet", highlight=False, markup=False
-            )
-            continue
         console.print(render_report(report))
         problems = problems or not report.clean
     if problems:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -19,6 +20,7 @@ from schemas.catalog import CustomFieldSpec, lookup_field
 from schemas.email import group_by_email
 from schemas.kintone_values import KEY_TYPES, FieldInfo, fits
 from schemas.mapping import FieldMap
+from schemas.salesforce_values import FieldInfo as SalesforceField
 from schemas.spec import Spec, Target
 
 FIRST_SHOWN = 50
@@ -137,19 +139,42 @@ def action_drift(
     return drift
 
 
-def _missing(code: str, ma_field: str) -> SchemaDrift:
+def salesforce_drift(fmap: FieldMap, obj: str, described: Mapping[str, SalesforceField]) -> list[SchemaDrift]:
+    """Mapped fields the object lacks; the match key must be an External ID (or unique) field."""
+    drift = [_missing(link.target, link.ma, obj) for link in fmap.links if link.target not in described]
+    key = described.get(fmap.key_target)
+    if key is None:
+        drift.insert(0, _missing(fmap.key_target, fmap.key_ma, obj))
+    elif not (key.external_id or key.unique):
+        drift.insert(
+            0,
+            SchemaDrift(
+                fmap.key_target,
+                fmap.key_ma,
+                "key_not_unique",
+                f"{fmap.key_target} is the match key: mark it External ID (外部ID) and unique in {obj}",
+            ),
+        )
+    return drift
+
+
+def _missing(code: str, ma_field: str, where: str = "the app") -> SchemaDrift:
     return SchemaDrift(
-        code, ma_field, "field_missing", f"{code} is mapped but the app has no field with this code"
+        code, ma_field, "field_missing", f"{code} is mapped but {where} has no field with this code"
     )
 
 
-def audit_target(spec: Spec, target: Target) -> AuditReport | None:
-    """The audit of one target, or None when its kind has no audit yet."""
-    if target.kind != "kintone":
-        return None
-    from tasks.targets.kintone import KintoneTarget
+class Auditable(Protocol):
+    def audit(self) -> AuditReport: ...
 
-    adapter = KintoneTarget(spec, target)
+    def close(self) -> None: ...
+
+
+def audit_target(spec: Spec, target: Target) -> AuditReport:
+    """The audit of one target: every kind scans its whole customer set."""
+    from tasks.targets import adapter_for
+
+    adapter = cast(Auditable, adapter_for(spec, target))
     try:
         return adapter.audit()
     finally:

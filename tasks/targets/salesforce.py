@@ -24,6 +24,7 @@ from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
 from schemas.salesforce_values import FieldInfo, required_defaults, salesforce_record
 from schemas.spec import Spec, Target
+from tasks.audit import AuditReport, email_findings, salesforce_drift
 from tasks.clients import resolve_secret
 from tasks.load import Record
 
@@ -236,6 +237,19 @@ class SalesforceTarget:
     def read_rejections(self) -> list[RowOutcome]:
         refused, self._refused = self._refused, []
         return refused
+
+    def audit(self) -> AuditReport:
+        """Every record's email (one SOQL, Bulk 2.0 when large) and the drift of every mapped field."""
+        report = AuditReport(
+            self.name, "salesforce", drift=salesforce_drift(self.fmap, self.object, self.fields(self.object))
+        )
+        email = self.fmap.email_target
+        if email is not None and email in self.fields(self.object):
+            rows = self.client.read(f"SELECT Id, {email} FROM {self.object} ORDER BY Id")
+            report.scanned, report.duplicates, report.bad_emails = email_findings(
+                (str(r["Id"]), r.get(email)) for r in rows
+            )
+        return report
 
     def close(self) -> None:
         self.client.close()

@@ -36,6 +36,7 @@ from schemas.email import normalise_email
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
 from schemas.spec import Spec, Target
+from tasks.audit import AuditReport, email_findings
 from tasks.clients import resolve_secret, state_store
 from tasks.load import Record
 
@@ -218,6 +219,12 @@ class SansanSource:
         heads, _ = newest_per_person(c for c in cards if c.entry_status == "completed")
         held = {e: person_key(card) for card in heads if (e := normalise_email(card.email).value)}
         self.state.save_links(self.name, HOLDERS, [(email, person, "") for email, person in held.items()])
+
+    def audit(self) -> AuditReport:
+        """Every person's newest completed card: emails held by several people, unusable emails."""
+        everyone = self._newest_cards(EARLIEST, self._clock())
+        scanned, duplicates, bad = email_findings((person_key(card), card.email) for card in everyone)
+        return AuditReport(self.name, "sansan", scanned, duplicates, bad)
 
     def read_rejections(self) -> list[RowOutcome]:
         """The people of the last read that ``select_cards`` refused (no email, shared email …)."""
