@@ -97,6 +97,8 @@ class KintoneTarget:
         self._checked: set[int] = set()
         self._read_deferred: list[RowOutcome] = []
         self._reported: set[str] = set()  # emails already reported as shared in this run
+        self._size: int | None = None  # records in the customer app when first asked
+        self._whole: list[TargetRecord] | None = None  # the app read whole, when that was cheaper
 
     def form(self, app: int) -> dict[str, FieldInfo]:
         """An app's live form, read once per adapter."""
@@ -155,18 +157,30 @@ class KintoneTarget:
 
     def email_holders(self, keys: list[str]) -> dict[str, list[TargetRecord]]:
         """Every record of the customer app holding one of the normalised ``keys``, in any case or
-        width: one query on the email field per 50 addresses (the search's near misses are dropped)."""
+        width, by the cheaper of two reads: a query on the email field per 50 addresses (the search's
+        near misses are dropped), or one read of the whole app kept for the run (an empty app: none)."""
         email, form = self.fmap.email_target, self._customer_form()
         if email is None or email not in form or not keys:
             return {}
         stamp = self._stamp(form)
         mapped = [c for c in self.fmap.target_fields() if c in form]
-        found: list[TargetRecord] = []
-        for chunk in chunked(sorted(set(keys)), HOLDER_QUERY):
-            forms = sorted({text for key in chunk for text in search_forms(key)})
-            condition = " or ".join(f"{email} like {escape_query_value(text)}" for text in forms)
-            rows = self.client.iter_records_seek(self.app, condition, ["$id", stamp, *mapped])
-            found += [_target_record(r, stamp, mapped) for r in rows]
+        fields = ["$id", stamp, *mapped]
+        if self._size is None:
+            page = self.client.get_records(self.app, "limit 1", ["$id"], total_count=True)
+            self._size = page.total_count or 0
+        if self._whole is None and -(-self._size // MAX_GET) <= -(-len(keys) // HOLDER_QUERY):
+            rows = self.client.iter_records_seek(self.app, "", fields) if self._size else iter(())
+            self._whole = [_target_record(r, stamp, mapped) for r in rows]
+        found = self._whole
+        if found is None:
+            found = []
+            for chunk in chunked(sorted(set(keys)), HOLDER_QUERY):
+                forms = sorted({text for key in chunk for text in search_forms(key)})
+                condition = " or ".join(f"{email} like {escape_query_value(text)}" for text in forms)
+                found += [
+                    _target_record(r, stamp, mapped)
+                    for r in self.client.iter_records_seek(self.app, condition, fields)
+                ]
         return holders_by_email(keys, found, lambda r: r.values.get(email))
 
     def _stamp(self, form: dict[str, FieldInfo]) -> str:
