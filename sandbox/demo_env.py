@@ -34,6 +34,7 @@ KINTONE_TOKENS = (
     "renkeiDemoCustomerToken00000000000000001",
     "renkeiDemoFormToken000000000000000000002",
     "renkeiDemoMailToken000000000000000000003",
+    "renkeiDemoMasterToken0000000000000000004",
 )
 
 
@@ -134,7 +135,9 @@ class DemoEnvironment:
         store = kintone.state.kintone.store
         apps = build_demo_apps(store)
         for app, token in zip(
-            (apps.customers, apps.form_history, apps.mail_history), KINTONE_TOKENS, strict=True
+            (apps.customers, apps.form_history, apps.mail_history, apps.form_master),
+            KINTONE_TOKENS,
+            strict=True,
         ):
             store.issue_token(app.id, None, token)
         self._serve("kintone", kintone)

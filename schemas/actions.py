@@ -1,4 +1,5 @@
-"""Action histories (行動履歴) as target records: which staged column goes to which target field."""
+"""Action histories (行動履歴) and masters (マスタ) as target records: which staged column goes to which
+target field. A master is upserted by its id, so its target shows the names action rows refer to."""
 
 from __future__ import annotations
 
@@ -28,6 +29,30 @@ DEFAULT_ACTION_FIELDS: dict[str, dict[str, str]] = {
         "occurred_at": "Occurred_At__c",
     },
 }
+
+
+DEFAULT_MASTER_FIELDS: dict[str, dict[str, str]] = {
+    "kintone": {
+        "id": "マスタID",
+        "kind": "種別",
+        "name": "名称",
+        "description": "説明",
+        "status": "状態",
+        "updated_at": "マスタ更新日時",
+    },
+    "salesforce": {
+        "id": "Master_ID__c",
+        "kind": "Kind__c",
+        "name": "Name",
+        "description": "Description__c",
+        "status": "Status__c",
+    },
+}
+
+
+def master_fields(kind: str, master: ActionTarget) -> dict[str, str]:
+    """Staged master column → target field for one target kind, with the spec's overrides."""
+    return {**DEFAULT_MASTER_FIELDS.get(kind, {}), **master.fields}
 
 
 def action_fields(kind: str, action: ActionTarget) -> dict[str, str]:

@@ -117,6 +117,7 @@ class Target(_Model):
     match: Match | None = None
     map: dict[str, str | Mapping_] = Field(default_factory=dict)
     actions: dict[str, ActionTarget] = Field(default_factory=dict)
+    masters: dict[str, ActionTarget] = Field(default_factory=dict)  # each master as its own stream
     updated_field: str | None = None
     duplicates: Literal["reject", "newest_exchange"] = "reject"
     defaults: dict[str, str] = Field(default_factory=dict)

@@ -25,6 +25,7 @@ from schemas.email import normalise_email
 from schemas.policy import ConflictRule, Direction, check_direction
 from schemas.spec import (
     ACTION_KINDS,
+    MASTER_KINDS,
     SECRET_KEYS,
     TARGET_KINDS,
     Problem,
@@ -256,6 +257,7 @@ def _check_target(spec: Spec, target: Target, path: str, raw: object) -> Iterato
     yield from _check_match(target, path)
     yield from _check_map(spec, target, path)
     yield from _check_actions(target, path)
+    yield from _check_masters(target, path)
 
 
 def _check_kind_settings(target: Target, path: str) -> Iterator[Problem]:
@@ -373,6 +375,22 @@ def _check_actions(target: Target, path: str) -> Iterator[Problem]:
             yield Problem(where, kind, "unknown_action_kind", f"use one of: {', '.join(ACTION_KINDS)}")
         elif target.kind == "kintone" and action.app is None:
             yield Problem(where, kind, "missing_key", "give the kintone app id that receives these actions")
+
+
+def _check_masters(target: Target, path: str) -> Iterator[Problem]:
+    if target.kind == "sansan" and target.masters:
+        yield Problem(
+            f"{path}.masters", "masters", "sansan_no_masters", "Sansan only feeds the MA: remove masters"
+        )
+        return
+    for kind, master in target.masters.items():
+        where = f"{path}.masters.{kind}"
+        if kind not in MASTER_KINDS:
+            yield Problem(where, kind, "unknown_master_kind", f"use one of: {', '.join(MASTER_KINDS)}")
+        elif target.kind == "kintone" and master.app is None:
+            yield Problem(where, kind, "missing_key", "give the kintone app id that receives this master")
+        elif target.kind == "salesforce" and master.object is None:
+            yield Problem(where, kind, "missing_key", "give the Salesforce object that receives this master")
 
 
 def _dig(data: object, *keys: str) -> object:

@@ -7,9 +7,10 @@ deferred.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from connectors.state import Rejection, StateStore
@@ -30,6 +31,8 @@ class CustomerTarget(Protocol):
     def upsert_customers(self, records: list[Record]) -> list[RowOutcome]: ...
 
     def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]: ...
+
+    def upsert_masters(self, kind: str, records: list[Record]) -> list[RowOutcome]: ...
 
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]: ...
 
@@ -130,10 +133,37 @@ def load_actions(
     run_id: str,
 ) -> StreamReport:
     """Upsert one action history keyed by event id: a re-run updates, never duplicates."""
-    report = StreamReport(target.name, f"actions:{kind}")
+    write = partial(target.upsert_actions, kind)
+    return _load_keyed(target.name, f"actions:{kind}", "event_id", write, fields, batches, state, run_id)
+
+
+def load_masters(
+    target: CustomerTarget,
+    kind: str,
+    fields: dict[str, str],
+    batches: Iterable[list[dict[str, Any]]],
+    state: StateStore,
+    run_id: str,
+) -> StreamReport:
+    """Upsert one master (フォーム, キャンペーン …) keyed by its id, as its own stream."""
+    write = partial(target.upsert_masters, kind)
+    return _load_keyed(target.name, f"masters:{kind}", "id", write, fields, batches, state, run_id)
+
+
+def _load_keyed(
+    name: str,
+    stream: str,
+    key: str,
+    write: Callable[[list[Record]], list[RowOutcome]],
+    fields: dict[str, str],
+    batches: Iterable[list[dict[str, Any]]],
+    state: StateStore,
+    run_id: str,
+) -> StreamReport:
+    report = StreamReport(name, stream)
     for rows in batches:
-        records = {str(row["event_id"]): action_record(row, fields) for row in rows}
-        outcomes = complete(target.upsert_actions(kind, list(records.items())), records) if records else []
+        records = {str(row[key]): action_record(row, fields) for row in rows}
+        outcomes = complete(write(list(records.items())), records) if records else []
         pause_point("load-batch")
         record_outcomes(state, run_id, report, records, outcomes, link=False)
     return report

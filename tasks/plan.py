@@ -100,6 +100,9 @@ class PlannedTarget:
     def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]:
         return [self.book.record(self.name, f"{OUT} ({kind})", key, None, record) for key, record in records]
 
+    def upsert_masters(self, kind: str, records: list[Record]) -> list[RowOutcome]:
+        return [self.book.record(self.name, f"{OUT} (master {kind})", k, None, r) for k, r in records]
+
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
         return self.inner.changed_records(since)
 

@@ -16,10 +16,10 @@ from typing import Any
 from connectors.satori import SatoriClient
 from connectors.staging import StagingArea
 from connectors.state import StateStore
-from schemas.actions import action_fields
+from schemas.actions import action_fields, master_fields
 from schemas.mapping import TargetRecord, field_map
 from schemas.spec import Spec, Target
-from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, action_file, customer_row, cut_path
+from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, action_file, customer_row, cut_path, master_file
 from tasks.extract import readable_fields
 from tasks.load import (
     FIRST_ERRORS,
@@ -27,6 +27,7 @@ from tasks.load import (
     StreamReport,
     load_actions,
     load_customers,
+    load_masters,
     record_outcomes,
 )
 from tasks.pause import pause_point
@@ -96,6 +97,10 @@ def sync_outbound(
                     adapter, fmap, parquet_batches(staging, f"{folder}/{CUSTOMERS_FILE}"), state, run_id
                 )
             )
+        for kind, master in target.masters.items():  # masters first: action rows name them
+            batches = parquet_batches(staging, f"{folder}/{master_file(kind)}")
+            fields = master_fields(target.kind, master)
+            cut_reports.append(load_masters(adapter, kind, fields, batches, state, run_id))
         for kind, action in target.actions.items():
             fields = action_fields(target.kind, action)
             batches = parquet_batches(staging, f"{folder}/{action_file(kind)}")

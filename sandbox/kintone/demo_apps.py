@@ -1,4 +1,5 @@
-"""The demo kintone apps: a customer app 顧客 and the action apps フォーム履歴 and メール履歴.
+"""The demo kintone apps: a customer app 顧客, the action apps フォーム履歴 and メール履歴, and the
+master app フォームマスタ (forms by id, so the form actions' names can be looked up in kintone).
 
 Built through the stand-in's own model (no HTTP), each with an API token that has every record right.
 """
@@ -26,6 +27,7 @@ class DemoApps:
     customers: DemoApp
     form_history: DemoApp
     mail_history: DemoApp
+    form_master: DemoApp
 
 
 def _text(code: str, **rules: object) -> FieldDef:
@@ -67,13 +69,24 @@ def action_fields() -> list[FieldDef]:
     ]
 
 
+def master_fields() -> list[FieldDef]:
+    """A master app keyed by マスタID so a re-run updates a master, never duplicates it."""
+    return [
+        _text("マスタID", required=True, unique=True),
+        *(_text(code) for code in ("種別", "名称", "状態")),
+        _typed("MULTI_LINE_TEXT", "説明"),
+        _typed("DATETIME", "マスタ更新日時"),
+    ]
+
+
 def build_demo_apps(store: Store) -> DemoApps:
-    """Create the three demo apps in ``store`` and issue one API token for each."""
+    """Create the four demo apps in ``store`` and issue one API token for each."""
     built = []
     for name, fields in (
         ("顧客", customer_fields()),
         ("フォーム履歴", action_fields()),
         ("メール履歴", action_fields()),
+        ("フォームマスタ", master_fields()),
     ):
         app = build_app(store, name, fields)
         built.append(DemoApp(app.id, store.issue_token(app.id)))

@@ -163,7 +163,8 @@ def _person_fields() -> list[FieldSpec]:
 
 
 def standard_objects() -> dict[str, ObjectSpec]:
-    """Lead, Contact, Account and SATORI_Action__c with the fields renkei's default setup uses."""
+    """Lead, Contact, Account, SATORI_Action__c and SATORI_Master__c with the fields renkei's default
+    setup uses."""
     lead = [
         _text("Company", 255, nillable=False),
         _text("Status", 255, type="picklist", nillable=False, defaulted=True, picklist=LEAD_STATUSES),
@@ -210,14 +211,24 @@ def standard_objects() -> dict[str, ObjectSpec]:
         _text("Email__c", 80, type="email", custom=True),
         _text("OwnerId", 18, type="reference", defaulted=True, reference_to=("User",)),
     ]
+    master = [
+        _text("Name", 80),
+        _text("Master_ID__c", 64, nillable=False, unique=True, external_id=True, custom=True),
+        _text("Kind__c", 40, custom=True),
+        _text("Description__c", 32000, type="textarea", custom=True),
+        _text("Status__c", 40, custom=True),
+        _text("OwnerId", 18, type="reference", defaulted=True, reference_to=("User",)),
+    ]
     objects = {
         "Lead": ObjectSpec("Lead", "00Q"),
         "Contact": ObjectSpec("Contact", "003"),
         "Account": ObjectSpec("Account", "001"),
         "SATORI_Action__c": ObjectSpec("SATORI_Action__c", "a0X", custom=True),
+        "SATORI_Master__c": ObjectSpec("SATORI_Master__c", "a0Y", custom=True),
     }
     own = {"Lead": _person_fields() + lead, "Contact": _person_fields() + contact, "Account": account}
     own["SATORI_Action__c"] = action
+    own["SATORI_Master__c"] = master
     for name, spec in objects.items():
         for f in _system_fields() + own[name]:
             spec.add(f)

@@ -20,7 +20,7 @@ from connectors.http import HttpPolicy, chunked
 from connectors.kintone import MAX_GET, KintoneClient
 from connectors.kintone_model import BudgetExhausted, KintoneRecord, budget_day, escape_query_value
 from connectors.state import StateStore
-from schemas.actions import action_fields
+from schemas.actions import action_fields, master_fields
 from schemas.email import email_key, holders_by_email, resolve_keys, search_forms
 from schemas.kintone_values import FieldInfo, KintoneValueError, kintone_record
 from schemas.mapping import TargetRecord, field_map
@@ -191,6 +191,14 @@ class KintoneTarget:
         event = fields["event_id"]
         form = self._checked_form(app, lambda form: action_drift(app, fields.values(), event, form))
         return self._upsert(app, event, records, form)
+
+    def upsert_masters(self, kind: str, records: list[Record]) -> list[RowOutcome]:
+        master = self.target.masters[kind]
+        if master.app is None:
+            raise ValueError(f"target {self.name}: masters.{kind} names no kintone app")
+        app, fields = master.app, master_fields("kintone", master)
+        form = self._checked_form(app, lambda form: action_drift(app, fields.values(), fields["id"], form))
+        return self._upsert(app, fields["id"], records, form)
 
     def _action_app(self, kind: str) -> tuple[int, dict[str, str]]:
         action = self.target.actions[kind]

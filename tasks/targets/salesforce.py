@@ -17,7 +17,7 @@ from typing import Any
 from connectors.http import HttpPolicy
 from connectors.salesforce import DEFAULT_BULK_THRESHOLD, ApiLimitReached, SalesforceClient
 from connectors.salesforce_budget import ApiBudget
-from schemas.actions import action_fields
+from schemas.actions import action_fields, master_fields
 from schemas.coerce import CoercionError
 from schemas.email import email_key
 from schemas.mapping import TargetRecord, field_map
@@ -30,6 +30,7 @@ from tasks.load import Record
 
 DEFAULT_OBJECT = "Lead"
 DEFAULT_ACTION_OBJECT = "SATORI_Action__c"
+DEFAULT_MASTER_OBJECT = "SATORI_Master__c"
 CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
 MISSING = "REQUIRED_FIELD_MISSING"
 PAGE = 2_000
@@ -77,6 +78,9 @@ class SalesforceTarget:
 
     def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]:
         return self._within_budget(records, lambda: self._upsert_actions(kind, records))
+
+    def upsert_masters(self, kind: str, records: list[Record]) -> list[RowOutcome]:
+        return self._within_budget(records, lambda: self._upsert_masters(kind, records))
 
     def _within_budget(self, records: list[Record], work: Callable[[], list[RowOutcome]]) -> list[RowOutcome]:
         """No new work past the run's share of the API allocation, nor past the org's daily limit."""
@@ -151,6 +155,12 @@ class SalesforceTarget:
         linked, refused = self._link_customers(records, fields)
         rows, bad = self._coerce(obj, linked, fields)
         return [*refused, *bad, *self._upsert(obj, ext, rows).values()]
+
+    def _upsert_masters(self, kind: str, records: list[Record]) -> list[RowOutcome]:
+        master = self.target.masters[kind]
+        obj = master.object or DEFAULT_MASTER_OBJECT
+        rows, bad = self._coerce(obj, records, self.fields(obj))
+        return [*bad, *self._upsert(obj, master_fields(self.target.kind, master)["id"], rows).values()]
 
     def _link_customers(
         self, records: list[Record], fields: dict[str, FieldInfo]

@@ -132,6 +132,9 @@ class SansanSource:
     def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]:
         raise SourceOnlyError(self._source_only(f"the {kind} action history"))
 
+    def upsert_masters(self, kind: str, records: list[Record]) -> list[RowOutcome]:
+        raise SourceOnlyError(self._source_only(f"the {kind} master"))
+
     def _source_only(self, what: str) -> str:
         return (
             f"target {self.name}: Sansan is a source only (Sansan → MA); {what} cannot be written into it."

@@ -64,7 +64,7 @@ from tests.smtp_sink import SmtpSink, make_tls, smtp_sink
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 SENTINEL = "Zq7xSentinelRenkei"
 MA_TOKEN = f"{SENTINEL}ma"
-KINTONE_TOKENS = (f"{SENTINEL}kintoneCustomers", f"{SENTINEL}kintoneForms", f"{SENTINEL}kintoneMails")
+KINTONE_TOKENS = tuple(f"{SENTINEL}kintone{app}" for app in ("Customers", "Forms", "Mails", "FormMaster"))
 ECHO_TOKEN = f"{SENTINEL}kintoneEcho"
 SF_SECRET, SF_PASSWORD = f"{SENTINEL}sfClientSecret", f"{SENTINEL}sfPassword"
 SANSAN_KEY = f"{SENTINEL}sansan".ljust(32, "0")
@@ -187,7 +187,7 @@ def world(harness: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
     store = kintone.state.kintone.store
     apps = build_demo_apps(store)
     for app, token in zip(
-        (apps.customers, apps.form_history, apps.mail_history), KINTONE_TOKENS, strict=True
+        (apps.customers, apps.form_history, apps.mail_history, apps.form_master), KINTONE_TOKENS, strict=True
     ):
         store.issue_token(app.id, None, token)
     sf = salesforce_app(data / "salesforce", password=SF_PASSWORD, client_secret=SF_SECRET)
