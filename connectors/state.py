@@ -284,6 +284,14 @@ class StateStore:
                 found.update({r.key: (r.target_id, r.values_hash) for r in c.execute(query)})
         return found
 
+    def links_of(self, target: str, stream: str) -> dict[str, tuple[str | None, str]]:
+        """Every link of one target's stream: key → (target id, values hash)."""
+        query = sa.select(links.c.key, links.c.target_id, links.c.values_hash).where(
+            links.c.company == self.company, links.c.target == target, links.c.stream == stream
+        )
+        with self.engine.connect() as c:
+            return {r.key: (r.target_id, r.values_hash) for r in c.execute(query)}
+
     def save_links(self, target: str, stream: str, rows: Iterable[tuple[str, str | None, str]]) -> int:
         """Upsert (key, target_id, values_hash) rows in one transaction."""
         items = [

@@ -296,6 +296,8 @@ def plan(
 
     load_or_exit(spec)
     result = plan_flow(str(spec), target or None)
+    for line in result.resyncs:
+        console.print(f"[bold]first[/bold] {escape(line)}", highlight=False)
     for difference in result.differences:
         err_console.print(f"[red]MA field catalog[/red] {escape(difference)}", highlight=False)
     table = Table("where", "create", "update", "reject")
@@ -304,6 +306,51 @@ def plan(
     console.print(table)
     console.print(f"changes: {result.changes}")
     console.print(f"summary: {result.summary}")
+
+
+@app.command()
+def resync(
+    spec: Path = SpecArg,
+    target: str = typer.Option(..., "--target", help="The target whose linked records receive the fields."),
+    field: list[str] | None = typer.Option(
+        None,
+        "--field",
+        help="An MA field to send (repeatable); default: every field the mapping added or changed.",
+    ),
+) -> None:
+    """Send mapped fields to every record already linked in a target, e.g. after adding a field.
+
+    A sync does this by itself when the mapping changed; requests count against the daily budget and
+    rows past it are deferred to the next run. Exit 1 when rows were rejected or deferred.
+
+    Example: renkei resync examples/kintone.yaml --target kintone-customers --field address
+    """
+    from flows.resync import resync as resync_flow
+    from schemas.mapping import field_map
+
+    parsed = load_or_exit(spec)
+    chosen = next((t for t in parsed.targets if t.name == target), None)
+    if chosen is None or chosen.kind == "sansan":
+        err_console.print(f"{spec}: no target named {target!r} that renkei writes to", markup=False)
+        raise typer.Exit(2)
+    outbound = {link.ma for link in field_map(parsed, chosen).outbound}
+    unknown = sorted(set(field or ()) - outbound)
+    if unknown:
+        err_console.print(
+            f"{spec}: {', '.join(unknown)} is not sent to {target} (map it as readable first)", markup=False
+        )
+        raise typer.Exit(2)
+    report = resync_flow(str(spec), target, field or None)
+    if report is None:
+        console.print(f"{target}: nothing to re-sync — the mapping is as last synced", highlight=False)
+        return
+    counts = report.counts
+    console.print(
+        f"{target}: {counts.received} linked records — loaded {counts.loaded}, rejected {counts.rejected},"
+        f" deferred {counts.deferred}",
+        highlight=False,
+    )
+    raise typer.Exit(1 if counts.rejected or counts.deferred else 0)
 
 
 @app.command()

@@ -16,7 +16,8 @@ from schemas.validate import load_spec
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.ma_catalog import run_spec
 from tasks.plan import PlanBook, PlannedChange, PlannedMA, PlannedTarget, ReadOnlyState
-from tasks.sync_target import sync_inbound, sync_outbound
+from tasks.resync import pending_resync
+from tasks.sync_target import OUTBOUND, sync_inbound, sync_outbound
 from tasks.targets import adapter_for
 
 PLAN_SCHEMA = pa.schema([(name, pa.string()) for name in PlannedChange.__dataclass_fields__])
@@ -28,6 +29,7 @@ class PlanResult:
     summary: str  # the readable summary (markdown)
     counts: dict[str, dict[str, int]]  # target/direction → action → records
     differences: tuple[str, ...] = ()  # where the spec differs from the MA's field catalog
+    resyncs: tuple[str, ...] = ()  # mapping changes a sync sends to every linked record first
 
 
 def summarise(book: PlanBook) -> dict[str, dict[str, int]]:
@@ -42,9 +44,16 @@ def summarise(book: PlanBook) -> dict[str, dict[str, int]]:
 
 
 def summary_markdown(
-    company: str, counts: dict[str, dict[str, int]], book: PlanBook, differences: list[str]
+    company: str,
+    counts: dict[str, dict[str, int]],
+    book: PlanBook,
+    differences: list[str],
+    resyncs: list[str],
 ) -> str:
     lines = [f"# Plan for {company} (dry run: nothing was changed)", ""]
+    if resyncs:
+        lines += ["## First: mapping changes re-synced to every linked record", ""]
+        lines += [f"- {r}" for r in resyncs] + [""]
     if differences:
         lines += ["## The spec differs from the MA's field catalog (the run follows the MA)", ""]
         lines += [f"- {d}" for d in differences] + [""]
@@ -79,6 +88,13 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
     book = PlanBook()
     state = ReadOnlyState(state_store(spec), book)
     staging = staging_area(spec)
+    chosen = [t for t in spec.targets if (targets is None or t.name in targets) and t.kind != "sansan"]
+    resyncs = [
+        pending.describe()
+        for t in chosen
+        if state.watermark(t.name, OUTBOUND) is not None
+        and (pending := pending_resync(state, field_map(spec, t), t.kind)) is not None
+    ]
     for target in (t for t in spec.targets if targets is None or t.name in targets):
         real = adapter_for(spec, target)
         try:
@@ -96,7 +112,7 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
     table = pa.Table.from_pylist([asdict(c) for c in book.changes], schema=PLAN_SCHEMA)
     staging.write_batches(f"{folder}/changes.parquet", PLAN_SCHEMA, table.to_batches())
     counts = summarise(book)
-    text = summary_markdown(spec.company, counts, book, differences)
+    text = summary_markdown(spec.company, counts, book, differences, resyncs)
     with staging.fs.open(staging.full(f"{folder}/summary.md"), "w", encoding="utf-8") as out:
         out.write(text)
     create_markdown_artifact(
@@ -107,4 +123,5 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
         staging.uri(f"{folder}/summary.md"),
         counts,
         tuple(differences),
+        tuple(resyncs),
     )

@@ -140,3 +140,23 @@ class TargetRecord:
     id: str
     modified: datetime | None
     values: dict[str, Any]
+
+
+MAPPING_STREAM = "mapping"  # the links stream where the state DB remembers each target's outbound mapping
+
+
+def mapping_rows(fmap: FieldMap) -> list[tuple[str, str | None, str]]:
+    """The outbound mapping as rows the state DB keeps: (MA field, target field, direction/conflict)."""
+    return [(link.ma, link.target, _signature(link)) for link in fmap.outbound]
+
+
+def fields_to_resync(recorded: dict[str, tuple[str | None, str]], fmap: FieldMap) -> tuple[FieldLink, ...]:
+    """Outbound fields added or changed since the mapping was recorded; none before it ever was (a
+    first sync sends every field anyway)."""
+    if not recorded:
+        return ()
+    return tuple(link for link in fmap.outbound if recorded.get(link.ma) != (link.target, _signature(link)))
+
+
+def _signature(link: FieldLink) -> str:
+    return f"{link.direction.value}/{link.conflict.value if link.conflict else ''}"

@@ -31,6 +31,7 @@ from tasks.load import (
     record_outcomes,
 )
 from tasks.pause import pause_point
+from tasks.resync import pending_resync, remember_mapping, resync_fields
 from tasks.writeback import MaCustomers, latest_by_id, newest_modification, write_back
 
 OUTBOUND = "outbound"
@@ -79,6 +80,11 @@ def sync_outbound(
     mark = state.watermark(target.name, OUTBOUND)
     cuts = staged_cuts(staging, spec.company)
     reports: list[StreamReport] = []
+    pending = pending_resync(state, fmap, target.kind) if mark is not None else None
+    if pending is not None:  # a mapping change reaches every linked record first
+        reports.append(resync_fields(adapter, fmap, pending.fields, ma, state, run_id))
+        if reports[-1].deferred:
+            return reports
     snapshot_taken = mark is None and bool(cuts)
     if snapshot_taken:
         snapshot = load_customers(adapter, fmap, snapshot_batches(ma, spec), state, run_id)
@@ -86,6 +92,8 @@ def sync_outbound(
         reports.append(snapshot)
         if snapshot.deferred:
             return reports
+    if mark is not None or snapshot_taken:
+        remember_mapping(state, fmap)
     for cut in (c for c in cuts if mark is None or c > mark):
         folder = cut_path(spec.company, cut)
         cut_reports = []
