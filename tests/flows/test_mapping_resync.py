@@ -4,8 +4,13 @@ kintone record in ceil(N/100) writes, charged to the budget; `plan` names it fir
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
 
 from connectors.kintone_model import budget_day
+from flows.plan import plan
 from schemas.mapping import field_map
 from tasks.resync import pending_resync
 from tests.flows import test_kintone_sync as base
@@ -59,3 +64,26 @@ def test_a_resync_past_the_budget_is_deferred_and_stays_pending(new_env: EnvFact
     counts = env.outbound("out-2")["customers:resync"].counts
     assert counts.deferred > 0 and counts.balanced and counts.rejected == 0
     assert pending_resync(env.state(), field_map(env.spec, target), "kintone") is not None  # still pending
+
+
+def test_plan_shows_the_resync_first_with_its_request_count(
+    prefect_harness: None, new_env: EnvFactory, tmp_path: Path
+) -> None:
+    env = new_env(120, map=WITHOUT_ADDRESS)
+    env.outbound("out-1")
+    document = yaml.safe_load((tmp_path / "spec.yaml").read_text(encoding="utf-8"))
+    document["targets"][0]["map"]["address"] = "住所"
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+
+    env.kintone.request_log.entries.clear()
+    result = plan(str(changed))
+    assert kintone_puts(env) == 0  # a dry run
+    assert result.resyncs == (
+        "kintone-customers: re-sync address → 住所 to 120 linked records in 2 write request(s), "
+        "charged to the daily budget",
+    )
+    summary = Path(result.summary).read_text(encoding="utf-8")
+    assert summary.index("re-sync address → 住所") < summary.index("| where |")  # shown first
+    rows = [c for c in pq.read_table(result.changes).to_pylist() if c["field"] == "住所"]
+    assert len(rows) == 120 and all(r["action"] == "update" for r in rows)
