@@ -28,6 +28,7 @@ from schemas.spec import (
     MASTER_KINDS,
     SECRET_KEYS,
     TARGET_KINDS,
+    ActionTarget,
     Problem,
     Spec,
     SpecError,
@@ -364,33 +365,29 @@ def _check_conflict(conflict: str | None, direction: Direction, where: str, name
 
 
 def _check_actions(target: Target, path: str) -> Iterator[Problem]:
-    if target.kind == "sansan" and target.actions:
-        yield Problem(
-            f"{path}.actions", "actions", "sansan_no_actions", "Sansan only feeds the MA: remove actions"
-        )
-        return
-    for kind, action in target.actions.items():
-        where = f"{path}.actions.{kind}"
-        if kind not in ACTION_KINDS:
-            yield Problem(where, kind, "unknown_action_kind", f"use one of: {', '.join(ACTION_KINDS)}")
-        elif target.kind == "kintone" and action.app is None:
-            yield Problem(where, kind, "missing_key", "give the kintone app id that receives these actions")
+    yield from _check_streams(target, path, "actions", target.actions, ACTION_KINDS)
 
 
 def _check_masters(target: Target, path: str) -> Iterator[Problem]:
-    if target.kind == "sansan" and target.masters:
-        yield Problem(
-            f"{path}.masters", "masters", "sansan_no_masters", "Sansan only feeds the MA: remove masters"
-        )
+    yield from _check_streams(target, path, "masters", target.masters, MASTER_KINDS)
+
+
+def _check_streams(
+    target: Target, path: str, what: str, streams: Mapping[str, ActionTarget], kinds: tuple[str, ...]
+) -> Iterator[Problem]:
+    """Action histories or masters: known kinds, each with its kintone app or Salesforce object."""
+    noun = what.removesuffix("s")
+    if target.kind == "sansan" and streams:
+        yield Problem(f"{path}.{what}", what, f"sansan_no_{what}", f"Sansan only feeds the MA: remove {what}")
         return
-    for kind, master in target.masters.items():
-        where = f"{path}.masters.{kind}"
-        if kind not in MASTER_KINDS:
-            yield Problem(where, kind, "unknown_master_kind", f"use one of: {', '.join(MASTER_KINDS)}")
-        elif target.kind == "kintone" and master.app is None:
-            yield Problem(where, kind, "missing_key", "give the kintone app id that receives this master")
-        elif target.kind == "salesforce" and master.object is None:
-            yield Problem(where, kind, "missing_key", "give the Salesforce object that receives this master")
+    for kind, stream in streams.items():
+        where = f"{path}.{what}.{kind}"
+        if kind not in kinds:
+            yield Problem(where, kind, f"unknown_{noun}_kind", f"use one of: {', '.join(kinds)}")
+        elif target.kind == "kintone" and stream.app is None:
+            yield Problem(where, kind, "missing_key", f"give the kintone app id that receives this {noun}")
+        elif target.kind == "salesforce" and what == "masters" and stream.object is None:
+            yield Problem(where, kind, "missing_key", f"give the Salesforce object that receives this {noun}")
 
 
 def _dig(data: object, *keys: str) -> object:

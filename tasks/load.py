@@ -7,11 +7,10 @@ deferred.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from connectors.state import Rejection, StateStore
 from schemas.actions import action_record
@@ -124,46 +123,25 @@ def load_customers(
     return report
 
 
-def load_actions(
+KEY_COLUMNS = {"actions": "event_id", "masters": "id"}
+
+
+def load_keyed(
     target: CustomerTarget,
+    stream: Literal["actions", "masters"],
     kind: str,
     fields: dict[str, str],
     batches: Iterable[list[dict[str, Any]]],
     state: StateStore,
     run_id: str,
 ) -> StreamReport:
-    """Upsert one action history keyed by event id: a re-run updates, never duplicates."""
-    write = partial(target.upsert_actions, kind)
-    return _load_keyed(target.name, f"actions:{kind}", "event_id", write, fields, batches, state, run_id)
-
-
-def load_masters(
-    target: CustomerTarget,
-    kind: str,
-    fields: dict[str, str],
-    batches: Iterable[list[dict[str, Any]]],
-    state: StateStore,
-    run_id: str,
-) -> StreamReport:
-    """Upsert one master (フォーム, キャンペーン …) keyed by its id, as its own stream."""
-    write = partial(target.upsert_masters, kind)
-    return _load_keyed(target.name, f"masters:{kind}", "id", write, fields, batches, state, run_id)
-
-
-def _load_keyed(
-    name: str,
-    stream: str,
-    key: str,
-    write: Callable[[list[Record]], list[RowOutcome]],
-    fields: dict[str, str],
-    batches: Iterable[list[dict[str, Any]]],
-    state: StateStore,
-    run_id: str,
-) -> StreamReport:
-    report = StreamReport(name, stream)
+    """Upsert one action history (by event id) or one master (by master id, フォーム・キャンペーン …)
+    as its own stream: a re-run updates, never duplicates."""
+    write = target.upsert_actions if stream == "actions" else target.upsert_masters
+    report = StreamReport(target.name, f"{stream}:{kind}")
     for rows in batches:
-        records = {str(row[key]): action_record(row, fields) for row in rows}
-        outcomes = complete(write(list(records.items())), records) if records else []
+        records = {str(row[KEY_COLUMNS[stream]]): action_record(row, fields) for row in rows}
+        outcomes = complete(write(kind, list(records.items())), records) if records else []
         pause_point("load-batch")
         record_outcomes(state, run_id, report, records, outcomes, link=False)
     return report

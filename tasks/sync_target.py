@@ -25,9 +25,8 @@ from tasks.load import (
     FIRST_ERRORS,
     CustomerTarget,
     StreamReport,
-    load_actions,
     load_customers,
-    load_masters,
+    load_keyed,
     record_outcomes,
 )
 from tasks.pause import pause_point
@@ -108,11 +107,11 @@ def sync_outbound(
         for kind, master in target.masters.items():  # masters first: action rows name them
             batches = parquet_batches(staging, f"{folder}/{master_file(kind)}")
             fields = master_fields(target.kind, master)
-            cut_reports.append(load_masters(adapter, kind, fields, batches, state, run_id))
+            cut_reports.append(load_keyed(adapter, "masters", kind, fields, batches, state, run_id))
         for kind, action in target.actions.items():
             fields = action_fields(target.kind, action)
             batches = parquet_batches(staging, f"{folder}/{action_file(kind)}")
-            cut_reports.append(load_actions(adapter, kind, fields, batches, state, run_id))
+            cut_reports.append(load_keyed(adapter, "actions", kind, fields, batches, state, run_id))
         reports += cut_reports
         if any(r.deferred for r in cut_reports):
             break

@@ -32,6 +32,7 @@ from schemas.validate import load_spec
 from tasks.clients import state_store
 from tasks.extract import due_cuts, stage_one_cut
 from tests.flows.conftest import sandbox_call, write_spec
+from tests.flows.test_sync_generic import MemoryTarget as GenericMemoryTarget
 
 TOKEN = "tok-contract"
 FAST = HttpPolicy(backoff_base=0.001, backoff_cap=0.01, max_attempts=6)
@@ -199,34 +200,22 @@ def salesforce_world(stack: contextlib.ExitStack, root: Path) -> World:
     return world
 
 
-class MemoryTarget:
-    """The in-memory target: records by the match field, a daily budget, and the uniqueness guard a
-    target must give (an email several records hold, read or not, is withheld and all reported)."""
+class MemoryTarget(GenericMemoryTarget):
+    """The in-memory target with a daily budget and the uniqueness guard a target must give (an email
+    several records hold, read or not, is withheld and every record reported)."""
 
     def __init__(self, name: str, budget: int | None) -> None:
+        super().__init__()
         self.name = name
-        self.records: dict[str, dict[str, Any]] = {}
-        self.modified: dict[str, datetime] = {}
         self.budget = budget
-        self.writes = 0
         self._refused: list[RowOutcome] = []
 
     def upsert_customers(self, records: list[tuple[str, dict[str, Any]]]) -> list[RowOutcome]:
         if self.budget is not None and self.budget <= 0:
             return [RowOutcome.deferred(key, "the daily budget is spent") for key, _ in records]
-        self.writes += 1
-        outcomes = []
-        for key, record in records:
-            new = key not in self.records
-            self.records.setdefault(key, {}).update(record)
-            self.modified[key] = clock.now()
-            outcomes.append(RowOutcome.created(key, key) if new else RowOutcome.updated(key, key))
-        return outcomes
+        return super().upsert_customers(records)
 
-    def upsert_actions(self, kind: str, records: list[tuple[str, dict[str, Any]]]) -> list[RowOutcome]:
-        return [RowOutcome.created(key, key) for key, _ in records]
-
-    upsert_masters = upsert_actions
+    upsert_masters = GenericMemoryTarget.upsert_actions
 
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
         holders: dict[str, list[str]] = {}
@@ -284,7 +273,7 @@ def memory_world(stack: contextlib.ExitStack, root: Path) -> World:
     return World(
         "memory", root, ma, ma_url, target, READABLE, build, add_twin, change,
         lambda: {email_key(v.get("mail")) or "": v for v in holder["target"].records.values()},
-        lambda: holder["target"].writes if "target" in holder else 0,
+        lambda: holder["target"].sent if "target" in holder else 0,
         lambda: {"daily_request_budget": 1},  # the in-memory target reads it as a spent budget
     )  # fmt: skip
 
