@@ -168,7 +168,7 @@ def put_cards(url: str, *cards: dict[str, Any]) -> None:
 
 def card(person: int, email: str, title: str, updated: str) -> dict[str, Any]:
     return {"personId": f"{person:032X}", "lastName": f"姓{person}", "email": email, "title": title,
-            "updatedTime": updated}  # fmt: skip
+            "updatedTime": updated, "exchangeDate": updated[:10]}  # fmt: skip
 
 
 def test_sansan_withholds_an_email_shared_with_a_card_outside_the_window(
