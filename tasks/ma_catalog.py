@@ -30,7 +30,7 @@ def run_spec(spec: Spec) -> tuple[Spec, dict[str, Any] | None, list[str]]:
     """
     try:
         followed, problems, catalog = online_spec(spec)
-    except HttpError as exc:
+    except (HttpError, KeyError, ValueError) as exc:  # unreachable, or a catalog renkei cannot read
         return spec, None, [f"the MA's field catalog could not be read ({exc}): the spec alone was used"]
     errors = [str(p) for p in problems if p.severity == "error"]
     return followed, catalog.to_wire(), errors
