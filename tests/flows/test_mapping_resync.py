@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
+from typer.testing import CliRunner
 
 from connectors.kintone_model import budget_day
+from flows.cli import app
 from flows.plan import plan
 from schemas.mapping import field_map
 from tasks.resync import pending_resync
@@ -66,15 +68,21 @@ def test_a_resync_past_the_budget_is_deferred_and_stays_pending(new_env: EnvFact
     assert pending_resync(env.state(), field_map(env.spec, target), "kintone") is not None  # still pending
 
 
+def with_address(folder: Path) -> Path:
+    """The test's spec file with 住所 added to the kintone target's mapping."""
+    document = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))
+    document["targets"][0]["map"]["address"] = "住所"
+    changed = folder / "changed.yaml"
+    changed.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return changed
+
+
 def test_plan_shows_the_resync_first_with_its_request_count(
     prefect_harness: None, new_env: EnvFactory, tmp_path: Path
 ) -> None:
     env = new_env(120, map=WITHOUT_ADDRESS)
     env.outbound("out-1")
-    document = yaml.safe_load((tmp_path / "spec.yaml").read_text(encoding="utf-8"))
-    document["targets"][0]["map"]["address"] = "住所"
-    changed = tmp_path / "changed.yaml"
-    changed.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    changed = with_address(tmp_path)
 
     env.kintone.request_log.entries.clear()
     result = plan(str(changed))
@@ -87,3 +95,23 @@ def test_plan_shows_the_resync_first_with_its_request_count(
     assert summary.index("re-sync address → 住所") < summary.index("| where |")  # shown first
     rows = [c for c in pq.read_table(result.changes).to_pylist() if c["field"] == "住所"]
     assert len(rows) == 120 and all(r["action"] == "update" for r in rows)
+
+
+def test_renkei_resync_sends_the_named_field_now(
+    prefect_harness: None, new_env: EnvFactory, tmp_path: Path
+) -> None:
+    env = new_env(150, map=WITHOUT_ADDRESS)
+    env.outbound("out-1")
+    changed = with_address(tmp_path)
+    runner = CliRunner()
+    refused = runner.invoke(app, ["resync", str(changed), "--target", "kintone-customers", "--field", "fax"])
+    assert refused.exit_code == 2 and "fax is not sent to kintone-customers" in refused.output
+
+    env.kintone.request_log.entries.clear()
+    args = ["resync", str(changed), "--target", "kintone-customers", "--field", "address"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "kintone-customers: 150 linked records — loaded 150, rejected 0, deferred 0" in result.output
+    assert kintone_puts(env) == math.ceil(150 / 100)
+    again = runner.invoke(app, ["resync", str(changed), "--target", "kintone-customers"])
+    assert "nothing to re-sync" in again.output  # the mapping was recorded
