@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from sandbox.kintone.apps import build_app
 from sandbox.kintone.fields import FieldDef, Option
 from sandbox.kintone.store import Store
-from sandbox.satori.seed_data import SALES_STAGES
 
-STAGES = SALES_STAGES  # the administrator gave 商談ステージ the MA's own options
+STAGES = ("未接触", "アプローチ中", "商談中", "受注", "失注")
 
 
 @dataclass(frozen=True)

@@ -158,18 +158,21 @@ class KintoneTarget:
     def email_holders(self, keys: list[str]) -> dict[str, list[TargetRecord]]:
         """Every record of the customer app holding one of the normalised ``keys``, in any case or
         width, by the cheaper of two reads: a query on the email field per 50 addresses (the search's
-        near misses are dropped), or one read of the whole app kept for the run (an empty app: none)."""
+        near misses are dropped), or one read of the whole app kept for the run (up to 500 records: the
+        first request, which also gives the app's size)."""
         email, form = self.fmap.email_target, self._customer_form()
         if email is None or email not in form or not keys:
             return {}
         stamp = self._stamp(form)
         mapped = [c for c in self.fmap.target_fields() if c in form]
         fields = ["$id", stamp, *mapped]
-        if self._size is None:
-            page = self.client.get_records(self.app, "limit 1", ["$id"], total_count=True)
-            self._size = page.total_count or 0
+        if self._size is None:  # the first page with the app's size: a small app is read whole at once
+            first = self.client.get_records(self.app, f"order by $id asc limit {MAX_GET}", fields, True)
+            self._size = first.total_count or 0
+            if self._size <= MAX_GET:
+                self._whole = [_target_record(r, stamp, mapped) for r in first.records]
         if self._whole is None and -(-self._size // MAX_GET) <= -(-len(keys) // HOLDER_QUERY):
-            rows = self.client.iter_records_seek(self.app, "", fields) if self._size else iter(())
+            rows = self.client.iter_records_seek(self.app, "", fields)
             self._whole = [_target_record(r, stamp, mapped) for r in rows]
         found = self._whole
         if found is None:

@@ -294,7 +294,7 @@ def test_the_daily_budget_defers_rows_instead_of_failing_them(new_env: EnvFactor
     reports = env.outbound("out-1")
     assert list(reports) == ["customers:snapshot"]  # nothing more is tried once rows are deferred
     counts = reports["customers:snapshot"].counts
-    # form fields, the app's record count (the email-uniqueness guard: an empty app is not read), one batch
+    # form fields, the app's first page with its size (the email-uniqueness guard), one batch
     assert (counts.loaded, counts.deferred, counts.rejected) == (100, 150, 0) and counts.balanced
     assert env.state().watermark("kintone-customers", "outbound") is None  # the cut stays pending
     day = budget_day().isoformat()

@@ -89,7 +89,8 @@ def test_apps_lists_every_deployed_app_to_the_password_user(server: tuple[Backgr
     response = admin(srv).get("/k/v1/apps.json")
     assert usage(srv) == before  # a listing is counted against no app
     ids = listed(response)
-    assert ids == [demo.customers.id, demo.form_history.id, demo.mail_history.id, apps.in_space, apps.lab]
+    demo_ids = [demo.customers.id, demo.form_history.id, demo.mail_history.id, demo.form_master.id]
+    assert ids == [*demo_ids, apps.in_space, apps.lab]
     assert apps.draft not in ids and apps.guest not in ids
     single = admin(srv).get("/k/v1/app.json", params={"id": demo.customers.id}).json()
     first = response.json()["apps"][0]
@@ -100,7 +101,7 @@ def test_apps_lists_every_deployed_app_to_the_password_user(server: tuple[Backgr
         None,
         USER,
     )
-    assert response.json()["apps"][3]["spaceId"] == str(SPACE)
+    assert response.json()["apps"][4]["spaceId"] == str(SPACE)  # in_space, after the four demo apps
 
 
 def test_apps_refuses_api_tokens(server: tuple[BackgroundServer, Apps]) -> None:
@@ -148,9 +149,9 @@ def test_apps_pages_with_limit_and_offset(server: tuple[BackgroundServer, Apps])
     ]
     assert listed(http.get("/k/v1/apps.json", params={"limit": "2", "offset": "2"})) == [
         demo.mail_history.id,
-        apps.in_space,
+        demo.form_master.id,
     ]
-    assert listed(http.get("/k/v1/apps.json", params={"offset": 4})) == [apps.lab]
+    assert listed(http.get("/k/v1/apps.json", params={"offset": 5})) == [apps.lab]
     assert listed(http.get("/k/v1/apps.json", params={"offset": 50})) == []
     assert listed(http.get("/k/v1/apps.json", params={"name": "履歴", "offset": 1})) == [demo.mail_history.id]
 

@@ -203,7 +203,7 @@ def test_form_fields_and_the_error_envelope(server: tuple[BackgroundServer, Demo
     http = client(srv, demo.customers.token)
     props = http.get("/k/v1/app/form/fields.json", params={"app": demo.customers.id}).json()["properties"]
     assert props["メールアドレス"]["unique"] is True and props["メールアドレス"]["required"] is True
-    assert list(props["商談ステージ"]["options"]) == ["リード", "MQL", "SQL", "商談", "受注", "失注"]
+    assert list(props["商談ステージ"]["options"]) == ["未接触", "アプローチ中", "商談中", "受注", "失注"]
     assert props["更新日時"]["type"] == "UPDATED_TIME"
     first = http.get("/k/v1/record.json", params={"app": demo.customers.id, "id": 424242}).json()
     second = http.get("/k/v1/record.json", params={"app": demo.customers.id, "id": 424242}).json()
