@@ -18,10 +18,9 @@ from typing import Any
 
 from connectors.http import HttpPolicy, chunked
 from connectors.kintone import MAX_GET, KintoneClient
-from connectors.kintone_model import BudgetExhausted, KintoneRecord, budget_day, escape_query_value
+from connectors.kintone_model import BudgetExhausted, budget_day, escape_query_value
 from connectors.state import StateStore
 from schemas.actions import action_fields, master_fields
-from schemas.email import email_key, holders_by_email, resolve_keys, search_forms
 from schemas.kintone_values import FieldInfo, KintoneValueError, kintone_record
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
@@ -29,9 +28,9 @@ from schemas.spec import SECRET_KEYS, Spec, Target
 from tasks.audit import AuditReport, SchemaDrift, action_drift, email_findings, kintone_drift
 from tasks.clients import resolve_secret, state_store
 from tasks.load import Record
+from tasks.targets.kintone_emails import EmailHolders, target_record
 
 DEFAULT_DAILY_BUDGET = 10_000
-HOLDER_QUERY = 50  # addresses per email-holder query: two forms each, about 5 KB of query
 DriftCheck = Callable[[dict[str, FieldInfo]], list[SchemaDrift]]
 
 
@@ -96,9 +95,7 @@ class KintoneTarget:
         self._forms: dict[int, dict[str, FieldInfo]] = {}
         self._checked: set[int] = set()
         self._read_deferred: list[RowOutcome] = []
-        self._reported: set[str] = set()  # emails already reported as shared in this run
-        self._size: int | None = None  # records in the customer app when first asked
-        self._whole: list[TargetRecord] | None = None  # the app read whole, when that was cheaper
+        self.holders = EmailHolders(self.client, self.app, self.fmap)
 
     def form(self, app: int) -> dict[str, FieldInfo]:
         """An app's live form, read once per adapter."""
@@ -126,68 +123,16 @@ class KintoneTarget:
         form, key_field = self._customer_form(), self.fmap.key_target
         if self.fmap.key_ma != "email" or not records:
             return self._upsert(self.app, key_field, records, form)
-        normalised = {key: email_key(key) or key for key, _ in records}
         try:
-            holders = self.email_holders(list(normalised.values()))
+            refused, sending = self.holders.resolve(records, *self._read_fields(form))
         except BudgetExhausted as exc:
             return [RowOutcome.deferred(key, str(exc)) for key, _ in records]
-        found = resolve_keys(
-            {k: [(r.id, str(r.values.get(key_field) or "")) for r in rows] for k, rows in holders.items()}
-        )
-        refused = [
-            self._shared(key, normalised[key], found.shared[normalised[key]]).showing(record)
-            for key, record in records
-            if normalised[key] in found.shared
-        ]
-        sending = [
-            (key, {**record, key_field: found.stored.get(normalised[key], record[key_field])})
-            for key, record in records
-            if normalised[key] not in found.shared
-        ]
         return [*refused, *self._upsert(self.app, key_field, sending, form)]
 
-    def _shared(self, key: str, address: str, ids: tuple[str, ...]) -> RowOutcome:
-        return RowOutcome.rejected(
-            key,
-            "duplicate_email",
-            f"{address} is held by {len(ids)} kintone records ({', '.join(ids)}): none is matched or "
-            "written until only one holds it",
-            self.fmap.email_target,
-        )
-
-    def email_holders(self, keys: list[str]) -> dict[str, list[TargetRecord]]:
-        """Every record of the customer app holding one of the normalised ``keys``, in any case or
-        width, by the cheaper of two reads: a query on the email field per 50 addresses (the search's
-        near misses are dropped), or one read of the whole app kept for the run (up to 500 records: the
-        first request, which also gives the app's size)."""
-        email, form = self.fmap.email_target, self._customer_form()
-        if email is None or email not in form or not keys:
-            return {}
-        stamp = self._stamp(form)
-        mapped = [c for c in self.fmap.target_fields() if c in form]
-        fields = ["$id", stamp, *mapped]
-        if self._size is None:  # the first page with the app's size: a small app is read whole at once
-            first = self.client.get_records(self.app, f"order by $id asc limit {MAX_GET}", fields, True)
-            self._size = first.total_count or 0
-            if self._size <= MAX_GET:
-                self._whole = [_target_record(r, stamp, mapped) for r in first.records]
-        if self._whole is None and -(-self._size // MAX_GET) <= -(-len(keys) // HOLDER_QUERY):
-            rows = self.client.iter_records_seek(self.app, "", fields)
-            self._whole = [_target_record(r, stamp, mapped) for r in rows]
-        found = self._whole
-        if found is None:
-            found = []
-            for chunk in chunked(sorted(set(keys)), HOLDER_QUERY):
-                forms = sorted({text for key in chunk for text in search_forms(key)})
-                condition = " or ".join(f"{email} like {escape_query_value(text)}" for text in forms)
-                found += [
-                    _target_record(r, stamp, mapped)
-                    for r in self.client.iter_records_seek(self.app, condition, fields)
-                ]
-        return holders_by_email(keys, found, lambda r: r.values.get(email))
-
-    def _stamp(self, form: dict[str, FieldInfo]) -> str:
-        return self.target.updated_field or next(c for c, f in form.items() if f.type == "UPDATED_TIME")
+    def _read_fields(self, form: dict[str, FieldInfo]) -> tuple[str, list[str]]:
+        """The app's 更新日時 field and the mapped fields it has."""
+        stamp = self.target.updated_field or next(c for c, f in form.items() if f.type == "UPDATED_TIME")
+        return stamp, [c for c in self.fmap.target_fields() if c in form]
 
     def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]:
         app, fields = self._action_app(kind)
@@ -227,9 +172,7 @@ class KintoneTarget:
 
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
         """Customer records updated at or after ``since`` in (updated time, $id) order, 500 a page."""
-        form = self._customer_form()
-        stamp = self._stamp(form)
-        mapped = [c for c in self.fmap.target_fields() if c in form]
+        stamp, mapped = self._read_fields(self._customer_form())
         fields = ["$id", stamp, *mapped]
         order = f"order by {stamp} asc, $id asc"
         where = f"{stamp} >= {escape_query_value(kintone_minute(since))}" if since else ""
@@ -237,7 +180,7 @@ class KintoneTarget:
             first = self.client.get_records(
                 self.app, f"{where} {order} limit {MAX_GET}".strip(), fields
             ).records
-            yield self._unshared([_target_record(r, stamp, mapped) for r in first], since)
+            yield self._unshared([target_record(r, stamp, mapped) for r in first], since)
             if len(first) < MAX_GET:
                 return
             last_time, last_id = first[-1][stamp]["value"], first[-1]["$id"]["value"]
@@ -246,30 +189,20 @@ class KintoneTarget:
                 self.app, f"{where} and {after} {order}" if where else f"{after} {order}", fields
             )
             with contextlib.closing(rest):
-                for page in chunked((_target_record(r, stamp, mapped) for r in rest), MAX_GET):
+                for page in chunked((target_record(r, stamp, mapped) for r in rest), MAX_GET):
                     yield self._unshared(page, since)
         except BudgetExhausted as exc:
             reason = f"{exc}: the remaining changed records are read on the next run"
             self._read_deferred.append(RowOutcome.deferred(f"app:{self.app}", reason))
 
     def _unshared(self, page: list[TargetRecord], since: datetime | None) -> list[TargetRecord]:
-        """The page without records whose email another record holds, in the read set or not; every
-        record of such an email is reported. A full read (no ``since``) holds every record already:
-        the generic guard sees them all, so no query is made."""
-        email = self.fmap.email_target
-        if since is None or email is None:
+        """The page without records whose email another record holds, read or not (EmailHolders). A
+        full read (no ``since``) holds every record already: the generic guard sees them all."""
+        if since is None:
             return page
-        holders = self.email_holders(sorted({k for r in page if (k := email_key(r.values.get(email)))}))
-        shared = {key: rows for key, rows in holders.items() if len(rows) > 1}
-        for key, rows in shared.items():
-            if key not in self._reported:
-                self._reported.add(key)
-                ids = tuple(sorted({r.id for r in rows}, key=int))
-                self._read_deferred += [
-                    replace(self._shared(r.id, key, ids), key=r.id).showing(r.values)
-                    for r in {r.id: r for r in rows}.values()
-                ]
-        return [r for r in page if email_key(r.values.get(email)) not in shared]
+        kept, refused = self.holders.withhold(page, *self._read_fields(self._customer_form()))
+        self._read_deferred += refused
+        return kept
 
     def read_rejections(self) -> list[RowOutcome]:
         """Records withheld for a shared email, and a read cut short by the budget (deferred)."""
@@ -302,12 +235,3 @@ class KintoneTarget:
 def kintone_minute(moment: datetime) -> str:
     """An instant as a kintone datetime literal, floored to the minute (kintone keeps no seconds)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00Z")
-
-
-def _target_record(record: KintoneRecord, stamp: str, mapped: list[str]) -> TargetRecord:
-    modified = record[stamp]["value"]
-    return TargetRecord(
-        str(record["$id"]["value"]),
-        datetime.fromisoformat(modified.replace("Z", "+00:00")) if modified else None,
-        {code: record[code]["value"] for code in mapped if code in record},
-    )
