@@ -68,23 +68,22 @@ def test_a_resync_past_the_budget_is_deferred_and_stays_pending(new_env: EnvFact
     assert pending_resync(env.state(), field_map(env.spec, target), "kintone") is not None  # still pending
 
 
-def with_address(folder: Path) -> Path:
-    """The test's spec file with 住所 added to the kintone target's mapping."""
+def synced_then_changed(new_env: EnvFactory, customers: int, folder: Path) -> tuple[base.Env, Path]:
+    """A first sync without 住所, then the test's spec file with 住所 added to the mapping."""
+    env = new_env(customers, map=WITHOUT_ADDRESS)
+    env.outbound("out-1")
+    env.kintone.request_log.entries.clear()
     document = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))
     document["targets"][0]["map"]["address"] = "住所"
     changed = folder / "changed.yaml"
     changed.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    return changed
+    return env, changed
 
 
 def test_plan_shows_the_resync_first_with_its_request_count(
     prefect_harness: None, new_env: EnvFactory, tmp_path: Path
 ) -> None:
-    env = new_env(120, map=WITHOUT_ADDRESS)
-    env.outbound("out-1")
-    changed = with_address(tmp_path)
-
-    env.kintone.request_log.entries.clear()
+    env, changed = synced_then_changed(new_env, 120, tmp_path)
     result = plan(str(changed))
     assert kintone_puts(env) == 0  # a dry run
     assert result.resyncs == (
@@ -100,9 +99,7 @@ def test_plan_shows_the_resync_first_with_its_request_count(
 def test_renkei_resync_sends_the_named_field_now(
     prefect_harness: None, new_env: EnvFactory, tmp_path: Path
 ) -> None:
-    env = new_env(150, map=WITHOUT_ADDRESS)
-    env.outbound("out-1")
-    changed = with_address(tmp_path)
+    env, changed = synced_then_changed(new_env, 150, tmp_path)
     runner = CliRunner()
     refused = runner.invoke(app, ["resync", str(changed), "--target", "kintone-customers", "--field", "fax"])
     assert refused.exit_code == 2 and "fax is not sent to kintone-customers" in refused.output
