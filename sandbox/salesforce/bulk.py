@@ -7,6 +7,7 @@ import io
 import itertools
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,8 +104,13 @@ class Bulk:
             raise SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
         return self.jobs[job_id]
 
-    def process(self, job: Job) -> None:
-        """Apply every uploaded row; each lands in exactly one results file (unless a fault loses it)."""
+    def process(self, job: Job, per_record_ms: float = 0.0) -> None:
+        """Apply every uploaded row; each lands in exactly one results file (unless a fault loses it).
+
+        ``per_record_ms`` (the stand-in's latency setting) keeps the job InProgress for that long per
+        row, as a real org's processing would; rows are charged one after another, a conservative view.
+        """
+        started = time.monotonic()
         job.info["state"] = "InProgress"
         reader = csv.reader(io.StringIO("".join(job.data)))
         job.header = next(reader, [])
@@ -127,6 +133,7 @@ class Bulk:
         if lost:
             del job.ok[-lost:]
         random.Random(job.id).shuffle(job.ok)
+        time.sleep(max(0.0, len(rows) * per_record_ms / 1000 - (time.monotonic() - started)))
         if stop is not None and job.unprocessed:
             job.info.update(
                 state="Failed", errorMessage="InternalServerError : job stopped by a sandbox fault"
@@ -206,7 +213,8 @@ def build_bulk_router(bulk: Bulk) -> APIRouter:
         elif state == "UploadComplete" and job.info["state"] == "Open":
             job.info["state"] = "UploadComplete"
             answer = dict(job.info)
-            threading.Thread(target=bulk.process, args=(job,), daemon=True).start()
+            per_record_ms = request.app.state.latency.per_record_ms
+            threading.Thread(target=bulk.process, args=(job, per_record_ms), daemon=True).start()
             return JSONResponse(answer)
         else:
             raise SalesforceError(
