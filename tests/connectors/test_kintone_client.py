@@ -80,10 +80,10 @@ def test_escape_query_value(value: object, literal: str) -> None:
 
 
 def test_clean_upsert_takes_one_call_per_2000_rows(server: tuple[BackgroundServer, DemoApps]) -> None:
-    """100 rows a request, 20 requests a bulkRequest; the budget is charged one per request inside it."""
+    """100 rows a request, up to 20 requests a bulkRequest; the budget is charged one per request in it."""
     srv, demo = server
     budget = DailyBudget()
-    client = kintone(srv, demo.customers.token, budget=budget)
+    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=1)
     before = len(srv.request_log.entries)
     outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(2250, "clean"))
     assert [o.status for o in outcomes] == [Status.CREATED] * 2250
@@ -95,6 +95,18 @@ def test_clean_upsert_takes_one_call_per_2000_rows(server: tuple[BackgroundServe
     again = client.upsert_records(demo.customers.id, "メールアドレス", customers(2250, "clean"))
     assert {o.status for o in again} == {Status.UPDATED}
     assert [o.target_id for o in again] == [o.target_id for o in outcomes]
+
+
+def test_calls_spread_over_the_concurrency(server: tuple[BackgroundServer, DemoApps]) -> None:
+    """23 requests with 4 calls in flight: 4 bulkRequests of at most 6, not one of 20 and one of 3."""
+    srv, demo = server
+    budget = DailyBudget()
+    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=4)
+    before = len(srv.request_log.entries)
+    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(2250, "spread"))
+    assert [o.status for o in outcomes] == [Status.CREATED] * 2250
+    assert [e.path for e in srv.request_log.entries[before:]] == ["/k/v1/bulkRequest.json"] * 4
+    assert sum(budget.used.values()) == math.ceil(2250 / 100)  # the same budget as 2 calls
 
 
 def test_one_bad_row_in_100_is_isolated_and_99_load(server: tuple[BackgroundServer, DemoApps]) -> None:
@@ -119,7 +131,7 @@ def test_a_bulk_request_refused_for_one_row_is_narrowed_and_the_rest_resent(
     """kintone rolls the whole bulkRequest back: the refused request is isolated, the others resent."""
     srv, demo = server
     budget = DailyBudget()
-    client = kintone(srv, demo.customers.token, budget=budget)
+    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=1)
     rows = customers(500, "bulkiso")
     rows[237]["スコア"] = "たくさん"  # request 2 of 5
     before = len(srv.request_log.entries)
@@ -308,7 +320,9 @@ def test_password_auth_and_guest_space(server: tuple[BackgroundServer, DemoApps]
     with pytest.raises(HttpError) as outside:
         admin.get_records(app)
     assert outside.value.code == "GAIA_IL23"
-    guest = KintoneClient(srv.url, username="admin", password="pw", guest_space=3, policy=FAST)
+    guest = KintoneClient(
+        srv.url, username="admin", password="pw", guest_space=3, policy=FAST, max_concurrency=1
+    )
     outcomes = guest.upsert_records(app, "キー", [{"キー": "k1"}, {"キー": "k1"}])
     assert [o.status for o in outcomes] == [Status.CREATED, Status.UPDATED]
     many = guest.upsert_records(app, "キー", [{"キー": f"g{i}"} for i in range(250)])  # a bulkRequest
