@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -96,7 +96,7 @@ class FaultInjector:
         return kind
 
 
-@dataclass(frozen=True)
+@dataclass
 class Latency:
     """What the internet and the real service add to each API request, in milliseconds of wall time.
 
@@ -114,6 +114,15 @@ class Latency:
     def __post_init__(self) -> None:
         if min(self.round_trip_ms, self.jitter_ms, self.per_record_ms) < 0:
             raise ValueError("latency, jitter and per-record cost are milliseconds ≥ 0")
+        self._rng = random.Random(self.seed)  # the jitter sequence is reproducible
+
+    def as_json(self) -> dict[str, float]:
+        return {
+            "round_trip_ms": self.round_trip_ms,
+            "jitter_ms": self.jitter_ms,
+            "per_record_ms": self.per_record_ms,
+            "seed": self.seed,
+        }
 
     @classmethod
     def model(cls, body: dict[str, Any]) -> Latency:
@@ -125,8 +134,9 @@ class Latency:
             seed=int(body.get("seed", 0)),
         )
 
-    def seconds(self, records: int, rng: random.Random) -> float:
-        jitter = rng.uniform(-self.jitter_ms, self.jitter_ms) if self.jitter_ms else 0.0
+    def seconds(self, records: int) -> float:
+        """The wait for one response that wrote ``records`` records."""
+        jitter = self._rng.uniform(-self.jitter_ms, self.jitter_ms) if self.jitter_ms else 0.0
         return max(0.0, self.round_trip_ms + jitter + self.per_record_ms * records) / 1000
 
 
@@ -176,7 +186,6 @@ class FaultsAndLog:
         self.log = log
         self.render_error = render_error
         self.owner = owner  # whose ``state.latency`` the control endpoint may replace
-        self._rng = random.Random(0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -196,7 +205,7 @@ class FaultsAndLog:
             if logged and message["type"] == "http.response.start":  # logged before the client hears back
                 self.log.entries.append(LoggedRequest(scope["method"], path, message["status"], time.time()))
                 if delayed and (latency.round_trip_ms or latency.jitter_ms or latency.per_record_ms):
-                    await asyncio.sleep(latency.seconds(scope.get(RECORDS_KEY, 0), self._rng))
+                    await asyncio.sleep(latency.seconds(scope.get(RECORDS_KEY, 0)))
             await send(message)
 
         if kind == "429":
@@ -245,11 +254,11 @@ def install_sandbox_tools(
             app.state.latency = Latency.model(body)
         except (TypeError, ValueError) as exc:
             return JSONResponse({"message": str(exc)}, status_code=400)
-        return JSONResponse(asdict(app.state.latency))
+        return JSONResponse(app.state.latency.as_json())
 
     @app.get("/_sandbox/latency", include_in_schema=False)
     async def _get_latency() -> JSONResponse:
-        return JSONResponse(asdict(app.state.latency))
+        return JSONResponse(app.state.latency.as_json())
 
     @app.get("/_sandbox/faults", include_in_schema=False)
     async def _get_faults() -> JSONResponse:
