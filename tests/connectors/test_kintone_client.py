@@ -79,34 +79,29 @@ def test_escape_query_value(value: object, literal: str) -> None:
     assert escape_query_value(value) == literal
 
 
-def test_clean_upsert_takes_one_call_per_2000_rows(server: tuple[BackgroundServer, DemoApps]) -> None:
+@pytest.mark.parametrize(
+    ("concurrency", "calls"),
+    [(1, 2), (4, 4)],  # 20 requests and 3; or 23 spread over the 4 in flight, at most 6 a call
+    ids=["one-at-a-time", "spread"],
+)
+def test_clean_upsert_takes_one_call_per_2000_rows(
+    server: tuple[BackgroundServer, DemoApps], concurrency: int, calls: int
+) -> None:
     """100 rows a request, up to 20 requests a bulkRequest; the budget is charged one per request in it."""
     srv, demo = server
     budget = DailyBudget()
-    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=1)
+    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=concurrency)
     before = len(srv.request_log.entries)
-    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(2250, "clean"))
+    rows = customers(2250, f"clean{concurrency}-")
+    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", rows)
     assert [o.status for o in outcomes] == [Status.CREATED] * 2250
-    assert outcomes[0].key == "clean0@x.jp" and outcomes[0].target_id
-    sent = srv.request_log.entries[before:]
-    assert [e.path for e in sent] == ["/k/v1/bulkRequest.json"] * 2  # 20 requests and 3
-    assert client.requests_made[demo.customers.id] == math.ceil(2250 / 2000)
-    assert sum(budget.used.values()) == math.ceil(2250 / 100)
-    again = client.upsert_records(demo.customers.id, "メールアドレス", customers(2250, "clean"))
+    assert outcomes[0].key == f"clean{concurrency}-0@x.jp" and outcomes[0].target_id
+    assert [e.path for e in srv.request_log.entries[before:]] == ["/k/v1/bulkRequest.json"] * calls
+    assert client.requests_made[demo.customers.id] == calls
+    assert sum(budget.used.values()) == math.ceil(2250 / 100)  # the same budget either way
+    again = client.upsert_records(demo.customers.id, "メールアドレス", rows)
     assert {o.status for o in again} == {Status.UPDATED}
     assert [o.target_id for o in again] == [o.target_id for o in outcomes]
-
-
-def test_calls_spread_over_the_concurrency(server: tuple[BackgroundServer, DemoApps]) -> None:
-    """23 requests with 4 calls in flight: 4 bulkRequests of at most 6, not one of 20 and one of 3."""
-    srv, demo = server
-    budget = DailyBudget()
-    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=4)
-    before = len(srv.request_log.entries)
-    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(2250, "spread"))
-    assert [o.status for o in outcomes] == [Status.CREATED] * 2250
-    assert [e.path for e in srv.request_log.entries[before:]] == ["/k/v1/bulkRequest.json"] * 4
-    assert sum(budget.used.values()) == math.ceil(2250 / 100)  # the same budget as 2 calls
 
 
 def test_one_bad_row_in_100_is_isolated_and_99_load(server: tuple[BackgroundServer, DemoApps]) -> None:
