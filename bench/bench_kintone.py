@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from connectors.kintone import KintoneClient
+from connectors.kintone_batches import MAX_BULK
 from connectors.kintone_model import record_values
 from sandbox.common import free_port
 from sandbox.japanese import company, person
@@ -118,8 +119,9 @@ def standin(data: Path) -> Iterator[tuple[str, int]]:
         process.wait(timeout=30)
 
 
-def renkei_import(url: str, token: str, app: int, source: Path) -> None:
-    with source.open(encoding="utf-8") as rows, KintoneClient(url, api_tokens=[token]) as client:
+def renkei_import(url: str, token: str, app: int, source: Path, requests_per_call: int) -> None:
+    client = KintoneClient(url, api_tokens=[token], requests_per_call=requests_per_call)
+    with source.open(encoding="utf-8") as rows, client:
         outcomes = client.upsert_records(app, "メールアドレス", [dict(r) for r in csv.DictReader(rows)])
     if not all(o.status.loaded for o in outcomes):
         raise SystemExit("renkei import did not load every row")
@@ -147,12 +149,35 @@ def cli_kintone(*args: str) -> None:
         Path(os.environ["BENCH_EXPORT_TO"]).write_text(done.stdout, encoding="utf-8")
 
 
+IMPORTERS = ("renkei bulkRequest", "renkei PUT", "cli-kintone")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The stand-in's latency for one part of the run: round trip and service time per record written."""
+
+    latency_ms: float
+    per_record_ms: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.latency_ms:g} ms + {self.per_record_ms:g} ms/record"
+
+    def apply(self, url: str) -> None:
+        body = {"round_trip_ms": self.latency_ms, "per_record_ms": self.per_record_ms}
+        httpx.put(f"{url}/_sandbox/latency", json=body, timeout=30).raise_for_status()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3, help="import and export this many times; medians")
+    parser.add_argument("--latency", type=float, nargs="+", default=[0.0, 20.0, 80.0], help="round trips, ms")
+    parser.add_argument(
+        "--per-record-ms", type=float, default=1.0, help="service time per record written (at latency > 0)"
+    )
     parser.add_argument("--write-results", action="store_true", help="append the table to bench/RESULTS.md")
     options = parser.parse_args()
     if not (NODE_DIR / "node_modules" / ".bin" / "cli-kintone").exists():
@@ -160,22 +185,28 @@ def main() -> None:
             "install the official clients first: pytest tests/connectors/test_kintone_client_official.py"
         )
     n, rounds = options.records, options.rounds
+    settings = [Setting(ms, options.per_record_ms if ms else 0.0) for ms in options.latency]
     work = Path(tempfile.mkdtemp(prefix="bench-kintone-"))
     source = work / "customers.csv"
     write_customers(source, n)
     store = Store(work / "data" / "kintone.db")
-    pairs = [(new_app(store, f"顧客-renkei-{r}"), new_app(store, f"顧客-cli-{r}")) for r in range(rounds)]
+    apps = {
+        (setting, r): {name: new_app(store, f"顧客-{name}-{setting.label}-{r}") for name in IMPORTERS}
+        for setting in settings
+        for r in range(rounds)
+    }
     store.close()
-    steps: dict[str, list[Step]] = {}
+    steps: dict[tuple[Setting, str], list[Step]] = {}
     with standin(work / "data") as (url, pid):
-        for r, ((ours, token_ours), (theirs, token_theirs)) in enumerate(pairs, 1):
-            print(f"round {r} of {rounds}")
-            for label, run in one_round(url, source, work, ours, token_ours, theirs, token_theirs):
-                steps.setdefault(label, []).append(timed(label, n, url, pid, run))
-                if label.startswith("import"):
-                    app, token = (ours, token_ours) if "renkei" in label else (theirs, token_theirs)
-                    expect_loaded(url, app, token, n)
-    table = results_table(n, rounds, steps)
+        for setting in settings:
+            setting.apply(url)
+            for r in range(rounds):
+                print(f"{setting.label}: round {r + 1} of {rounds}")
+                for label, run in one_round(url, source, work, apps[(setting, r)]):
+                    steps.setdefault((setting, label), []).append(timed(label, n, url, pid, run))
+                    if label.startswith("import"):
+                        expect_loaded(url, *apps[(setting, r)][label.removeprefix("import ")], n)
+    table = results_table(n, rounds, settings, steps)
     print(table)
     if options.write_results:
         append_results(table)
@@ -188,14 +219,18 @@ def new_app(store: Store, name: str) -> tuple[int, str]:
 
 
 def one_round(
-    url: str, source: Path, work: Path, ours: int, token_ours: str, theirs: int, token_theirs: str
+    url: str, source: Path, work: Path, apps: dict[str, tuple[int, str]]
 ) -> list[tuple[str, Callable[[], None]]]:
-    """Import into two empty apps, then export the renkei one with each client."""
+    """Import into an empty app with each importer, then export the first with each client."""
     common = ["--base-url", url]
+    theirs, token_theirs = apps["cli-kintone"]
+    ours, token_ours = apps["renkei bulkRequest"]
+    single, token_single = apps["renkei PUT"]
     cli_import = ["record", "import", *common, "--api-token", token_theirs, "--app", str(theirs)]
     os.environ["BENCH_EXPORT_TO"] = str(work / "cli.csv")
     return [
-        ("import renkei", lambda: renkei_import(url, token_ours, ours, source)),
+        ("import renkei bulkRequest", lambda: renkei_import(url, token_ours, ours, source, MAX_BULK)),
+        ("import renkei PUT", lambda: renkei_import(url, token_single, single, source, 1)),
         (
             "import cli-kintone",
             lambda: cli_kintone(*cli_import, "--file-path", str(source), "--update-key", "メールアドレス"),
@@ -214,29 +249,34 @@ def expect_loaded(url: str, app: int, token: str, n: int) -> None:
             raise SystemExit("an import did not load every row")
 
 
-def results_table(n: int, rounds: int, steps: dict[str, list[Step]]) -> str:
-    """Medians over the rounds, the ratio of the medians, and every round's own ratio."""
+def results_table(
+    n: int, rounds: int, settings: list[Setting], steps: dict[tuple[Setting, str], list[Step]]
+) -> str:
+    """Per latency: medians over the rounds, and the ratio to cli-kintone of the medians and per round."""
     lines = [
-        "| step | renkei records/s (requests, stand-in CPU s) | cli-kintone records/s (requests, "
-        "stand-in CPU s) | ratio of medians | ratio per round |",
-        "|---|---:|---:|---:|---|",
+        "| latency | step | client | records/s (requests, stand-in CPU s) | ÷ cli-kintone (median) | per round |",
+        "|---|---|---|---:|---:|---|",
     ]
-    for step in ("import", "export"):
-        ours, cli = steps[f"{step} renkei"], steps[f"{step} cli-kintone"]
-        mine, theirs = median(ours), median(cli)
-        per_round = ", ".join(f"{a.rate / b.rate:.2f}×" for a, b in zip(ours, cli, strict=True))
-        lines.append(
-            f"| {step} | {mine.rate:,.0f} ({mine.requests:,}, {mine.standin_cpu:.1f}) | "
-            f"{theirs.rate:,.0f} ({theirs.requests:,}, {theirs.standin_cpu:.1f}) | "
-            f"**{mine.rate / theirs.rate:.2f}×** | {per_round} |"
-        )
+    for setting in settings:
+        for step, clients in (("import", IMPORTERS), ("export", ("renkei", "cli-kintone"))):
+            cli = steps[(setting, f"{step} cli-kintone")]
+            for client in clients:
+                runs = steps[(setting, f"{step} {client}")]
+                mine = median(runs)
+                per_round = ", ".join(f"{a.rate / b.rate:.2f}×" for a, b in zip(runs, cli, strict=True))
+                lines.append(
+                    f"| {setting.label} | {step} | {client} | {mine.rate:,.0f} ({mine.requests:,}, "
+                    f"{mine.standin_cpu:.1f}) | **{mine.rate / median(cli).rate:.2f}×** | {per_round} |"
+                )
     header = [
-        "## kintone",
+        "## kintone at 0 ms and at realistic latency",
         "",
-        f"`.venv/bin/python bench/bench_kintone.py --records {n} --rounds {rounds} --write-results`: "
-        f"{n:,} customers, {rounds} rounds in one run,",
-        "one stand-in process (`renkei sandbox kintone`) for both clients; renkei = connectors.kintone",
-        f"(4 parallel requests of 100 rows); cli-kintone = npm @kintone/cli 1.19.2 (Node {node_version()}).",
+        f"`.venv/bin/python bench/bench_kintone.py --records {n} --rounds {rounds} --latency "
+        f"{' '.join(f'{s.latency_ms:g}' for s in settings)} --per-record-ms "
+        f"{max(s.per_record_ms for s in settings):g}`: {n:,} customers, {rounds} round(s) per latency, one",
+        "stand-in process (`renkei sandbox kintone`) for every client, latency set through",
+        "`PUT /_sandbox/latency`; renkei = connectors.kintone (bulkRequest: 20 requests of 100 rows a call, or",
+        f"PUT: 100 rows a request; 4 calls in flight); cli-kintone = npm @kintone/cli 1.19.2 (Node {node_version()}).",
         "",
     ]
     return "\n".join(header + lines) + "\n"

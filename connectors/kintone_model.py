@@ -12,7 +12,16 @@ from typing import Any, Protocol
 
 import httpx
 
-from connectors.http import RETRY_STATUSES, Action, Decision, HttpError, retry_after_seconds, service_message
+from connectors.http import (
+    MASK,
+    RETRY_STATUSES,
+    Action,
+    Decision,
+    HttpError,
+    retry_after_seconds,
+    sent_credentials,
+    service_message,
+)
 from schemas import clock
 from schemas.kintone_values import FieldInfo as FieldInfo  # re-exported for the client's callers
 
@@ -41,11 +50,32 @@ ROW_PATH = re.compile(r"^records\[(\d+)\](?:\.record)?(?:\.([^.\[]+)|\[([^\]]+)\
 KintoneRecord = dict[str, dict[str, Any]]
 
 
+def bulk_failure(body: Any) -> tuple[int, dict[str, Any]] | None:
+    """A refused bulkRequest: the index of the request kintone refused and its error body.
+
+    kintone runs a bulkRequest's requests in order as one transaction and rolls all of them back when
+    one fails; it answers ``{"results": [{}, …, {"code", "message", "errors"}, {}, …]}``.
+    """
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        return None
+    return next(((i, r) for i, r in enumerate(results) if isinstance(r, dict) and r.get("code")), None)
+
+
+def _code(response: httpx.Response) -> str | None:
+    """kintone's error code, from the refused request of a bulkRequest too."""
+    try:
+        failure = bulk_failure(response.json())
+    except ValueError:
+        failure = None
+    return str(failure[1]["code"]) if failure else service_message(response)[0]
+
+
 def classify_kintone(response: httpx.Response) -> Decision:
     """kintone's codes before its statuses: a CB_VA01 sent as 520 still fails, a lock error retries."""
     if response.status_code < 400:
         return Decision(Action.OK)
-    code, _ = service_message(response)
+    code = _code(response)
     wait = retry_after_seconds(response.headers.get("Retry-After"))
     if code in RETRY_CODES:
         return Decision(Action.RETRY, wait)
@@ -57,11 +87,16 @@ def classify_kintone(response: httpx.Response) -> Decision:
 
 
 class KintoneApiError(HttpError):
-    """An HttpError that keeps kintone's per-field ``errors`` (``records[3].メールアドレス.value``)."""
+    """An HttpError that keeps kintone's per-field ``errors`` (``records[3].メールアドレス.value``).
 
-    def __init__(self, base: HttpError, errors: dict[str, list[str]]):
+    For a refused bulkRequest, ``bulk_index`` is the position of the request kintone refused, and the
+    code, message and errors are that request's own.
+    """
+
+    def __init__(self, base: HttpError, errors: dict[str, list[str]], bulk_index: int | None = None):
         super().__init__(base.method, base.url, base.status, base.code, base.message)
         self.errors = errors
+        self.bulk_index = bulk_index
 
     @classmethod
     def from_response(cls, base: HttpError, response: httpx.Response) -> KintoneApiError:
@@ -69,13 +104,21 @@ class KintoneApiError(HttpError):
             body = response.json()
         except ValueError:
             body = {}
+        failure = bulk_failure(body)
+        bulk_index = None
+        if failure is not None:
+            bulk_index, body = failure
+            message = str(body.get("message", base.message))
+            for credential in sent_credentials(response.request):  # as HttpError's own message is
+                message = message.replace(credential, MASK)
+            base = HttpError(base.method, base.url, base.status, str(body["code"]), message)
         raw = body.get("errors") if isinstance(body, dict) else None
         errors = {
             str(path): [str(m) for m in (detail or {}).get("messages", [])]
             for path, detail in (raw or {}).items()
             if isinstance(detail, dict)
         }
-        return cls(base, errors)
+        return cls(base, errors, bulk_index)
 
     @property
     def blames_rows(self) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from sandbox.common import FaultConfig
+from sandbox.common import FaultConfig, Latency
 from sandbox.kintone import CONCURRENCY_LIMIT
 
 sandbox_app = typer.Typer(
@@ -25,6 +25,11 @@ FaultSeedOpt = typer.Option(0, "--fault-seed", help="Seed of the fault sequence 
 FaultKindsOpt = typer.Option(
     None, "--fault-kinds", help="Comma-separated subset of 429,5xx,slow,timeout,reset (default: all)."
 )
+LatencyOpt = typer.Option(0.0, "--latency", min=0, help="Milliseconds added to every API request.")
+JitterOpt = typer.Option(0.0, "--jitter", min=0, help="Up to this many milliseconds more or less, seeded.")
+PerRecordOpt = typer.Option(
+    0.0, "--per-record-ms", min=0, help="Milliseconds of service time per record a request writes."
+)
 
 
 @sandbox_app.command("satori")
@@ -36,6 +41,9 @@ def satori(
     faults: float = FaultsOpt,
     fault_seed: int = FaultSeedOpt,
     fault_kinds: str | None = FaultKindsOpt,
+    latency: float = LatencyOpt,
+    jitter: float = JitterOpt,
+    per_record_ms: float = PerRecordOpt,
 ) -> None:
     """The MA (SATORI) integration API and public API v4.
 
@@ -49,6 +57,7 @@ def satori(
         token=token,
         company=company,
         faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+        latency=Latency(latency, jitter, per_record_ms),
     )
 
 
@@ -67,6 +76,9 @@ def kintone(
     faults: float = FaultsOpt,
     fault_seed: int = FaultSeedOpt,
     fault_kinds: str | None = FaultKindsOpt,
+    latency: float = LatencyOpt,
+    jitter: float = JitterOpt,
+    per_record_ms: float = PerRecordOpt,
 ) -> None:
     """kintone's REST API (/k/v1/ and guest spaces).
 
@@ -80,6 +92,7 @@ def kintone(
         user=user,
         password=password,
         faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+        latency=Latency(latency, jitter, per_record_ms),
         concurrency_limit=concurrency_limit,
     )
 
@@ -96,6 +109,9 @@ def salesforce(
     faults: float = FaultsOpt,
     fault_seed: int = FaultSeedOpt,
     fault_kinds: str | None = FaultKindsOpt,
+    latency: float = LatencyOpt,
+    jitter: float = JitterOpt,
+    per_record_ms: float = PerRecordOpt,
 ) -> None:
     """Salesforce over HTTPS: OAuth, REST, SOQL, Collections and Bulk API 2.0.
 
@@ -112,6 +128,7 @@ def salesforce(
         client_secret=client_secret,
         daily_limit=daily_limit,
         faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+        latency=Latency(latency, jitter, per_record_ms),
     )
 
 
@@ -123,6 +140,9 @@ def sansan(
     faults: float = FaultsOpt,
     fault_seed: int = FaultSeedOpt,
     fault_kinds: str | None = FaultKindsOpt,
+    latency: float = LatencyOpt,
+    jitter: float = JitterOpt,
+    per_record_ms: float = PerRecordOpt,
 ) -> None:
     """Sansan's business-card Open API.
 
@@ -135,6 +155,7 @@ def sansan(
         data=data,
         api_key=api_key,
         faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
+        latency=Latency(latency, jitter, per_record_ms),
     )
 
 
@@ -152,6 +173,9 @@ def all_stand_ins(
     faults: float = FaultsOpt,
     fault_seed: int = FaultSeedOpt,
     fault_kinds: str | None = FaultKindsOpt,
+    latency: float = LatencyOpt,
+    jitter: float = JitterOpt,
+    per_record_ms: float = PerRecordOpt,
 ) -> None:
     """Every stand-in with its default credentials, each in its own process, until interrupted:
     the MA on PORT, kintone on PORT+1, Salesforce (HTTPS) on PORT+2, Sansan on PORT+3, each keeping
@@ -162,6 +186,7 @@ def all_stand_ins(
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated `all` stops its stand-ins too
     shared = ["--faults", str(faults), "--fault-seed", str(fault_seed)]
     shared += ["--fault-kinds", fault_kinds] if fault_kinds else []
+    shared += ["--latency", str(latency), "--jitter", str(jitter), "--per-record-ms", str(per_record_ms)]
     command = [sys.executable, "-m", "flows.cli", "sandbox"]
     children = [
         subprocess.Popen([*command, name, "--port", str(port + i), "--data", str(data / name), *shared])

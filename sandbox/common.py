@@ -1,8 +1,9 @@
 """What every stand-in shares: fault injection, the request log, and running on loopback.
 
-A stand-in is a FastAPI app. ``install_sandbox_tools`` adds the request log and the fault
-middleware; ``BackgroundServer`` runs it in a thread for tests and the demo; ``serve_foreground``
-runs it for `renkei sandbox <name>`. Only 127.0.0.1 is ever bound.
+A stand-in is a FastAPI app. ``install_sandbox_tools`` adds the request log, the fault
+middleware and the latency of a real network and service; ``BackgroundServer`` runs it in a
+thread for tests and the demo; ``serve_foreground`` runs it for `renkei sandbox <name>`.
+Only 127.0.0.1 is ever bound.
 """
 
 from __future__ import annotations
@@ -95,6 +96,58 @@ class FaultInjector:
         return kind
 
 
+@dataclass
+class Latency:
+    """What the internet and the real service add to each API request, in milliseconds of wall time.
+
+    ``round_trip_ms`` (± up to ``jitter_ms``, seeded) is added to every API response; ``per_record_ms``
+    for each record the request wrote, where the real service has such a cost (the stand-in says how
+    many through ``charge_records``). Sleeps are asynchronous, so requests in flight overlap as on a
+    real network; set through the CLI (``--latency``), the app factory or ``PUT /_sandbox/latency``.
+    """
+
+    round_trip_ms: float = 0.0
+    jitter_ms: float = 0.0
+    per_record_ms: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.round_trip_ms, self.jitter_ms, self.per_record_ms) < 0:
+            raise ValueError("latency, jitter and per-record cost are milliseconds ≥ 0")
+        self._rng = random.Random(self.seed)  # the jitter sequence is reproducible
+
+    def as_json(self) -> dict[str, float]:
+        return {
+            "round_trip_ms": self.round_trip_ms,
+            "jitter_ms": self.jitter_ms,
+            "per_record_ms": self.per_record_ms,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def model(cls, body: dict[str, Any]) -> Latency:
+        """From a JSON body (the `/_sandbox/latency` control endpoint)."""
+        return cls(
+            round_trip_ms=float(body.get("round_trip_ms", 0.0)),
+            jitter_ms=float(body.get("jitter_ms", 0.0)),
+            per_record_ms=float(body.get("per_record_ms", 0.0)),
+            seed=int(body.get("seed", 0)),
+        )
+
+    def seconds(self, records: int) -> float:
+        """The wait for one response that wrote ``records`` records."""
+        jitter = self._rng.uniform(-self.jitter_ms, self.jitter_ms) if self.jitter_ms else 0.0
+        return max(0.0, self.round_trip_ms + jitter + self.per_record_ms * records) / 1000
+
+
+RECORDS_KEY = "sandbox.records"  # scope key: records the current request wrote (see charge_records)
+
+
+def charge_records(scope: Scope, records: int) -> None:
+    """Note that this request wrote ``records`` records: the per-record latency charges them."""
+    scope[RECORDS_KEY] = scope.get(RECORDS_KEY, 0) + records
+
+
 @dataclass(frozen=True)
 class LoggedRequest:
     method: str
@@ -120,11 +173,19 @@ class FaultsAndLog:
     request through an extra task group and stream, a cost a benchmark would charge to the client.
     """
 
-    def __init__(self, app: ASGIApp, injector: FaultInjector, log: RequestLog, render_error: ErrorRenderer):
+    def __init__(
+        self,
+        app: ASGIApp,
+        injector: FaultInjector,
+        log: RequestLog,
+        render_error: ErrorRenderer,
+        owner: FastAPI,
+    ):
         self.app = app
         self.injector = injector
         self.log = log
         self.render_error = render_error
+        self.owner = owner  # whose ``state.latency`` the control endpoint may replace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,10 +198,14 @@ class FaultsAndLog:
         elif kind == "timeout":
             await asyncio.sleep(self.injector.config.timeout_seconds)
         logged = not path.startswith("/_sandbox")
+        latency: Latency = self.owner.state.latency
+        delayed = logged and not path.startswith(self.injector.config.exempt_prefixes)
 
         async def send_logged(message: Message) -> None:
             if logged and message["type"] == "http.response.start":  # logged before the client hears back
                 self.log.entries.append(LoggedRequest(scope["method"], path, message["status"], time.time()))
+                if delayed and (latency.round_trip_ms or latency.jitter_ms or latency.per_record_ms):
+                    await asyncio.sleep(latency.seconds(scope.get(RECORDS_KEY, 0)))
             await send(message)
 
         if kind == "429":
@@ -152,15 +217,19 @@ class FaultsAndLog:
 
 
 def install_sandbox_tools(
-    app: FastAPI, render_error: ErrorRenderer, faults: FaultConfig | None = None
+    app: FastAPI,
+    render_error: ErrorRenderer,
+    faults: FaultConfig | None = None,
+    latency: Latency | None = None,
 ) -> None:
-    """Add the request log, fault injection and the `/_sandbox` control endpoints to a stand-in."""
+    """Add the request log, fault injection, latency and the `/_sandbox` control endpoints to a stand-in."""
     injector = FaultInjector(faults or FaultConfig())
     log = RequestLog()
     app.state.faults = injector
     app.state.request_log = log
+    app.state.latency = latency or Latency()
 
-    app.add_middleware(FaultsAndLog, injector=injector, log=log, render_error=render_error)
+    app.add_middleware(FaultsAndLog, injector=injector, log=log, render_error=render_error, owner=app)
 
     @app.get("/_sandbox/requests", include_in_schema=False)
     async def _requests() -> JSONResponse:
@@ -178,6 +247,18 @@ def install_sandbox_tools(
         except (TypeError, ValueError) as exc:
             return JSONResponse({"message": str(exc)}, status_code=400)
         return JSONResponse({"injected": injector.injected})
+
+    @app.put("/_sandbox/latency", include_in_schema=False)
+    async def _set_latency(body: dict[str, Any]) -> JSONResponse:
+        try:
+            app.state.latency = Latency.model(body)
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"message": str(exc)}, status_code=400)
+        return JSONResponse(app.state.latency.as_json())
+
+    @app.get("/_sandbox/latency", include_in_schema=False)
+    async def _get_latency() -> JSONResponse:
+        return JSONResponse(app.state.latency.as_json())
 
     @app.get("/_sandbox/faults", include_in_schema=False)
     async def _get_faults() -> JSONResponse:

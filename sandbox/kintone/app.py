@@ -13,7 +13,15 @@ from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.common import FaultConfig, LoggedRequest, RequestLog, install_sandbox_tools, serve_foreground
+from sandbox.common import (
+    FaultConfig,
+    Latency,
+    LoggedRequest,
+    RequestLog,
+    charge_records,
+    install_sandbox_tools,
+    serve_foreground,
+)
 from sandbox.kintone import CONCURRENCY_LIMIT, api_apps, api_comments, api_files, api_records
 from sandbox.kintone.auth import authenticate
 from sandbox.kintone.context import Context, State
@@ -129,6 +137,23 @@ def bulk_request(ctx: Context) -> dict[str, Any]:
     return {"results": results}
 
 
+def records_written(method: str, resource: str, params: dict[str, Any]) -> int:
+    """How many records a write touches (the per-record latency charges them); reads cost none."""
+    if method == "GET":
+        return 0
+    if resource == "bulkRequest.json":
+        items = params.get("requests")
+        return sum(
+            records_written(str(i.get("method", "")).upper(), "records.json", dict(i.get("payload") or {}))
+            for i in (items if isinstance(items, list) else [])
+            if isinstance(i, dict)
+        )
+    if resource == "records.json":
+        many = params.get("records") or params.get("ids") or []
+        return len(many) if isinstance(many, list) else 0
+    return 1 if resource == "record.json" else 0
+
+
 class BulkFailure(Exception):
     def __init__(self, status: int, results: list[dict[str, Any]]):
         self.status = status
@@ -181,13 +206,14 @@ def create_app(
     password: str,
     faults: FaultConfig | None = None,
     concurrency_limit: int = CONCURRENCY_LIMIT,
+    latency: Latency | None = None,
 ) -> FastAPI:
     """The stand-in over ``<data_dir>/kintone.db``; ``user``/``password`` is the one password login."""
     store = Store(Path(data_dir) / "kintone.db")
     state = State(store, Cursors(), user, password)
     app = FastAPI(title="kintone REST API (renkei stand-in)", docs_url=None, redoc_url=None)
     app.state.kintone = state
-    install_sandbox_tools(app, render_error, faults)
+    install_sandbox_tools(app, render_error, faults, latency)
     app.add_middleware(ConcurrencyLimit, limit=concurrency_limit, log=app.state.request_log)  # outermost
 
     async def dispatch(request: Request, resource: str, space: int | None) -> Response:
@@ -201,6 +227,7 @@ def create_app(
             )
         try:
             params = await request_params(request)
+            charge_records(request.scope, records_written(method, resource, params))
             with store.lock:
                 caller = authenticate(request.headers, store, user, password)
                 body = handler(Context(state, caller, space, params))
@@ -260,9 +287,10 @@ def serve(
     password: str,
     faults: FaultConfig | None = None,
     concurrency_limit: int = CONCURRENCY_LIMIT,
+    latency: Latency | None = None,
 ) -> None:
     """`renkei sandbox kintone`: the stand-in in the foreground on 127.0.0.1:port."""
-    app = create_app(data, user, password, faults, concurrency_limit)
+    app = create_app(data, user, password, faults, concurrency_limit, latency)
     state: State = app.state.kintone
     for token, grant in state.store.tokens.items():
         print(f"app {grant.app} ({state.store.apps[grant.app].name}): API token {token}")

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
-from sandbox.common import FaultConfig, install_sandbox_tools, serve_foreground
+from sandbox.common import FaultConfig, Latency, install_sandbox_tools, serve_foreground
 from sandbox.salesforce.auth import Credentials, Gate
 from sandbox.salesforce.bulk import Bulk, BulkFaults, build_bulk_router
 from sandbox.salesforce.errors import SalesforceError, render_error
@@ -38,6 +38,7 @@ def create_app(
     *,
     session_seconds: float = 7200.0,
     jwt_certificate: str | None = None,
+    latency: Latency | None = None,
 ) -> FastAPI:
     """A Salesforce org stored in `<data>/salesforce.db`, with its TLS files in `<data>/salesforce-*.pem`."""
     data_dir = Path(data_dir)
@@ -49,7 +50,7 @@ def create_app(
     bulk = Bulk(org)
     app = FastAPI(title="Salesforce stand-in (renkei sandbox)")
     app.state.org, app.state.gate, app.state.bulk, app.state.tls = org, gate, bulk, tls
-    install_sandbox_tools(app, render_error, faults)
+    install_sandbox_tools(app, render_error, faults, latency)
 
     @app.exception_handler(SalesforceError)
     async def _salesforce_error(_: Request, exc: SalesforceError) -> Response:
@@ -156,9 +157,10 @@ def serve(
     client_secret: str,
     daily_limit: int,
     faults: FaultConfig,
+    latency: Latency | None = None,
 ) -> None:
     """`renkei sandbox salesforce`: the org on https://127.0.0.1:PORT until interrupted."""
-    app = create_app(data, username, password, client_id, client_secret, daily_limit, faults)
+    app = create_app(data, username, password, client_id, client_secret, daily_limit, faults, latency=latency)
     tls: TlsFiles = app.state.tls
     print(f"Salesforce stand-in on https://127.0.0.1:{port} (login URL the same); CA certificate: {tls.ca}")
     print(f"OAuth: client id {client_id!r}, user {username!r}; daily API limit {daily_limit}")

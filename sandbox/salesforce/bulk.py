@@ -7,6 +7,7 @@ import io
 import itertools
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from schemas import clock
 
 OPERATIONS = ("insert", "update", "upsert", "delete")
 CHUNK = 1000
+SERVER_CHUNK = 10_000  # Salesforce splits a Bulk 2.0 ingest job into batches of 10,000 rows, run in parallel
 QUERY_STATES = {"UploadComplete": "InProgress", "InProgress": "JobComplete"}
 RESULT_FILES = {"successfulresults": "ok", "failedresults": "failed", "unprocessedrecords": "unprocessed"}
 
@@ -103,8 +105,13 @@ class Bulk:
             raise SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
         return self.jobs[job_id]
 
-    def process(self, job: Job) -> None:
-        """Apply every uploaded row; each lands in exactly one results file (unless a fault loses it)."""
+    def process(self, job: Job, per_record_ms: float = 0.0) -> None:
+        """Apply every uploaded row; each lands in exactly one results file (unless a fault loses it).
+
+        ``per_record_ms`` (the stand-in's latency setting) keeps the job InProgress for that long per
+        row of its largest internal batch (10,000 rows, processed in parallel), as a real org would.
+        """
+        started = time.monotonic()
         job.info["state"] = "InProgress"
         reader = csv.reader(io.StringIO("".join(job.data)))
         job.header = next(reader, [])
@@ -127,6 +134,8 @@ class Bulk:
         if lost:
             del job.ok[-lost:]
         random.Random(job.id).shuffle(job.ok)
+        busy = min(len(rows), SERVER_CHUNK) * per_record_ms / 1000
+        time.sleep(max(0.0, busy - (time.monotonic() - started)))
         if stop is not None and job.unprocessed:
             job.info.update(
                 state="Failed", errorMessage="InternalServerError : job stopped by a sandbox fault"
@@ -206,7 +215,8 @@ def build_bulk_router(bulk: Bulk) -> APIRouter:
         elif state == "UploadComplete" and job.info["state"] == "Open":
             job.info["state"] = "UploadComplete"
             answer = dict(job.info)
-            threading.Thread(target=bulk.process, args=(job,), daemon=True).start()
+            per_record_ms = request.app.state.latency.per_record_ms
+            threading.Thread(target=bulk.process, args=(job, per_record_ms), daemon=True).start()
             return JSONResponse(answer)
         else:
             raise SalesforceError(

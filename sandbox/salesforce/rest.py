@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from sandbox.common import charge_records
 from sandbox.salesforce.errors import RecordError, SalesforceError
 from sandbox.salesforce.soql_exec import Executor, Row
 from sandbox.salesforce.soql_parser import parse
@@ -207,6 +208,7 @@ def build_router(org: Org, cursors: Cursors) -> APIRouter:
     @router.patch(BASE + "/composite/sobjects")
     async def collection(request: Request) -> JSONResponse:
         body = await request.json()
+        charge_records(request.scope, len(body.get("records") or []))
         creating = request.method == "POST"
 
         def write(record: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +228,7 @@ def build_router(org: Org, cursors: Cursors) -> APIRouter:
     @router.patch(BASE + "/composite/sobjects/{obj}/{field_name}")
     async def upsert_collection(obj: str, field_name: str, request: Request) -> JSONResponse:
         body = await request.json()
+        charge_records(request.scope, len(body.get("records") or []))
         target = org.spec(obj).field(field_name)
         if target is None or not target.external_id:
             org.match(obj, field_name, None)

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from sandbox.common import FaultConfig, install_sandbox_tools, serve_foreground
+from sandbox.common import FaultConfig, Latency, install_sandbox_tools, serve_foreground
 from sandbox.sansan import params
 from sandbox.sansan.limits import SlidingWindowLimiter
 from sandbox.sansan.seed import DEMO_CARDS, apply_changes, seed
@@ -176,6 +176,7 @@ def create_app(
     faults: FaultConfig | None = None,
     version: str = "v3.2",
     rate_per_second: int = 10,
+    latency: Latency | None = None,
 ) -> FastAPI:
     """The stand-in over ``<data_dir>/sansan.db``; ``api_key`` belongs to the admin user (range=all)."""
     if not API_KEY.match(api_key):
@@ -199,14 +200,14 @@ def create_app(
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         return error_response(400, "; ".join(str(e.get("msg")) for e in exc.errors()))
 
-    install_sandbox_tools(app, render_error, faults)
+    install_sandbox_tools(app, render_error, faults, latency)
     app.include_router(_api(), prefix="/" + version.strip("/"))
     _control(app)
     return app
 
 
-def serve(port: int, data: Path, api_key: str, faults: FaultConfig) -> None:
+def serve(port: int, data: Path, api_key: str, faults: FaultConfig, latency: Latency | None = None) -> None:
     """`renkei sandbox sansan`: seed demo cards into a new data directory, then serve in the foreground."""
     if not (Path(data) / "sansan.db").exists():
         seed(Path(data), cards=DEMO_CARDS)
-    serve_foreground(create_app(Path(data), api_key, faults), port)
+    serve_foreground(create_app(Path(data), api_key, faults, latency=latency), port)

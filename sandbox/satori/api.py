@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy import select
 
+from sandbox.common import charge_records
 from sandbox.satori import db
 from sandbox.satori.clock import CUT_HOURS, TOKYO, cut_id, cuts_between, parse_cut_id, previous_cut
 from sandbox.satori.deps import ERROR_RESPONSES, ApiError, Company, StoreDep
@@ -164,8 +165,9 @@ def _email_or_none(raw: str) -> str | None:
 
 
 @router.post("/customers/bulk-upsert", response_model=BulkResults)
-def bulk_upsert(body: BulkUpsert, company: Company, store: StoreDep) -> BulkResults:
+def bulk_upsert(body: BulkUpsert, company: Company, store: StoreDep, request: Request) -> BulkResults:
     """Register/update up to 1,000 customers; one outcome per row, in input order; a bad row fails alone."""
+    charge_records(request.scope, len(body.customers))
     results = []
     for index, raw in enumerate(body.customers):
         value = raw.get(body.key)

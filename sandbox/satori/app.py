@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from sandbox.common import FaultConfig, install_sandbox_tools, serve_foreground
+from sandbox.common import FaultConfig, Latency, install_sandbox_tools, serve_foreground
 from sandbox.satori import api, control, v4
 from sandbox.satori.cutfiles import CutFiles
 from sandbox.satori.db import database_url_for, make_engine
@@ -53,6 +53,7 @@ def create_app(
     tokens: dict[str, str] | None = None,
     faults: FaultConfig | None = None,
     database_url: str | None = None,
+    latency: Latency | None = None,
 ) -> FastAPI:
     """The stand-in over ``<data_dir>/satori.db`` (or ``database_url``); ``tokens`` maps token → company."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -78,10 +79,12 @@ def create_app(
     app.include_router(api.router)
     app.include_router(v4.router)
     app.include_router(control.router)
-    install_sandbox_tools(app, render_error, faults)
+    install_sandbox_tools(app, render_error, faults, latency)
     return app
 
 
-def serve(port: int, data: Path, token: str, company: str, faults: FaultConfig) -> None:
+def serve(
+    port: int, data: Path, token: str, company: str, faults: FaultConfig, latency: Latency | None = None
+) -> None:
     """`renkei sandbox satori`: the stand-in in the foreground on 127.0.0.1:``port``."""
-    serve_foreground(create_app(data, {token: company}, faults), port)
+    serve_foreground(create_app(data, {token: company}, faults, latency=latency), port)

@@ -61,6 +61,7 @@ class SalesforceTarget:
             bulk_threshold=target.bulk_threshold or DEFAULT_BULK_THRESHOLD,
             budget=ApiBudget(target.budget_share_per_run, target.budget_share_total),
             poll_seconds=poll_seconds,
+            concurrency=target.concurrency,
             **options,
         )
         _check_action_references(target, self.fmap.key_ma, self.fmap.key_target)

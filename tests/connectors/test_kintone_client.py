@@ -56,9 +56,11 @@ def customers(n: int, prefix: str) -> list[dict[str, object]]:
         (401, {"code": "CB_WA01"}, Action.FAIL),
         (404, {"code": "GAIA_RE01"}, Action.FAIL),
         (520, {"code": "UNKNOWN"}, Action.RETRY),
+        (400, {"results": [{}, {"code": "GAIA_RE18"}, {}]}, Action.RETRY),  # a lock inside a bulkRequest
+        (400, {"results": [{}, {"code": "CB_VA01"}, {}]}, Action.FAIL),
     ],
 )
-def test_error_codes_map_to_retry_or_fail(status: int, body: dict[str, str], action: Action) -> None:
+def test_error_codes_map_to_retry_or_fail(status: int, body: dict[str, object], action: Action) -> None:
     assert classify_kintone(httpx.Response(status, json=body)).action is action
 
 
@@ -77,16 +79,27 @@ def test_escape_query_value(value: object, literal: str) -> None:
     assert escape_query_value(value) == literal
 
 
-def test_clean_upsert_takes_one_write_per_100_rows(server: tuple[BackgroundServer, DemoApps]) -> None:
+@pytest.mark.parametrize(
+    ("concurrency", "calls"),
+    [(1, 2), (4, 4)],  # 20 requests and 3; or 23 spread over the 4 in flight, at most 6 a call
+    ids=["one-at-a-time", "spread"],
+)
+def test_clean_upsert_takes_one_call_per_2000_rows(
+    server: tuple[BackgroundServer, DemoApps], concurrency: int, calls: int
+) -> None:
+    """100 rows a request, up to 20 requests a bulkRequest; the budget is charged one per request in it."""
     srv, demo = server
-    client = kintone(srv, demo.customers.token)
-    before = writes(srv)
-    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(250, "clean"))
-    assert [o.status for o in outcomes] == [Status.CREATED] * 250
-    assert outcomes[0].key == "clean0@x.jp" and outcomes[0].target_id
-    assert writes(srv) - before == math.ceil(250 / 100)
-    assert client.requests_made[demo.customers.id] == 3
-    again = client.upsert_records(demo.customers.id, "メールアドレス", customers(250, "clean"))
+    budget = DailyBudget()
+    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=concurrency)
+    before = len(srv.request_log.entries)
+    rows = customers(2250, f"clean{concurrency}-")
+    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", rows)
+    assert [o.status for o in outcomes] == [Status.CREATED] * 2250
+    assert outcomes[0].key == f"clean{concurrency}-0@x.jp" and outcomes[0].target_id
+    assert [e.path for e in srv.request_log.entries[before:]] == ["/k/v1/bulkRequest.json"] * calls
+    assert client.requests_made[demo.customers.id] == calls
+    assert sum(budget.used.values()) == math.ceil(2250 / 100)  # the same budget either way
+    again = client.upsert_records(demo.customers.id, "メールアドレス", rows)
     assert {o.status for o in again} == {Status.UPDATED}
     assert [o.target_id for o in again] == [o.target_id for o in outcomes]
 
@@ -105,6 +118,36 @@ def test_one_bad_row_in_100_is_isolated_and_99_load(server: tuple[BackgroundServ
     assert writes(srv) - before == 2  # the rejected batch and the resend of the other 99
     found = client.get_records(demo.customers.id, 'メールアドレス like "iso37"', total_count=True)
     assert found.total_count == 0
+
+
+def test_a_bulk_request_refused_for_one_row_is_narrowed_and_the_rest_resent(
+    server: tuple[BackgroundServer, DemoApps],
+) -> None:
+    """kintone rolls the whole bulkRequest back: the refused request is isolated, the others resent."""
+    srv, demo = server
+    budget = DailyBudget()
+    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=1)
+    rows = customers(500, "bulkiso")
+    rows[237]["スコア"] = "たくさん"  # request 2 of 5
+    before = len(srv.request_log.entries)
+    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", rows)
+    rejected = [o for o in outcomes if o.status is Status.REJECTED]
+    assert [(o.key, o.code, o.field, o.message) for o in rejected] == [
+        ("bulkiso237@x.jp", "CB_VA01", "スコア", "数字でなければなりません。")
+    ]
+    assert sum(o.status.loaded for o in outcomes) == 499
+    sent = [(e.path.rsplit("/", 1)[1], e.status) for e in srv.request_log.entries[before:]]
+    assert sent == [
+        ("bulkRequest.json", 400),  # all five requests, rolled back; kintone names row 37 of request 2
+        ("bulkRequest.json", 200),  # requests 0 and 1 again
+        ("records.json", 200),  # the other 99 rows of request 2
+        ("bulkRequest.json", 200),  # requests 3 and 4
+    ]
+    assert sum(budget.used.values()) == 5 + 2 + 1 + 2
+    assert len({o.target_id for o in outcomes if o.status.loaded}) == 499
+    sample = ", ".join(f'"bulkiso{i}@x.jp"' for i in (0, 150, 236, 237, 238, 499))
+    found = client.get_records(demo.customers.id, f"メールアドレス in ({sample})", ["メールアドレス"])
+    assert len(found.records) == 5 and "bulkiso237@x.jp" not in str(found.records)
 
 
 def test_rows_kintone_does_not_name_are_bisected(server: tuple[BackgroundServer, DemoApps]) -> None:
@@ -209,7 +252,7 @@ def live_cursors(srv: BackgroundServer) -> list[str]:
 
 def test_faults_are_retried_and_every_row_loads(server: tuple[BackgroundServer, DemoApps]) -> None:
     srv, demo = server
-    client = kintone(srv, demo.customers.token, max_concurrency=3)
+    client = kintone(srv, demo.customers.token, max_concurrency=3, requests_per_call=2)
     httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 0.4, "seed": 7, "kinds": ["429", "5xx", "reset"]})
     try:
         outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(600, "fault"))
@@ -217,7 +260,7 @@ def test_faults_are_retried_and_every_row_loads(server: tuple[BackgroundServer, 
         httpx.put(f"{srv.url}/_sandbox/faults", json={"rate": 0.0})
     assert all(o.status is Status.CREATED for o in outcomes)
     assert client._http.stats.retries > 0
-    assert client.requests_made[demo.customers.id] == 6 + client._http.stats.retries
+    assert client.requests_made[demo.customers.id] == 3 + client._http.stats.retries  # 3 bulkRequests
 
 
 def test_an_unavailable_service_defers_rows_instead_of_failing(
@@ -238,10 +281,13 @@ def test_an_unavailable_service_defers_rows_instead_of_failing(
 
 def test_a_spent_budget_defers_the_remaining_rows(server: tuple[BackgroundServer, DemoApps]) -> None:
     srv, demo = server
-    client = kintone(srv, demo.customers.token, budget=DailyBudget(limit=2), max_concurrency=1)
-    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(300, "budget"))
+    budget = DailyBudget(limit=5)
+    client = kintone(srv, demo.customers.token, budget=budget, max_concurrency=1, requests_per_call=2)
+    outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(700, "budget"))
     statuses = [o.status for o in outcomes]
-    assert statuses[:200] == [Status.CREATED] * 200 and statuses[200:] == [Status.DEFERRED] * 100
+    assert statuses[:500] == [Status.CREATED] * 500 and statuses[500:] == [Status.DEFERRED] * 200
+    # two bulkRequests of 2 requests; the third would cost 6 > 5, so its first request goes alone
+    assert sum(budget.used.values()) == 5
 
 
 def test_a_wrong_token_fails_loudly(server: tuple[BackgroundServer, DemoApps]) -> None:
@@ -269,9 +315,14 @@ def test_password_auth_and_guest_space(server: tuple[BackgroundServer, DemoApps]
     with pytest.raises(HttpError) as outside:
         admin.get_records(app)
     assert outside.value.code == "GAIA_IL23"
-    guest = KintoneClient(srv.url, username="admin", password="pw", guest_space=3, policy=FAST)
+    guest = KintoneClient(
+        srv.url, username="admin", password="pw", guest_space=3, policy=FAST, max_concurrency=1
+    )
     outcomes = guest.upsert_records(app, "キー", [{"キー": "k1"}, {"キー": "k1"}])
     assert [o.status for o in outcomes] == [Status.CREATED, Status.UPDATED]
+    many = guest.upsert_records(app, "キー", [{"キー": f"g{i}"} for i in range(250)])  # a bulkRequest
+    assert [o.status for o in many] == [Status.CREATED] * 250
+    assert srv.request_log.entries[-1].path == "/k/guest/3/v1/bulkRequest.json"
 
 
 def test_parallel_writes_over_the_concurrency_limit_are_retried(tmp_path: Path) -> None:
@@ -281,8 +332,10 @@ def test_parallel_writes_over_the_concurrency_limit_are_retried(tmp_path: Path) 
     demo = build_demo_apps(app.state.kintone.store)
     patient = HttpPolicy(backoff_base=0.2, backoff_cap=1.0, max_attempts=8)  # backs off as in production
     with BackgroundServer(app) as srv:
-        client = KintoneClient(srv.url, api_tokens=[demo.customers.token], policy=patient)
+        client = KintoneClient(
+            srv.url, api_tokens=[demo.customers.token], policy=patient, requests_per_call=2
+        )
         outcomes = client.upsert_records(demo.customers.id, "メールアドレス", customers(800, "limit"))
         refused = [e for e in srv.request_log.entries if e.status == 429]
     assert [o.status for o in outcomes] == [Status.CREATED] * 800
-    assert refused and writes(srv) == 8 + len(refused)  # ceil(800/100), plus each refusal sent again
+    assert refused and writes(srv) == 4 + len(refused)  # 4 bulkRequests, plus each refusal sent again

@@ -1,0 +1,203 @@
+"""End to end: a first full sync, a run with nothing changed, and a run with 1% of the customers changed.
+
+    .venv/bin/python bench/bench_sync.py --customers 10000 --actions 100000 --cards 3000
+
+Every stand-in runs in this process with the latency of its real service (``--latency`` per stand-in);
+each sync runs as `renkei`'s Prefect flow in a child process of its own (its own Prefect home and
+temporary API server, as a scheduled run has), so its peak RSS is the sync's alone. Per step: wall
+time, the requests each stand-in answered (all, and writes), the child's peak RSS, and the share of
+wall time of the sync flow outside the steps' own bodies (staging, each target's load and write-back,
+the report): Prefect's flow, subflow and task machinery. The temporary API server's start-up is timed
+apart (an empty flow runs first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_SPEC = ROOT / "examples" / "demo.yaml"
+# round trips from an office in Japan, ms (sources in bench/RESULTS.md); per-record cost on writes only
+LATENCY = {"satori": 20.0, "kintone": 20.0, "salesforce": 150.0, "sansan": 20.0}
+
+
+def child(spec_path: str) -> None:
+    """Run one sync, timing the bodies of its steps; print one JSON line.
+
+    An empty flow runs first, so the temporary Prefect API server's start-up is timed on its own.
+    """
+    from prefect import flow
+
+    import flows.sync as sync_module
+    from tasks import steps
+
+    start = time.perf_counter()
+    flow(name="bench-warm-up")(lambda: None)()
+    prefect_start = time.perf_counter() - start
+
+    inside = {"seconds": 0.0}
+
+    def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                inside["seconds"] += time.perf_counter() - start
+
+        return run
+
+    sync_module.stage_due_cuts = timed(sync_module.stage_due_cuts)
+    sync_module.finish_report = timed(sync_module.finish_report)
+    steps.load_target.fn = timed(steps.load_target.fn)
+    steps.write_back_target.fn = timed(steps.write_back_target.fn)
+    start = time.perf_counter()
+    report = sync_module.sync(spec_path)
+    wall = time.perf_counter() - start
+    lines = {f"{line.target}:{line.stream}": line.counts.loaded for line in report.lines}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "wall": wall,
+                "inside": inside["seconds"],
+                "prefect_start": prefect_start,
+                "rss_mib": rss,
+                "loaded": lines,
+                "outcome": report.outcome,
+                "failures": [str(f) for f in report.failures],
+            }
+        )
+    )
+
+
+def run_sync(spec: Path, env: dict[str, str]) -> dict[str, Any]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(spec)], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the sync failed: {done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process"] = time.perf_counter() - start
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--actions", type=int, default=100_000)
+    parser.add_argument("--cards", type=int, default=3_000)
+    parser.add_argument("--per-record-ms", type=float, default=1.0, help="service time a record written")
+    parser.add_argument("--no-latency", action="store_true", help="loopback only (0 ms everywhere)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        child(options.child)
+        return
+
+    from connectors.satori import SatoriClient
+    from sandbox.common import Latency
+    from sandbox.demo_env import MA_TOKEN, DemoEnvironment, DemoPorts, DemoSizes
+    from schemas import clock
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    sizes = DemoSizes(options.customers, options.actions, options.cards)
+    started = time.perf_counter()
+    with DemoEnvironment(folder / "world", sizes, ports=DemoPorts.free()) as world:
+        seeded = time.perf_counter() - started
+        for name, server in world.servers.items():
+            ms = 0.0 if options.no_latency else LATENCY[name]
+            server.app.state.latency = Latency(ms, ms / 10, options.per_record_ms if ms else 0.0, seed=1)
+        spec = folder / "spec.yaml"
+        spec.write_text(yaml.safe_dump(world.spec_document(DEMO_SPEC), allow_unicode=True), encoding="utf-8")
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(folder / "prefect"),
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # a busy shared machine
+        }
+        results: list[tuple[str, dict[str, Any], dict[str, tuple[int, int]]]] = []
+
+        def step(label: str) -> None:
+            for server in world.servers.values():
+                server.request_log.entries.clear()
+            result = run_sync(spec, env)
+            counts = {
+                n: (len(s.request_log.entries), len(s.request_log.writes())) for n, s in world.servers.items()
+            }
+            results.append((label, result, counts))
+            print(label, json.dumps(result, ensure_ascii=False), counts, flush=True)
+
+        step("first full sync")
+        step("no change")
+        with SatoriClient(world.servers["satori"].url, MA_TOKEN) as ma:
+            customers = [c for page in ma.iter_search([], order="customer_id") for c in page]
+            changed = customers[::100]
+            ma.bulk_upsert(
+                [
+                    {"email": c["email"], "lead_company_name": f"{c['lead_company_name'] or ''}改"}
+                    for c in changed
+                    if c.get("email")
+                ]
+            )
+        offset = str(int(timedelta(hours=12).total_seconds()))  # past the next cut, for both sides
+        os.environ[clock.OFFSET_ENV] = env[clock.OFFSET_ENV] = offset
+        try:
+            step(f"1% changed ({len(changed)} customers)")
+        finally:
+            os.environ.pop(clock.OFFSET_ENV, None)
+    print(table(options, sizes, seeded, results))
+
+
+def table(
+    options: argparse.Namespace,
+    sizes: Any,
+    seeded: float,
+    results: list[tuple[str, dict[str, Any], dict[str, tuple[int, int]]]],
+) -> str:
+    latency = "0 ms" if options.no_latency else ", ".join(f"{n} {ms:g} ms" for n, ms in LATENCY.items())
+    lines = [
+        "## End-to-end sync",
+        "",
+        f"`.venv/bin/python bench/bench_sync.py --customers {sizes.customers} --actions {sizes.actions} "
+        f"--cards {sizes.cards}{' --no-latency' if options.no_latency else ''}`: round trips {latency} "
+        f"(±10%), {options.per_record_ms:g} ms a record written; world seeded in {seeded:.0f} s. "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "| step | sync flow s | in the steps' bodies s | outside them | Prefect server start s | "
+        "process s | peak RSS MiB | MA req (writes) | kintone req (writes) | Salesforce req (writes) | "
+        "Sansan req | rows loaded | outcome |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---:|---|",
+    ]
+    for label, r, counts in results:
+        share = 1 - r["inside"] / r["wall"] if r["wall"] else 0.0
+        cells = [f"{counts[n][0]} ({counts[n][1]})" for n in ("satori", "kintone", "salesforce")]
+        lines.append(
+            f"| {label} | {r['wall']:.1f} | {r['inside']:.1f} | {share:.0%} | {r['prefect_start']:.1f} | "
+            f"{r['process']:.1f} | {r['rss_mib']:.0f} | {' | '.join(cells)} | {counts['sansan'][0]} | "
+            f"{sum(r['loaded'].values()):,} | {r['outcome']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
