@@ -22,7 +22,9 @@ from schemas.mapping import (
     flatten_customer,
     mapping_rows,
     outbound_record,
+    values_hash,
 )
+from schemas.outcomes import RowOutcome
 from tasks.load import CustomerTarget, StreamReport, complete, record_outcomes
 from tasks.writeback import MaCustomers
 
@@ -72,17 +74,27 @@ def resync_fields(
     state: StateStore,
     run_id: str,
 ) -> StreamReport:
-    """Send ``fields`` of every linked customer; the links then hold the full record's hash."""
+    """Send ``fields`` of every linked customer not yet sent them: the re-sync stream's links hold the
+    full record's hash, so a re-sync deferred past the budget resumes where it stopped."""
     report = StreamReport(target.name, RESYNC)
     only = replace(fmap, links=fields)
     linked = sorted(state.links_of(fmap.target_name, CUSTOMERS))
     for keys in chunked(linked, MA_BATCH):
         found = ma.bulk_get(emails=keys) if fmap.key_ma == "email" else ma.bulk_get(hashcodes=keys)
         customers = [flatten_customer(c) for c in found]
-        records = [(str(c[fmap.key_ma]), outbound_record(c, only, new=False)) for c in customers]
-        outcomes = complete(target.upsert_customers(records), [key for key, _ in records])
         full = {str(c[fmap.key_ma]): outbound_record(c, fmap, new=False) for c in customers}
+        sent = state.link_hashes(target.name, RESYNC, list(full))
+        done = [
+            RowOutcome.unchanged(k, sent[k][0])
+            for k, r in full.items()
+            if sent.get(k, ("", ""))[1] == values_hash(r)
+        ]
+        skip = {o.key for o in done}
+        records = [(str(c[fmap.key_ma]), outbound_record(c, only, new=False)) for c in customers]
+        records = [(key, record) for key, record in records if key not in skip]
+        outcomes = complete(target.upsert_customers(records), [key for key, _ in records]) if records else []
         record_outcomes(state, run_id, report, full, outcomes, link=True)
+        report.add(done)
         if report.deferred:
             break
     return report

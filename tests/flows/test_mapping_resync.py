@@ -4,6 +4,7 @@ kintone record in ceil(N/100) writes, charged to the budget; `plan` names it fir
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 from connectors.kintone_model import budget_day
 from flows.cli import app
 from flows.plan import plan
+from schemas import clock
 from schemas.mapping import field_map
 from tasks.resync import pending_resync
 from tests.flows import test_kintone_sync as base
@@ -66,6 +68,16 @@ def test_a_resync_past_the_budget_is_deferred_and_stays_pending(new_env: EnvFact
     counts = env.outbound("out-2")["customers:resync"].counts
     assert counts.deferred > 0 and counts.balanced and counts.rejected == 0
     assert pending_resync(env.state(), field_map(env.spec, target), "kintone") is not None  # still pending
+
+    # the next kintone day resumes where the budget stopped it: what went is not sent again
+    env.kintone.request_log.entries.clear()
+    with clock.clock_at(clock.now() + timedelta(days=1)):
+        resumed = env.outbound("out-3")["customers:resync"].counts
+    assert (resumed.skipped, resumed.loaded, resumed.deferred) == (counts.loaded, counts.deferred, 0)
+    assert kintone_puts(env) == math.ceil(counts.deferred / 100)
+    assert pending_resync(env.state(), field_map(env.spec, target), "kintone") is None
+    addresses = {c["email"]: c["address"] for c in ma_customers(env).values()}
+    assert {r["メールアドレス"]: r["住所"] for r in env.customer_records().values()} == addresses
 
 
 def synced_then_changed(new_env: EnvFactory, customers: int, folder: Path) -> tuple[base.Env, Path]:
