@@ -4,7 +4,7 @@ Parametrized over the kintone and Salesforce stand-ins (real HTTP), the in-memor
 the contract concerns a source, the Sansan stand-in: every key gets an outcome; a re-run writes
 nothing; an email shared with a record outside the window is withheld and reported with both records;
 an exhausted budget defers rows instead of failing them; a source-only target is refused as a
-destination; a mapping change re-syncs every linked record.
+destination; a mapping change re-syncs every linked record; plan equals run in both directions.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from connectors.staging import StagingArea
 from sandbox.common import BackgroundServer
 from sandbox.sansan.app import create_app as sansan_app
 from sandbox.sansan.seed import seed as seed_sansan
-from schemas.mapping import field_map
+from schemas.mapping import field_map, flatten_customer
 from schemas.spec import Spec
 from tasks.clients import state_store
 from tasks.load import StreamReport
-from tasks.plan import PlanBook, PlannedTarget, ReadOnlyState
+from tasks.plan import IN, PlanBook, PlannedMA, PlannedTarget, ReadOnlyState
 from tasks.sync_target import OUTBOUND, sync_inbound, sync_outbound
 from tasks.targets.sansan import SansanSource, SourceOnlyError
 from tests.contract.worlds import CUSTOMERS, OUT_KINDS, WORLDS, World, ma_world, stage
@@ -136,6 +136,41 @@ def test_plan_equals_run(world: World) -> None:
         for key, name, _ in predicted
     }
     assert made == predicted  # every record and field as the plan said, value for value
+
+
+def test_plan_equals_run_into_the_ma(world: World) -> None:
+    """The way back too: the plan's target → MA changes are the ones the run then writes, value for value."""
+    spec = world.spec()
+    stage(spec, world.ma)
+    outbound(world, spec, "r1")
+    inbound(world, spec, "r2")
+    key_ma = field_map(spec, spec.targets[0]).key_ma
+    edits = {CUSTOMERS[i]["email"]: value for i, value in ((1, "製造"), (2, "小売"), (3, "金融"))}
+    for email, value in edits.items():
+        world.change(email, value)
+
+    def in_ma() -> dict[str, dict[str, Any]]:
+        found = (flatten_customer(world.ma.get_customer(email=e)) for e in edits)
+        return {str(c[key_ma]): c for c in found}
+
+    before = in_ma()
+    book = PlanBook()
+    with world.adapter(spec) as real:
+        state = ReadOnlyState(state_store(spec), book)
+        sync_inbound(spec, spec.targets[0], real, PlannedMA(world.ma, "contract", book), state, "plan")
+    predicted = {
+        (c.key, c.field, c.after) for c in book.changes if c.direction == IN and c.action != "reject"
+    }
+    assert sorted(after for _, _, after in predicted) == sorted(edits.values())  # each edit, nothing else
+    assert {key for key, _, _ in predicted} == set(before) and in_ma() == before  # the plan wrote nothing
+
+    inbound(world, spec, "r3")
+    held = in_ma()
+    made = {
+        (key, name, None if held[key].get(name) in (None, "") else str(held[key][name]))
+        for key, name, _ in predicted
+    }
+    assert made == predicted
 
 
 # Sansan is a source: the uniqueness contract on its side, and its refusal as a destination
