@@ -7,10 +7,12 @@ before the write or after it, never between.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +28,7 @@ from connectors.http import chunked
 from schemas import clock
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK_KEY = 0x72656E6B6569  # "renkei": the advisory lock every migrator of one database takes
 metadata = sa.MetaData()
 
 
@@ -149,8 +152,8 @@ def _now() -> datetime:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching a fresh file to WAL may have to wait
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -194,6 +197,31 @@ def upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+@contextmanager
+def _one_migrator(engine: Engine) -> Iterator[None]:
+    """Processes starting together on a fresh SQLite file take turns at migrating (an exclusive lock
+    on a file beside it): the first creates the schema, the others wait, then find it current."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+b") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema, one migrator at a time (PostgreSQL: an advisory lock held by the migration's
+    transaction; SQLite: a file lock), so concurrent first starts never race to create a table."""
+    with _one_migrator(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        upgrade(connection)
+
+
 class StateStore:
     """The state of one company's integration."""
 
@@ -201,8 +229,7 @@ class StateStore:
         self.url = url
         self.company = company
         self.engine = make_engine(url)
-        with self.engine.begin() as connection:
-            upgrade(connection)
+        migrate(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

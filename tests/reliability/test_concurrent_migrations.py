@@ -1,0 +1,60 @@
+"""Several processes opening one fresh state database at once: one migrates, the others wait.
+
+Before the fix, four processes building the state store on one new SQLite file failed most tries
+with ``table alembic_version already exists``. Each process here is its own interpreter, as four
+`renkei` containers starting together would be, and all are released at the same instant.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+PROCESSES = 4
+ROUNDS = 4
+OPEN_STORE = """
+import sys, time
+from pathlib import Path
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.005)
+from connectors.state import StateStore
+try:
+    store = StateStore(sys.argv[1], "acme")
+    store.start_run("sync")
+    store.close()
+    print("ok")
+except Exception as exc:
+    print(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+"""
+
+
+def _round(folder: Path) -> list[str]:
+    url = f"sqlite:///{folder}/state.db"
+    go = folder / "go"
+    folder.mkdir()
+    workers = [
+        subprocess.Popen([sys.executable, "-c", OPEN_STORE, url, str(go)], stdout=subprocess.PIPE, text=True)
+        for _ in range(PROCESSES)
+    ]
+    time.sleep(2)  # every interpreter has started and waits for the signal
+    go.touch()
+    outcomes = [w.communicate(timeout=120)[0].strip() for w in workers]
+    engine = sa.create_engine(url)
+    with engine.connect() as c:
+        versions = c.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+        started = c.execute(sa.text("SELECT count(*) FROM runs")).scalar_one()
+    engine.dispose()
+    assert len(versions) == 1, versions  # one schema, migrated once
+    assert started == outcomes.count("ok")
+    return outcomes
+
+
+def test_four_processes_start_on_one_fresh_database(tmp_path: Path) -> None:
+    outcomes = [o for n in range(ROUNDS) for o in _round(tmp_path / f"round{n}")]
+    failures = [o for o in outcomes if o != "ok"]
+    assert failures == [], f"{len(failures)} of {len(outcomes)} starts failed: {sorted(set(failures))}"
