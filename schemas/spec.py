@@ -31,6 +31,8 @@ TARGET_KINDS = ("kintone", "salesforce", "sansan")
 LOOPBACK_HOSTS = frozenset({"localhost", "::1", "ip6-localhost"})
 MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_SPEC_NODES = 100_000  # a real spec has hundreds; more means an alias bomb
+MAX_SPEC_BYTES = 1 << 20  # a real spec is a few kB; a bigger file is refused before it is parsed
+MAX_SPEC_DEPTH = 32  # a real spec nests about six levels; deeper would exhaust the parser's recursion
 
 
 class _Model(BaseModel):
@@ -306,14 +308,36 @@ def _too_large(data: Any, limit: int = MAX_SPEC_NODES) -> str | None:
     return f"its aliases expand to {total:,} values (at most {limit:,})" if total > limit else None
 
 
+def _too_deep(text: str) -> str | None:
+    """Where the YAML nests deeper than MAX_SPEC_DEPTH, found from the parser's events (no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_SPEC_DEPTH:
+                mark = event.start_mark
+                return f"line {mark.line + 1}, column {mark.column + 1}"
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
 def read_yaml(source: str | Path) -> tuple[Any, list[Problem]]:
     """Parse a spec file; a YAML error becomes a problem naming the line."""
     path = Path(source)
     try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            hint = f"the file has {size:,} bytes, at most {MAX_SPEC_BYTES:,}: is it the right file?"
+            return None, [Problem(str(path), "file", "spec_too_large", hint)]
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(str(path), "file", "unreadable", f"cannot read the spec: {exc}")]
     try:
+        where = _too_deep(text)
+        if where is not None:
+            hint = f"values nest deeper than {MAX_SPEC_DEPTH} levels (at most {MAX_SPEC_DEPTH}): flatten them"
+            return None, [Problem(str(path), where, "spec_too_deep", hint)]
         data = yaml.load(text, Loader=_SpecLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -46,12 +46,32 @@ _DIRECTIONS = ", ".join(d.value for d in Direction)
 _CONFLICTS = ", ".join(c.value for c in ConflictRule)
 
 
+_LOADED: dict[tuple[str, int, int, frozenset[tuple[str, str]]], Spec] = {}
+_LOADED_KEPT = 8
+
+
 def load_spec(source: str | Path, env: Mapping[str, str] | None = None) -> Spec:
-    """Read, interpolate and validate a spec; raise SpecError listing every error."""
-    spec, problems = validate_spec_file(source, os.environ if env is None else env)
+    """Read, interpolate and validate a spec; raise SpecError listing every error.
+
+    A run's flow, subflows and state hooks all ask for the spec: it is parsed once per process and
+    handed out as copies until the file (its size or modification time) or the environment changes.
+    """
+    env = os.environ if env is None else env
+    try:
+        stat = Path(source).stat()
+        key = (str(Path(source).resolve()), stat.st_mtime_ns, stat.st_size, frozenset(env.items()))
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key].model_copy(deep=True)
+    spec, problems = validate_spec_file(source, env)
     errors = [p for p in problems if p.severity == "error"]
     if spec is None or errors:
         raise SpecError(str(source), errors)
+    if key is not None:
+        if len(_LOADED) >= _LOADED_KEPT:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = spec.model_copy(deep=True)
     return spec
 
 
