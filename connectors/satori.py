@@ -28,6 +28,7 @@ from connectors.http import (
 )
 from schemas.ma_catalog import MaCatalog
 from schemas.outcomes import RowOutcome, Status
+from schemas.staging import check_cut_id
 
 API = "/api/integration/v1"
 BULK_LIMIT = 1_000
@@ -129,11 +130,17 @@ class SatoriClient:
         return MaCatalog.from_wire(self.http.get(f"{API}/fields").json())
 
     def list_cuts(self, since: datetime | None = None, until: datetime | None = None) -> list[Cut]:
-        """Cuts (02:00 / 11:00 JST) in [since, until], oldest first; the service's now caps ``until``."""
+        """Cuts (02:00 / 11:00 JST) in [since, until], oldest first; the service's now caps ``until``.
+
+        A listed id that is not a cut id (``../x``) fails the listing: it would name a folder."""
         params = {k: v.isoformat() for k, v in (("from", since), ("to", until)) if v is not None}
         cuts = self.http.get(f"{API}/cuts", params=params).json()["cuts"]
         return [
-            Cut(c["cut"], datetime.fromisoformat(c["at"]), datetime.fromisoformat(c["previous"]))
+            Cut(
+                check_cut_id(str(c["cut"])),
+                datetime.fromisoformat(c["at"]),
+                datetime.fromisoformat(c["previous"]),
+            )
             for c in cuts
         ]
 

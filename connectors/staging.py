@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -70,7 +71,15 @@ class StagingArea:
         self._local = isinstance(self.fs, LocalFileSystem)
 
     def full(self, relative: str) -> str:
-        return f"{self._base}/{relative}"
+        """The path under the root; a path that would resolve outside it (``..``, absolute, a link that
+        leads elsewhere) is refused, whatever named it."""
+        parts = relative.split("/")
+        if any(part in ("", ".", "..") or "\\" in part or "\x00" in part for part in parts):
+            raise ValueError(f"{relative!r} is outside the staging root {self.root}: refused")
+        path = f"{self._base}/{relative}"
+        if self._local and not Path(path).resolve().is_relative_to(Path(self._base).resolve()):
+            raise ValueError(f"{relative!r} leads outside the staging root {self.root}: refused")
+        return path
 
     def uri(self, relative: str) -> str:
         """A path or URL a user (or pyarrow, or pandas) can open."""

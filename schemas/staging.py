@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ SCHEMA_VERSION = 1
 JST = ZoneInfo("Asia/Tokyo")
 CUT_FORMAT = "%Y%m%dT%H%M%z"
 TIMESTAMP = pa.timestamp("us", tz="Asia/Tokyo")
+CUT_ID = re.compile(r"^\d{8}T\d{4}[+-]\d{4}$")
+COMPANY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 ACTION_SCHEMA = pa.schema(
     [
@@ -123,8 +126,18 @@ def parse_instant(text: str, tz: str = "Asia/Tokyo") -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
 
 
+def check_cut_id(cut: str) -> str:
+    """A cut id from outside (the MA's listing, a user) before it names a folder or a key."""
+    if not CUT_ID.match(cut):
+        raise ValueError(f"{cut!r} is not a cut id (YYYYMMDDTHHMM+0900, e.g. 20261128T0200+0900): refused")
+    return cut
+
+
 def cut_path(company: str, cut: str) -> str:
-    return f"{company}/{cut}"
+    """``<company>/<cut>``: both checked against their grammar, so neither can climb out of the root."""
+    if not COMPANY.match(company) or ".." in company:
+        raise ValueError(f"{company!r} is not a company name (letters, digits, ., - and _): refused")
+    return f"{company}/{check_cut_id(cut)}"
 
 
 CUSTOMERS_FILE = "customers.parquet"

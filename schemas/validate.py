@@ -39,8 +39,8 @@ from schemas.spec import (
     is_secret_reference,
     read_yaml,
 )
+from schemas.staging import COMPANY
 
-COMPANY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CUT_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _DIRECTIONS = ", ".join(d.value for d in Direction)
 _CONFLICTS = ", ".join(c.value for c in ConflictRule)
@@ -133,7 +133,7 @@ def _shape_problems(exc: ValidationError, prefix: str = "") -> Iterator[Problem]
 
 
 def _check_settings(spec: Spec, raw: Mapping[str, Any]) -> Iterator[Problem]:
-    if not COMPANY.match(spec.company):
+    if not COMPANY.match(spec.company) or ".." in spec.company:
         yield Problem(
             "company",
             spec.company,

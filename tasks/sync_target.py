@@ -19,7 +19,15 @@ from connectors.state import StateStore
 from schemas.actions import action_fields, master_fields
 from schemas.mapping import TargetRecord, field_map
 from schemas.spec import Spec, Target
-from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, action_file, customer_row, cut_path, master_file
+from schemas.staging import (
+    CUSTOMERS_FILE,
+    CUT_ID,
+    MANIFEST_FILE,
+    action_file,
+    customer_row,
+    cut_path,
+    master_file,
+)
 from tasks.extract import readable_fields
 from tasks.load import (
     FIRST_ERRORS,
@@ -50,7 +58,8 @@ def staged_cuts(staging: StagingArea, company: str) -> list[str]:
     if not staging.fs.exists(base):
         return []
     names = [p.rstrip("/").rsplit("/", 1)[-1] for p in staging.fs.ls(base, detail=False)]
-    return sorted(n for n in names if staging.exists(f"{cut_path(company, n)}/{MANIFEST_FILE}"))
+    cuts = [n for n in names if CUT_ID.match(n)]  # not _plans/, nor a folder someone else put there
+    return sorted(n for n in cuts if staging.exists(f"{cut_path(company, n)}/{MANIFEST_FILE}"))
 
 
 def parquet_batches(staging: StagingArea, relative: str) -> Iterator[list[dict[str, Any]]]:
