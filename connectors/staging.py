@@ -9,56 +9,34 @@ size of a cut and the same rows always give the same bytes.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from connectors.csv_rows import TypedCsv
 from schemas.staging import SCHEMA_VERSION
 
 ROW_GROUP_ROWS = 131_072
-CSV_BLOCK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
 class FileStats:
+    """One staged file: ``rows`` staged; ``quarantined`` rows of the source set aside (rows in = both)."""
+
     rows: int
     sha256: str
     bytes: int
     schema_version: int = SCHEMA_VERSION
-
-
-class _ChunkReader(io.RawIOBase):
-    """A file-like view of an iterator of byte chunks, always filling whole reads (deterministic blocks)."""
-
-    def __init__(self, chunks: Iterable[bytes]):
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = bytearray()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        view = memoryview(target).cast("B")
-        while len(self._buffer) < len(view):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        size = min(len(view), len(self._buffer))
-        view[:size] = self._buffer[:size]
-        del self._buffer[:size]
-        return size
+    quarantined: int = 0
 
 
 class StagingArea:
@@ -113,7 +91,12 @@ class StagingArea:
 
     def write_csv_stream(self, relative: str, schema: pa.Schema, chunks: Iterable[bytes]) -> FileStats:
         """Parse a CSV byte stream (header row first) with the schema's types and stage it."""
-        return self.write_batches(relative, schema, csv_batches(chunks, schema))
+        return self.write_typed_csv(relative, TypedCsv(chunks, schema, relative))
+
+    def write_typed_csv(self, relative: str, typed: TypedCsv) -> FileStats:
+        """Stage a CSV checked against its contract; rows that cannot be typed are counted (``typed.bad``)."""
+        stats = self.write_batches(relative, typed.schema, typed.batches())
+        return replace(stats, quarantined=len(typed.bad))
 
     def write_json(self, relative: str, document: dict[str, Any]) -> None:
         target = self.full(relative)
@@ -138,27 +121,6 @@ class StagingArea:
             for block in iter(lambda: source.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest()
-
-
-def csv_batches(chunks: Iterable[bytes], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Record batches of a CSV byte stream, typed by ``schema`` (unknown columns dropped)."""
-    reader_input = io.BufferedReader(_ChunkReader(chunks), buffer_size=CSV_BLOCK_BYTES)
-    try:
-        reader = pacsv.open_csv(
-            reader_input,
-            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f.name: f.type for f in schema},
-                include_columns=schema.names,
-                include_missing_columns=True,
-                strings_can_be_null=True,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        if "Empty CSV file" in str(exc):
-            return
-        raise
-    yield from reader
 
 
 def _row_groups(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,9 +12,10 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from connectors.csv_rows import ContractError, TypedCsv
 from connectors.satori import Cut, SatoriClient
 from connectors.staging import FileStats, StagingArea, manifest_document
-from connectors.state import StateStore
+from connectors.state import Rejection, StateStore
 from schemas.catalog import lookup_field
 from schemas.spec import ACTION_KINDS, MASTER_KINDS, Spec
 from schemas.staging import (
@@ -35,6 +37,8 @@ from tasks.redact import masked_failures
 
 STAGING = "staging"
 CUTS_STREAM = "cuts"
+EXTRACT_STREAM = "extract"
+log = logging.getLogger("renkei.extract")
 
 
 @dataclass(frozen=True)
@@ -89,21 +93,47 @@ def changed_customers(ma: SatoriClient, cut: Cut, schema: pa.Schema) -> Iterator
         yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
+def quarantine_bad_rows(state: StateStore, cut: str, name: str, typed: TypedCsv, run_id: str) -> None:
+    """Rows of an MA file that could not be typed, kept with their cut, line, column and value; a file
+    staged again closes the entries of its rows that type now (the MA fixed them)."""
+    rows = [
+        Rejection(
+            f"{cut}/{name}#{bad.line}",
+            {"cut": cut, "file": name, "line": bad.line, "column": bad.column, "value": bad.value},
+            bad.rule,
+            f"{cut} {name} line {bad.line}, column {bad.column or '-'}: {bad.message} ({bad.value!r})",
+            bad.column or None,
+        )
+        for bad in typed.bad
+    ]
+    stream = f"{EXTRACT_STREAM}:{name}"
+    keys = {row.key for row in rows}
+    earlier = [r for r in state.quarantined(STAGING) if r.stream == stream and r.key.startswith(f"{cut}/")]
+    fixed = [r.id for r in earlier if r.key not in keys]
+    if fixed:
+        state.resolve_quarantine(fixed, "replayed", "staged again: the row types now")
+    state.quarantine_rows(run_id, STAGING, stream, rows)
+    if typed.extra:
+        log.warning("%s %s: column(s) not in the contract, not staged: %s", cut, name, ", ".join(typed.extra))
+
+
 def stage_one_cut(spec: Spec, ma: SatoriClient, staging: StagingArea, cut: Cut, run_id: str) -> StagedCut:
-    """Every master, action history and changed-customer file of one cut, then its manifest."""
+    """Every master, action history and changed-customer file of one cut, then its manifest.
+
+    A file whose header breaks its contract stops the cut before its manifest (ContractError); a row
+    that cannot be typed is quarantined and the rest of its file is staged.
+    """
     folder = cut_path(spec.company, cut.id)
     files: dict[str, FileStats] = {}
-    for kind in MASTER_KINDS:
-        name = master_file(kind)
-        files[name] = staging.write_csv_stream(
-            f"{folder}/{name}", MASTER_SCHEMA, ma.stream_masters_csv(cut.id, kind)
-        )
-    for kind in ACTION_KINDS:
-        name = action_file(kind)
-        files[name] = staging.write_csv_stream(
-            f"{folder}/{name}", ACTION_SCHEMA, ma.stream_actions_csv(cut.id, kind)
-        )
-        pause_point("stage-file")
+    state = state_store(spec)
+    sources = [(master_file(k), MASTER_SCHEMA, ma.stream_masters_csv, k) for k in MASTER_KINDS]
+    sources += [(action_file(k), ACTION_SCHEMA, ma.stream_actions_csv, k) for k in ACTION_KINDS]
+    for name, schema, stream, kind in sources:
+        typed = TypedCsv(stream(cut.id, kind), schema, f"{cut.id} {name}")
+        files[name] = staging.write_typed_csv(f"{folder}/{name}", typed)
+        quarantine_bad_rows(state, cut.id, name, typed, run_id)
+        if schema is ACTION_SCHEMA:
+            pause_point("stage-file")
     schema = readable_fields(spec)
     files[CUSTOMERS_FILE] = staging.write_batches(
         f"{folder}/{CUSTOMERS_FILE}", schema, changed_customers(ma, cut, schema)
@@ -122,7 +152,24 @@ def find_due_cuts(spec: Spec, requested: str | None = None) -> list[Cut]:
         return due_cuts(ma, state_store(spec), requested)
 
 
-@task(name="stage cut", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def _retryable(task: Any, run: Any, state: Any) -> bool:
+    """A file that breaks its contract gives the same answer when asked again: no retry."""
+    try:
+        state.result()
+    except ContractError:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(
+    name="stage cut",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=_retryable,
+)
 @masked_failures
 def stage_cut(spec: Spec, cut: Cut, run_id: str) -> StagedCut:
     """Idempotent: a retry rewrites the same files atomically."""
