@@ -33,7 +33,8 @@ CUT_11 = "20261128T1100+0900"
 class HostileMa:
     server: BackgroundServer | None = None
     renamed: dict[str, str] = field(default_factory=dict)  # listed id → the real cut it stands for
-    rewrite: dict[tuple[str, str], Callable[[bytes], bytes]] = field(default_factory=dict)  # (cut, kind)
+    # (cut id, "actions/form") → how that file is changed on its way out
+    rewrite: dict[tuple[str, str], Callable[[bytes], bytes]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -60,9 +61,9 @@ def _install(ma: HostileMa, app: FastAPI) -> None:
             (real,) = set(ma.renamed.values())
             path = request.scope["path"] = f"{API}/cuts/{real}/{file['file']}"
         response = await call_next(request)
-        kind = path.rsplit("/", 1)[-1].removesuffix(".csv")
-        cut = path.split("/cuts/", 1)[-1].split("/", 1)[0] if "/cuts/" in path else ""
-        change = ma.rewrite.get((cut, kind)) if path.endswith(".csv") else None
+        served = FILE.match(path)
+        cut = served["cut"].rsplit("/", 1)[-1] if served is not None else ""
+        change = ma.rewrite.get((cut, served["file"].removesuffix(".csv"))) if served is not None else None
         if path.endswith("/cuts") or change is not None:
             body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
             if change is not None:

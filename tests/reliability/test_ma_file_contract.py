@@ -51,7 +51,7 @@ def add_column(name: str, value: str) -> object:
 def test_a_renamed_column_fails_the_file_and_holds_the_watermark(
     reliability_harness: None, ma: HostileMa, tmp_path: Path
 ) -> None:
-    ma.rewrite[(CUT_02, "form")] = rename_header("occurred_at", "occurredAt")  # type: ignore[assignment]
+    ma.rewrite[(CUT_02, "actions/form")] = rename_header("occurred_at", "occurredAt")  # type: ignore[assignment]
     spec_path = ma.spec(tmp_path)
     with pytest.raises(ContractError) as raised:
         backfill(str(spec_path), START, END)
@@ -75,7 +75,7 @@ def test_a_renamed_column_fails_the_file_and_holds_the_watermark(
 def test_a_missing_column_is_named_and_extra_columns_are_not_staged(
     reliability_harness: None, ma: HostileMa, tmp_path: Path
 ) -> None:
-    ma.rewrite[(CUT_11, "form")] = rename_header(",recorded_at", "")  # type: ignore[assignment]
+    ma.rewrite[(CUT_11, "actions/form")] = rename_header(",recorded_at", "")  # type: ignore[assignment]
     spec_path = ma.spec(tmp_path)
     with pytest.raises(ContractError, match=r"column\(s\) recorded_at missing"):
         backfill(str(spec_path), START, END)
@@ -83,7 +83,7 @@ def test_a_missing_column_is_named_and_extra_columns_are_not_staged(
     assert state.watermark("staging", "cuts") == CUT_02  # the good cut before it is staged and counted
     assert not (tmp_path / "staging" / "acme" / CUT_11 / MANIFEST_FILE).exists()
 
-    ma.rewrite[(CUT_11, "form")] = add_column("campaign_note", "秋の展示会")  # type: ignore[assignment]
+    ma.rewrite[(CUT_11, "actions/form")] = add_column("campaign_note", "秋の展示会")  # type: ignore[assignment]
     staged = backfill(str(spec_path), START, END)  # an extra column: staged without it, reported
     assert [s.cut for s in staged][-1] == CUT_11
     table = pq.read_table(tmp_path / "staging" / "acme" / CUT_11 / action_file("form"))
