@@ -8,8 +8,10 @@ before the write or after it, never between.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,8 +30,10 @@ from connectors.http import chunked
 from schemas import clock
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+LOCK_LEASE = timedelta(minutes=2)  # a holder that stops renewing (killed, frozen) frees the lock this soon
 MIGRATION_LOCK_KEY = 0x72656E6B6569  # "renkei": the advisory lock every migrator of one database takes
 metadata = sa.MetaData()
+lock_log = logging.getLogger("renkei.lock")
 
 
 class AwareDateTime(sa.types.TypeDecorator[datetime]):
@@ -117,6 +121,8 @@ run_locks = sa.Table(
     sa.Column("acquired_at", _WHEN),
     sa.Column("host", sa.String(255)),
     sa.Column("pid", sa.Integer),
+    sa.Column("token", sa.String(32)),
+    sa.Column("expires_at", _WHEN),
 )
 
 
@@ -162,13 +168,17 @@ def _holder() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-def _live(holder: Any, now: datetime, stale_after: timedelta) -> bool:
-    """A lock holder is live until ``stale_after``, unless it ran on this host and its process is gone:
-    a run killed with SIGKILL never releases its lock, and must not block the next sync for hours."""
-    if now - holder["acquired_at"] >= stale_after:
+def _live(holder: Any, now: datetime) -> bool:
+    """A lock is held while its lease runs (the holder's heartbeat renews it). Host and pid only tell
+    sooner that a holder on this host is gone: its pid names no process, or names this very process,
+    which does not hold that lock (a restarted container is PID 1 again, with the same host name)."""
+    expires = holder["expires_at"] or holder["acquired_at"] + LOCK_LEASE  # a lock taken before 0004
+    if expires <= now:
         return False
     if holder["host"] != socket.gethostname() or holder["pid"] is None:
-        return True  # another machine's process: only the age can tell
+        return True
+    if int(holder["pid"]) == os.getpid():
+        return holder["token"] in _HEARTBEATS
     try:
         os.kill(int(holder["pid"]), 0)
     except ProcessLookupError:
@@ -176,6 +186,33 @@ def _live(holder: Any, now: datetime, stale_after: timedelta) -> bool:
     except PermissionError:  # alive, owned by another user
         return True
     return True
+
+
+class _Heartbeat(threading.Thread):
+    """Renews one held lock's lease every quarter lease until the lock is released (or lost)."""
+
+    def __init__(self, store: StateStore, run_id: str, token: str, lease: timedelta):
+        super().__init__(name=f"renkei-lock-{run_id}", daemon=True)
+        self.store, self.run_id, self.token, self.lease = store, run_id, token, lease
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.lease.total_seconds() / 4):
+            try:
+                held = self.store.renew_lock(self.run_id, self.token, self.lease)
+            except sa.exc.SQLAlchemyError as exc:  # the database is away: try again next beat
+                lock_log.warning("run lock of %s: lease not renewed (%s)", self.store.company, exc)
+                continue
+            if not held:
+                lock_log.error(
+                    "run lock of %s: run %s lost its lock (its lease ran out); stop it",
+                    self.store.company,
+                    self.run_id,
+                )
+                return
+
+
+_HEARTBEATS: dict[str, _Heartbeat] = {}  # lock token → its heartbeat: the locks this process holds
 
 
 def make_engine(url: str) -> Engine:
@@ -467,12 +504,15 @@ class StateStore:
             return int(current) + count
 
     # one sync per company at a time
-    def acquire_lock(self, run_id: str, stale_after: timedelta = timedelta(hours=6)) -> str | None:
+    def acquire_lock(self, run_id: str, lease: timedelta = LOCK_LEASE) -> str | None:
         """Take the company's run lock; None when taken, else the holder's run id.
 
-        Runs racing for a free or stale lock: every loser's insert fails on the key and it reads the
-        winner again, so exactly one holds the lock.
+        The lock carries a random token and a lease that a heartbeat thread renews while this process
+        lives; a holder whose lease ran out (or who is known gone, see ``_live``) is taken over, with
+        a warning naming it, and its ledger row closed as crashed. Runs racing for a free or stale lock:
+        every loser's insert fails on the key and it reads the winner again, so exactly one holds it.
         """
+        token = uuid.uuid4().hex
         for _ in range(5):
             now = _now()
             try:
@@ -483,8 +523,19 @@ class StateStore:
                         .first()
                     )
                     if holder is not None:
-                        if holder["run_id"] != run_id and _live(holder, now, stale_after):
+                        if holder["run_id"] != run_id and _live(holder, now):
                             return str(holder["run_id"])
+                        if holder["run_id"] != run_id:
+                            lock_log.warning(
+                                "run lock of %s taken over by run %s: run %s (host %s, pid %s, lease until"
+                                " %s) is gone; it is recorded as crashed",
+                                self.company,
+                                run_id,
+                                holder["run_id"],
+                                holder["host"],
+                                holder["pid"],
+                                holder["expires_at"],
+                            )
                         c.execute(  # a dead holder never closed its ledger row: say what happened to it
                             runs.update()
                             .where(runs.c.id == holder["run_id"], runs.c.state == "running")
@@ -497,9 +548,16 @@ class StateStore:
                         )
                     c.execute(
                         run_locks.insert().values(
-                            company=self.company, run_id=run_id, acquired_at=now, **_holder()
+                            company=self.company,
+                            run_id=run_id,
+                            acquired_at=now,
+                            token=token,
+                            expires_at=now + lease,
+                            **_holder(),
                         )
                     )
+                beat = _HEARTBEATS[token] = _Heartbeat(self, run_id, token, lease)
+                beat.start()
                 return None
             except sa.exc.IntegrityError:
                 continue  # another run took the lock between this one's read and its insert
@@ -507,8 +565,31 @@ class StateStore:
             f"the run lock of {self.company} changed hands five times while run {run_id} waited"
         )
 
+    def renew_lock(self, run_id: str, token: str, lease: timedelta = LOCK_LEASE) -> bool:
+        """Extend the lease of a lock this run holds; False when it holds it no more."""
+        with self.engine.begin() as c:
+            result = c.execute(
+                run_locks.update()
+                .where(
+                    run_locks.c.company == self.company,
+                    run_locks.c.run_id == run_id,
+                    run_locks.c.token == token,
+                )
+                .values(expires_at=_now() + lease)
+            )
+        return bool(result.rowcount)
+
     def release_lock(self, run_id: str) -> None:
         with self.engine.begin() as c:
+            tokens = c.execute(
+                sa.select(run_locks.c.token).where(
+                    run_locks.c.company == self.company, run_locks.c.run_id == run_id
+                )
+            ).scalars()
+            for token in tokens:
+                beat = _HEARTBEATS.pop(token, None)
+                if beat is not None:
+                    beat.stopped.set()
             c.execute(
                 run_locks.delete().where(run_locks.c.company == self.company, run_locks.c.run_id == run_id)
             )
