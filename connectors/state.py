@@ -103,6 +103,7 @@ quarantine = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("created_at", _WHEN),
     sa.Column("updated_at", _WHEN),
+    sa.Column("reported_at", _WHEN),  # when a delivered report first named the row (connectors/outbox)
 )
 request_budget = sa.Table(
     "request_budget",
@@ -593,34 +594,3 @@ class StateStore:
             c.execute(
                 run_locks.delete().where(run_locks.c.company == self.company, run_locks.c.run_id == run_id)
             )
-
-    # failure emails: one per run
-    def notice_sent(self, run_id: str) -> bool:
-        query = sa.select(notices.c.run_id).where(
-            notices.c.company == self.company, notices.c.run_id == run_id
-        )
-        with self.engine.connect() as c:
-            return c.execute(query).first() is not None
-
-    def mark_notice_sent(self, run_id: str, recipients: int) -> bool:
-        """Record the run's email; False when it was recorded already (the first record stands)."""
-        try:
-            with self.engine.begin() as c:
-                c.execute(
-                    notices.insert().values(
-                        company=self.company, run_id=run_id, sent_at=_now(), recipients=recipients
-                    )
-                )
-        except sa.exc.IntegrityError:
-            return False
-        return True
-
-
-notices = sa.Table(
-    "notices",
-    metadata,
-    sa.Column("company", sa.String(128), primary_key=True),
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("sent_at", _WHEN),
-    sa.Column("recipients", sa.Integer),
-)

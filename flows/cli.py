@@ -205,20 +205,24 @@ def export(
 def notify(
     spec: Path = SpecArg,
     test: bool = typer.Option(False, "--test", help="Send a test message to every notify.error_email."),
+    resend: bool = typer.Option(False, "--resend", help="Send again every failure report not delivered yet."),
 ) -> None:
-    """Send a test email through the spec's SMTP settings, to confirm the error address still reaches someone.
+    """Send a test email through the spec's SMTP settings, or resend the failure reports never delivered.
 
-    Exit 0 when the server took it for every address, 1 when not (the server's reply is printed).
+    Exit 0 when the server took it (every report), 1 when not (the server's reply is printed).
 
     Example: renkei notify --test examples/demo.yaml
     """
     from connectors.smtp import SmtpError
     from tasks.notify import send_test_notice
 
-    if not test:
-        err_console.print("renkei notify: give --test to send a test message, e.g. renkei notify --test SPEC")
+    if test == resend:
+        err_console.print("renkei notify: give --test (a test message) or --resend (undelivered reports)")
         raise typer.Exit(2)
     parsed = load_or_exit(spec)
+    if resend:
+        _resend(parsed)
+        return
     smtp = parsed.notify.smtp
     try:
         send_test_notice(parsed)
@@ -229,6 +233,19 @@ def notify(
         f"test message sent to {', '.join(parsed.notify.error_email)} through {smtp.host}:{smtp.port}",
         highlight=False,
     )
+
+
+def _resend(parsed: Spec) -> None:
+    from tasks.notify import resend_pending
+
+    sent, still = resend_pending(parsed)
+    console.print(f"未送信の通知を再送 / reports resent: {sent}", highlight=False)
+    for item in still:
+        err_console.print(
+            f"[red]not sent[/red] run {escape(item.run_id)}: {escape(item.error)}", highlight=False
+        )
+    if still:
+        raise typer.Exit(1)
 
 
 def load_or_exit(spec: Path) -> Spec:

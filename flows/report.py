@@ -45,6 +45,11 @@ def markdown(report: RunReport) -> str:
     lines.append(f"- next cut: {report.next_cut or '-'}")
     for target, used in report.budget.items():
         lines.append(f"- API budget {target}: {used}")
+    if report.undelivered:
+        lines += ["", "## Earlier reports not delivered", ""]
+        lines += [
+            f"- run {u.run_id} ({u.recorded_at}): {u.error} — resent: {u.resent}" for u in report.undelivered
+        ]
     if report.failures:
         lines += ["", "## Failed steps", ""]
         lines += [f"- **{f.target}** {f.step}: {f.message}" for f in report.failures]

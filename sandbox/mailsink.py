@@ -58,6 +58,7 @@ class MailSink:
     recipients: list[list[str]] = field(default_factory=list)  # the envelope's RCPT TO, per message
     logins: list[str] = field(default_factory=list)
     fail_next: int = 0
+    refuse_next: int = 0  # messages answered 554 (a relay refusing for good)
     _controller: Controller | None = field(default=None, repr=False)
 
     def keep(self, message: EmailMessage, recipients: list[str]) -> None:
@@ -110,6 +111,9 @@ class _Handler:
         if self.sink.fail_next > 0:
             self.sink.fail_next -= 1
             return "451 4.3.0 mailbox busy, try again later"
+        if self.sink.refuse_next > 0:
+            self.sink.refuse_next -= 1
+            return "554 5.7.1 message refused by policy"
         parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.sink.keep(parsed, list(envelope.rcpt_tos))

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from schemas.csvsafe import escape_surrogates, safe_cell
 from schemas.outcomes import RowOutcome
-from schemas.report import Outcome, RunReport
+from schemas.report import Outcome, RunReport, Undelivered
 
 ATTACHMENT_NAME = "rejected_rows.csv"
 ATTACHMENT_COLUMNS = ("target", "stream", "key", "code", "field", "reason", "payload")
@@ -50,6 +50,12 @@ WORDS: dict[str, dict[str, str]] = {
         "no_next_cut": "未定",
         "run": "■ Prefect の実行画面: {url}",
         "no_link": "(リンクなし)",
+        "undelivered": "■ 届かなかった以前の通知",
+        "undelivered_line": "- 実行 {run_id} ({at}) の通知はメールサーバーに"
+        "受け付けられませんでした ({error})。",
+        "resent": "この実行で再送しました。",
+        "not_resent": "今回も送れませんでした。メール設定を確認し"
+        " `renkei notify --resend SPEC` で再送してください。",
     },
     "en": {
         "intro": "The renkei run below needs attention.",
@@ -72,6 +78,11 @@ WORDS: dict[str, dict[str, str]] = {
         "no_next_cut": "not scheduled",
         "run": "Prefect run: {url}",
         "no_link": "(no link)",
+        "undelivered": "Earlier reports that were not delivered",
+        "undelivered_line": "- The report of run {run_id} ({at}) was not accepted"
+        " by the mail server ({error}).",
+        "resent": "It was sent again with this run.",
+        "not_resent": "Sending it failed again: check notify.smtp, then `renkei notify --resend SPEC`.",
     },
 }
 TABLE_KEYS = ("target", "stream", "in", "loaded", "skipped", "rejected", "deferred")
@@ -212,6 +223,8 @@ def _section(report: RunReport, rejected: int, attached: int, language: str) -> 
         words["cuts"].format(cuts=", ".join(report.cuts) or words["none"]),
         words["counts"] + "\n" + (counts_table(report, language) if report.lines else f"({words['none']})"),
     ]
+    if report.undelivered:
+        parts.append(words["undelivered"] + "".join(_undelivered_line(u, words) for u in report.undelivered))
     if report.failures:
         parts.append(
             words["failures"] + "".join(f"\n- {f.target} / {f.step}: {f.message}" for f in report.failures)
@@ -232,6 +245,11 @@ def _section(report: RunReport, rejected: int, attached: int, language: str) -> 
     parts.append(words["next_cut"].format(cut=report.next_cut or words["no_next_cut"]))
     parts.append(words["run"].format(url=report.run_url or words["no_link"]))
     return "\n\n".join(parts)
+
+
+def _undelivered_line(item: Undelivered, words: dict[str, str]) -> str:
+    line = words["undelivered_line"].format(run_id=item.run_id, at=item.recorded_at, error=item.error)
+    return f"\n{line} {words['resent'] if item.resent else words['not_resent']}"
 
 
 def _error_line(error: tuple[str, str, RowOutcome], key_label: str) -> str:

@@ -27,6 +27,16 @@ class StepFailure:
     message: str
 
 
+@dataclass(frozen=True)
+class Undelivered:
+    """An earlier run's report that the mail server never accepted; ``resent`` when it went out now."""
+
+    run_id: str
+    recorded_at: str
+    error: str
+    resent: bool
+
+
 @dataclass
 class RunReport:
     company: str
@@ -41,7 +51,8 @@ class RunReport:
     run_url: str | None = None
     dry_run: bool = False
     crashed: bool = False  # the flow itself crashed or timed out (reported from a state hook)
-    new_rejections: int | None = None  # rows first quarantined by this run (None: not counted yet)
+    new_rejections: int | None = None  # open rows no delivered report has named yet (None: not counted)
+    undelivered: list[Undelivered] = field(default_factory=list)  # earlier reports found undelivered
 
     @property
     def totals(self) -> Counts:
@@ -60,7 +71,7 @@ class RunReport:
 
     @property
     def needs_attention(self) -> bool:
-        """A failure or a newly rejected row: the error address gets one email for this run.
+        """A failure or a rejected row not reported yet: the error address gets one email for this run.
 
         A row rejected again for a reason already reported stays in the quarantine without a new email.
         """

@@ -12,13 +12,15 @@ import threading
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from connectors.outbox import Entry, Outbox
 from connectors.smtp import SmtpError, SmtpServer, deliver
 from connectors.state import StateStore
 from schemas import clock
 from schemas.notice import build_notice, build_test_notice
-from schemas.report import RunReport
+from schemas.report import RunReport, Undelivered
 from schemas.spec import BLOCK_PREFIX, SECRET_KEYS, Spec
 from tasks.clients import resolve_secret, state_store
+from tasks.pause import pause_point
 from tasks.redact import masked_failures, redact, register_secret
 
 log = logging.getLogger("renkei.notify")
@@ -28,31 +30,85 @@ _ONE_AT_A_TIME = threading.Lock()  # the flow and a state hook may both ask for 
 def send_run_notice(spec: Spec, report: RunReport, state: StateStore | None = None) -> bool:
     """Mail the run's report to every notify.error_email when it needs attention; True when sent now.
 
-    False when nothing needs attention or this run's email went out already. Raises SmtpError
-    when the server cannot take it (after the connector's retries); nothing is recorded then.
+    Reports of earlier runs that were never delivered go first, and this report says so. A report is
+    kept in the outbox before it is sent and marked sent only once the server accepted it; its rows
+    count as reported from then on. False when nothing needs attention or this run's report went out
+    already. Raises SmtpError when the server cannot take it (after the connector's retries): the
+    report stays pending for the next run or ``renkei notify --resend``.
     """
-    if not report.needs_attention:
-        return False
     recipients = spec.notify.error_email
-    if not recipients:
-        log.warning("run %s needs attention but notify.error_email is empty: no email sent", report.run_id)
-        return False
     store = state or state_store(spec)
     with _ONE_AT_A_TIME:
-        if store.notice_sent(report.run_id):
+        outbox = Outbox(store)
+        earlier = [e for e in outbox.pending() if e.run_id != report.run_id]
+        if earlier and recipients:
+            report.undelivered = _resend(spec, outbox, earlier)
+        own = outbox.entry(report.run_id)
+        if own is not None and own.status == "sent":
             log.info("run %s: the failure email was sent already", report.run_id)
             return False
-        server = smtp_server(spec)
-        rejected = [row for row in store.quarantined() if row.run_id == report.run_id]
-        message = build_notice(
-            report, rejected, sender=spec.notify.sender, recipients=recipients, redact=redact
-        )
-        refused = deliver(message, server)
-        if refused:
-            log.warning("run %s: the SMTP server refused %s", report.run_id, redact(str(refused)))
-        store.mark_notice_sent(report.run_id, len(recipients) - len(refused))
-    log.info("run %s: failure email sent to %d address(es)", report.run_id, len(recipients) - len(refused))
+        if own is None:
+            unreported = outbox.unreported()
+            report.new_rejections = len(unreported)
+            if not report.needs_attention:
+                return False
+            if not recipients:
+                log.warning(
+                    "run %s needs attention but notify.error_email is empty: no email sent", report.run_id
+                )
+                return False
+            message = build_notice(
+                report, unreported, sender=spec.notify.sender, recipients=recipients, redact=redact
+            )
+            own = outbox.record(report.run_id, message, [row.id for row in unreported])
+        _deliver(spec, outbox, own)
+    log.info("run %s: failure email sent to %d address(es)", report.run_id, len(recipients))
     return True
+
+
+def resend_pending(spec: Spec) -> tuple[int, list[Undelivered]]:
+    """``renkei notify --resend``: every report not delivered yet, oldest first; (sent, still pending)."""
+    outbox = Outbox(state_store(spec))
+    with _ONE_AT_A_TIME:
+        pending = outbox.pending()
+        tried = _resend(spec, outbox, pending)
+    still = [u for u in tried if not u.resent]
+    return len(tried) - len(still), still
+
+
+def _resend(spec: Spec, outbox: Outbox, entries: list[Entry]) -> list[Undelivered]:
+    """Send stored reports again as they were built; each says whether it went out this time."""
+    tried = []
+    for entry in entries:
+        error = entry.last_error or "not confirmed sent (the run stopped while sending)"
+        try:
+            _deliver(spec, outbox, entry)
+            resent = True
+        except SmtpError as exc:
+            error, resent = redact(str(exc)), False
+        tried.append(Undelivered(entry.run_id, entry.created_at.isoformat(timespec="seconds"), error, resent))
+    return tried
+
+
+def _deliver(spec: Spec, outbox: Outbox, entry: Entry) -> None:
+    """One attempt (with the connector's retries) at an outbox entry; the outcome is recorded.
+
+    A report sent again says so in its subject (再送 / resent): its body is the one first built."""
+    server = smtp_server(spec)
+    message = entry.message
+    if entry.attempts:
+        subject = str(message["Subject"])
+        del message["Subject"]
+        message["Subject"] = f"[再送 / resent] {subject}"
+    pause_point("send-email")
+    try:
+        refused = deliver(message, server)
+    except SmtpError as exc:
+        outbox.not_delivered(entry, redact(str(exc)))
+        raise
+    if refused:
+        log.warning("run %s: the SMTP server refused %s", entry.run_id, redact(str(refused)))
+    outbox.delivered(entry)
 
 
 @task(name="notify", cache_policy=NO_CACHE)

@@ -4,7 +4,8 @@ At the nth time the run reaches the point it says so on stderr and sleeps, so a 
 with SIGKILL at a known place (tests/reliability/test_crash_resume.py). Unset, a point does nothing.
 Points: ``stage-file`` (a cut half staged), ``load-batch`` (a batch in the target, its outcomes not
 yet recorded), ``cut-loaded`` (a cut loaded, its watermark not yet committed), ``write-back``
-(changes written into the MA, not yet recorded).
+(changes written into the MA, not yet recorded), ``send-email`` (a failure report recorded in the
+outbox, not yet handed to the SMTP server).
 """
 
 from __future__ import annotations

@@ -6,12 +6,14 @@ import csv
 import io
 import threading
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from connectors.outbox import Outbox
 from connectors.smtp import SmtpError
 from connectors.state import Rejection, StateStore
 from flows.cli import app
@@ -122,13 +124,15 @@ def test_exactly_one_email_per_run_to_every_error_address(
     assert sink.recipients == [RECIPIENTS]
     message = sink.messages[0]
     assert "acme" in message["Subject"] and "run-A" in message["Subject"] and "failed" in message["Subject"]
-    assert store.notice_sent("run-A") and not store.notice_sent("run-B")
+    outbox = Outbox(store)
+    sent = outbox.entry("run-A")
+    assert sent is not None and sent.status == "sent" and outbox.entry("run-B") is None
     with store.engine.connect() as c:
-        row = c.execute(sa.text("SELECT recipients, sent_at FROM notices WHERE run_id = 'run-A'")).one()
-    assert row.recipients == 2 and row.sent_at is not None
+        row = c.execute(sa.text("SELECT attempts, sent_at FROM outbox WHERE run_id = 'run-A'")).one()
+    assert row.attempts == 1 and row.sent_at is not None
 
 
-def test_the_csv_holds_this_runs_rejected_rows_readable_as_utf8_sig(
+def test_the_csv_holds_every_row_not_reported_yet_readable_as_utf8_sig(
     sink: SmtpSink, tls: SinkTls, store: StateStore, tmp_path: Path
 ) -> None:
     send_run_notice(make_spec(sink, tls, tmp_path), failed_report(), store)
@@ -137,6 +141,7 @@ def test_the_csv_holds_this_runs_rejected_rows_readable_as_utf8_sig(
     assert [(r["target"], r["key"], r["code"]) for r in rows] == [
         ("kintone", "taro@example.co.jp", "CB_VA01"),
         ("kintone", "'=cmd|' /C calc'!A0", "bad_key"),
+        ("salesforce", "old@example.co.jp", "X"),  # an earlier run's row no message ever named
     ]
     assert rows[0]["reason"] == "必須です。" and '"姓": "山田"' in rows[0]["payload"]
     body = sink.messages[0].get_body(("plain",))
@@ -166,8 +171,10 @@ def test_no_email_when_nothing_needs_attention(
     clean = RunReport(
         "acme", "run-C", "sync", lines=[StreamLine("kintone", "customers", Counts(3, 2, 1, 0, 0))]
     )
-    assert send_run_notice(make_spec(sink, tls, tmp_path), clean, store) is False
-    assert sink.messages == [] and not store.notice_sent("run-C")
+    spec = make_spec(sink, tls, tmp_path)
+    assert send_run_notice(spec, failed_report(), store) is True  # every open row is reported now
+    assert send_run_notice(spec, clean, store) is False
+    assert len(sink.messages) == 1 and Outbox(store).entry("run-C") is None
 
 
 def test_a_failed_send_records_nothing_and_the_next_call_sends(
@@ -176,7 +183,8 @@ def test_a_failed_send_records_nothing_and_the_next_call_sends(
     with pytest.raises(SmtpError) as caught:
         send_run_notice(make_spec(sink, tls, tmp_path, password="wrong-password"), failed_report(), store)
     assert "535" in str(caught.value) and f"127.0.0.1:{sink.port}" in str(caught.value)
-    assert not store.notice_sent("run-A") and sink.messages == []
+    pending = Outbox(store).entry("run-A")  # recorded before sending, not marked sent
+    assert pending is not None and pending.status == "pending" and sink.messages == []
     assert send_run_notice(make_spec(sink, tls, tmp_path), failed_report(), store) is True
     assert len(sink.messages) == 1
 
@@ -199,10 +207,11 @@ def test_the_flow_and_a_state_hook_racing_still_send_one_email(
     assert len(sink.messages) == 2
 
 
-def test_mark_notice_sent_keeps_the_first_record(store: StateStore) -> None:
-    assert store.mark_notice_sent("run-E", 2) is True
-    assert store.mark_notice_sent("run-E", 5) is False
-    assert StateStore(store.url, "other").notice_sent("run-E") is False  # per company
+def test_the_outbox_keeps_the_first_record_of_a_run(store: StateStore, tmp_path: Path) -> None:
+    outbox = Outbox(store)
+    first = outbox.record("run-E", EmailMessage(), [1])
+    assert outbox.record("run-E", EmailMessage(), [1, 2]).id == first.id
+    assert Outbox(StateStore(store.url, "other")).entry("run-E") is None  # per company
 
 
 def test_send_test_notice_reaches_every_address(sink: SmtpSink, tls: SinkTls, tmp_path: Path) -> None:
