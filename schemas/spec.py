@@ -316,7 +316,7 @@ def _too_deep(text: str) -> str | None:
             depth += 1
             if depth > MAX_SPEC_DEPTH:
                 mark = event.start_mark
-                return f"line {mark.line + 1}, column {mark.column + 1}"
+                return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
     return None
