@@ -289,13 +289,16 @@ class StateStore:
             )
         return run_id
 
-    def finish_run(self, run_id: str, state: str, counts: dict[str, Any]) -> None:
+    def finish_run(self, run_id: str, state: str, counts: dict[str, Any]) -> bool:
+        """Close a running ledger row; False when it was closed already (the first record stands: a
+        run recorded as stopped by a signal is not turned into crashed by the hook that follows)."""
         with self.engine.begin() as c:
-            c.execute(
+            result = c.execute(
                 runs.update()
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == run_id, runs.c.state == "running")
                 .values(finished_at=_now(), state=state, counts=counts)
             )
+        return bool(result.rowcount)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:

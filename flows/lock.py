@@ -14,7 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from prefect.exceptions import TerminationSignal
+
 from connectors.state import StateStore
+
+STOPPED = "stopped by a signal (SIGTERM or Ctrl-C); the next run resumes where this one stopped"
 
 
 class RunLocked(RuntimeError):
@@ -38,5 +42,11 @@ def run_lock(state: StateStore, flow: str, run_id: str) -> Iterator[None]:
         raise RunLocked(state.company, flow, holder, ledger["flow"] if ledger else None)
     try:
         yield
+    except (
+        KeyboardInterrupt,
+        TerminationSignal,
+    ):  # SIGTERM (a container stop) or Ctrl-C: a stop, not a crash
+        state.finish_run(run_id, "stopped", {"message": STOPPED})
+        raise
     finally:
         state.release_lock(run_id)

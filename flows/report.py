@@ -128,6 +128,10 @@ def notify_crash(spec_path: str, run_id: str, message: str) -> None:
     """A crashed or timed-out run: close its ledger row, free its lock, send its one email."""
     spec = load_spec(spec_path)
     state = state_store(spec)
+    if (state.run(run_id) or {}).get("state") == "stopped":  # asked to stop (flows/lock.py): no alarm
+        log.warning("run %s was stopped by a signal; the next run resumes", run_id)
+        state.release_lock(run_id)
+        return
     report = RunReport(spec.company, run_id, "sync", crashed=True, next_cut=next_cut(spec))
     report.failures.append(StepFailure("sync", "flow", redact(message)))
     report.quarantine_open = len(state.quarantined())

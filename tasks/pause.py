@@ -21,13 +21,21 @@ _lock = threading.Lock()
 
 
 def pause_point(name: str) -> None:
-    """Sleep for good here when RENKEI_PAUSE_AT names this point (and this is its nth time)."""
+    """Sleep for good here when RENKEI_PAUSE_AT names this point (and this is its nth time).
+
+    ``<point>:fail`` instead fails the step there once with a transient error, so the run waits for
+    Prefect's retry of that step (how the SIGTERM test catches a run in a retry wait).
+    """
     wanted = os.environ.get(PAUSE_ENV)
     if not wanted or wanted.partition(":")[0] != name:
         return
+    nth = wanted.partition(":")[2] or "1"
     with _lock:
         _reached[name] += 1
-        hit = _reached[name] == int(wanted.partition(":")[2] or 1)
+        hit = _reached[name] == (1 if nth == "fail" else int(nth))
+    if hit and nth == "fail":
+        os.write(2, f"renkei: failing at {wanted}\n".encode())
+        raise ConnectionError(f"RENKEI_PAUSE_AT={wanted}: a transient failure for the test")
     if hit:
         os.write(2, f"renkei: paused at {wanted}\n".encode())  # past Prefect's log_prints capture
         time.sleep(3600)

@@ -25,9 +25,18 @@ class Stopped:
     stderr: str
 
 
-def run_until(spec: Path, pause: str, sig: signal.Signals, folder: Path, wait: float = 120.0) -> Stopped:
-    """Start `renkei run SPEC`, send ``sig`` when it says it paused at ``pause``, wait for its end."""
-    env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url), PAUSE_ENV: pause}
+def run_until(
+    spec: Path, pause: str, sig: signal.Signals, folder: Path, marker: str | None = None, wait: float = 120.0
+) -> Stopped:
+    """Start `renkei run SPEC`, send ``sig`` when its stderr shows ``marker`` (default: it paused at
+    ``pause``), then wait for its end."""
+    marker = marker or f"paused at {pause}"
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": str(get_current_settings().api.url),
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        PAUSE_ENV: pause,
+    }
     err = folder / f"run-{time.monotonic_ns()}.err"
     with err.open("w") as stderr:
         process = subprocess.Popen(
@@ -35,7 +44,7 @@ def run_until(spec: Path, pause: str, sig: signal.Signals, folder: Path, wait: f
         )
         deadline = time.monotonic() + wait
         while process.poll() is None and time.monotonic() < deadline:
-            if f"paused at {pause}" in err.read_text(errors="replace"):
+            if marker in err.read_text(errors="replace"):
                 sent = time.monotonic()
                 process.send_signal(sig)
                 try:
