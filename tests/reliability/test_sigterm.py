@@ -57,6 +57,9 @@ def test_sigterm_stops_the_run_and_the_next_one_resumes(
     path = spec_file(env, tmp_path)
     stopped = run_until(path, pause, signal.SIGTERM, tmp_path, POINTS[pause])
     assert stopped.reached, stopped.stderr[-3000:]
+    print(
+        f"sigterm at {pause}: the process ended {stopped.seconds:.2f} s after the signal, exit {stopped.code}"
+    )
     assert stopped.seconds < PROMPT_SECONDS, stopped.stderr[-3000:]
     assert stopped.code not in (0, None, -signal.SIGKILL)
     state = state_store(load_spec(path))
