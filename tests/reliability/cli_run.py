@@ -1,4 +1,5 @@
-"""`renkei run` as its own process on the test's Prefect server, stopped by a signal at a named pause."""
+"""The small demo world's spec, and `renkei run` as its own process on the test's Prefect server,
+stopped by a signal at a named pause."""
 
 from __future__ import annotations
 
@@ -10,11 +11,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from prefect.settings import get_current_settings
 
+from sandbox.demo_env import DemoEnvironment
 from tasks.pause import PAUSE_ENV
 
 RENKEI = Path(sys.executable).with_name("renkei")
+DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
+
+
+def demo_spec(env: DemoEnvironment, folder: Path) -> Path:
+    """The demo spec pointed at ``env``, with its staging and state DB in ``folder``."""
+    data = env.spec_document(DEMO)
+    data["storage"] = {"staging": str(folder / "staging"), "state": f"sqlite:///{folder / 'state.db'}"}
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 @dataclass

@@ -93,16 +93,16 @@ def test_a_dead_holder_elsewhere_loses_the_lock_in_minutes_not_hours(url: str, h
 
 
 def test_a_live_holder_keeps_its_lock_by_heartbeat_then_loses_it(url: str, holder: object) -> None:
-    proc = holder("1")  # a one-second lease, renewed every quarter second
+    proc = holder("2")  # a two-second lease, renewed every half second
     store = StateStore(url, "acme")
     set_holder(store, host="another-host")
-    deadline = time.monotonic() + 3  # three leases: without renewals the lock would have gone stale
+    deadline = time.monotonic() + 5  # two and a half leases: without renewals the lock would be stale
     while time.monotonic() < deadline:
         assert store.acquire_lock("new-run") == "old-run"
         time.sleep(0.2)
     proc.kill()
     proc.wait()
-    for _ in range(50):  # the lease runs out within one lease of the kill
+    for _ in range(100):  # the lease runs out within one lease of the kill
         if store.acquire_lock("new-run") is None:
             break
         time.sleep(0.1)

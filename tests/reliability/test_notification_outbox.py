@@ -13,41 +13,19 @@ from __future__ import annotations
 import csv
 import io
 import signal
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
-import pytest
-import yaml
 from typer.testing import CliRunner
 
 from connectors.outbox import Outbox
 from flows.cli import app
 from flows.sync import sync
-from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import DemoEnvironment
 from schemas.validate import load_spec
 from tasks.clients import state_store
-from tests.reliability.cli_run import run_until
-
-DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("outbox")
-    with DemoEnvironment(
-        folder / "env", DemoSizes(customers=20, actions=100, cards=30), ports=DemoPorts.free()
-    ) as e:
-        yield e
-
-
-def spec_file(env: DemoEnvironment, folder: Path) -> Path:
-    data = env.spec_document(DEMO)
-    data["storage"] = {"staging": str(folder / "staging"), "state": f"sqlite:///{folder / 'state.db'}"}
-    path = folder / "spec.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+from tests.reliability.cli_run import demo_spec, run_until
 
 
 def mails(env: DemoEnvironment) -> list[EmailMessage]:
@@ -87,20 +65,20 @@ def add_card_without_email(env: DemoEnvironment, name: str) -> None:
 
 
 def test_a_report_the_relay_refused_goes_out_with_the_next_run(
-    reliability_harness: None, env: DemoEnvironment, tmp_path: Path
+    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path
 ) -> None:
-    assert env.mail is not None
-    path = spec_file(env, tmp_path)
-    before = len(mails(env))
-    env.mail.refuse_next = 1  # 554: the relay refuses the first report for good
+    assert small_demo.mail is not None
+    path = demo_spec(small_demo, tmp_path)
+    before = len(mails(small_demo))
+    small_demo.mail.refuse_next = 1  # 554: the relay refuses the first report for good
     first = sync(str(path))
     assert [f.step for f in first.failures] == ["email"] and "554" in first.failures[0].message
     kept = open_keys(path)
-    assert len(mails(env)) == before and kept  # rows quarantined, nobody told
+    assert len(mails(small_demo)) == before and kept  # rows quarantined, nobody told
 
-    add_card_without_email(env, f"outbox-{tmp_path.name}")  # something new for the next report
+    add_card_without_email(small_demo, f"outbox-{tmp_path.name}")  # something new for the next report
     second = sync(str(path))
-    resent, own = mails(env)[before:]
+    resent, own = mails(small_demo)[before:]
     assert first.run_id in str(resent["Subject"]) and "再送 / resent" in str(resent["Subject"])
     assert sorted(attached_keys(resent)) == open_keys(path)[: len(attached_keys(resent))] or attached_keys(
         resent
@@ -113,38 +91,38 @@ def test_a_report_the_relay_refused_goes_out_with_the_next_run(
     assert Outbox(state_store(load_spec(path))).unreported() == []  # every row named in a delivered report
 
     sync(str(path))  # nothing new, nothing pending: no third email
-    assert len(mails(env)) == before + 2
+    assert len(mails(small_demo)) == before + 2
 
 
 def test_notify_resend_delivers_what_the_runs_could_not(
-    reliability_harness: None, env: DemoEnvironment, tmp_path: Path
+    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path
 ) -> None:
-    assert env.mail is not None
-    path = spec_file(env, tmp_path)
-    before = len(mails(env))
-    env.mail.refuse_next = 2
+    assert small_demo.mail is not None
+    path = demo_spec(small_demo, tmp_path)
+    before = len(mails(small_demo))
+    small_demo.mail.refuse_next = 2
     first = sync(str(path))
-    assert first.failures and len(mails(env)) == before
+    assert first.failures and len(mails(small_demo)) == before
     runner = CliRunner()
     refused = runner.invoke(app, ["notify", "--resend", str(path)])
     assert refused.exit_code == 1 and first.run_id in refused.output and "554" in refused.output
     sent = runner.invoke(app, ["notify", "--resend", str(path)])
     assert sent.exit_code == 0, sent.output
-    (message,) = mails(env)[before:]
+    (message,) = mails(small_demo)[before:]
     assert first.run_id in str(message["Subject"]) and sorted(attached_keys(message)) == open_keys(path)
     again = runner.invoke(app, ["notify", "--resend", str(path)])
-    assert again.exit_code == 0 and len(mails(env)) == before + 1
+    assert again.exit_code == 0 and len(mails(small_demo)) == before + 1
 
 
 def test_a_run_killed_while_sending_is_reported_by_the_next(
-    reliability_harness: None, env: DemoEnvironment, tmp_path: Path
+    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path
 ) -> None:
-    path = spec_file(env, tmp_path)
-    before = len(mails(env))
+    path = demo_spec(small_demo, tmp_path)
+    before = len(mails(small_demo))
     stopped = run_until(path, "send-email", signal.SIGKILL, tmp_path)
     assert stopped.reached, stopped.stderr[-2000:]
-    assert len(mails(env)) == before  # killed before the server had it
+    assert len(mails(small_demo)) == before  # killed before the server had it
     (pending,) = Outbox(state_store(load_spec(path))).pending()
     sync(str(path))
-    (message,) = mails(env)[before:]
+    (message,) = mails(small_demo)[before:]
     assert pending.run_id in str(message["Subject"]) and sorted(attached_keys(message)) == open_keys(path)

@@ -8,37 +8,18 @@ SIGKILL), so a container stop or a deploy waited for the kill and left the lock 
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from connectors.state import run_locks
 from flows.sync import sync
-from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import DemoEnvironment
 from schemas.validate import load_spec
 from tasks.clients import state_store
-from tests.reliability.cli_run import run_until
+from tests.reliability.cli_run import demo_spec, run_until
 
-DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 PROMPT_SECONDS = 10.0  # a bound, far below the 30 s retry wait and the hour-long pause it interrupts
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("sigterm")
-    sizes = DemoSizes(customers=20, actions=100, cards=10)
-    with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
-        yield running
-
-
-def spec_file(env: DemoEnvironment, folder: Path) -> Path:
-    data = env.spec_document(DEMO)
-    data["storage"] = {"staging": str(folder / "staging"), "state": f"sqlite:///{folder / 'state.db'}"}
-    path = folder / "spec.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 POINTS = {
@@ -52,9 +33,9 @@ POINTS = {
 
 @pytest.mark.parametrize("pause", list(POINTS))
 def test_sigterm_stops_the_run_and_the_next_one_resumes(
-    reliability_harness: None, env: DemoEnvironment, tmp_path: Path, pause: str
+    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path, pause: str
 ) -> None:
-    path = spec_file(env, tmp_path)
+    path = demo_spec(small_demo, tmp_path)
     stopped = run_until(path, pause, signal.SIGTERM, tmp_path, POINTS[pause])
     assert stopped.reached, stopped.stderr[-3000:]
     print(

@@ -6,7 +6,6 @@ Before the fix a 5,000-level nested spec ended `renkei validate` with a Recursio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,9 @@ from typer.testing import CliRunner
 import schemas.validate
 from flows.cli import app
 from flows.sync import sync
-from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import DemoEnvironment
 from schemas.spec import MAX_SPEC_BYTES, MAX_SPEC_DEPTH
-
-DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
+from tests.reliability.cli_run import DEMO, demo_spec
 
 
 def demo_text(folder: Path) -> str:
@@ -51,21 +49,10 @@ def test_a_spec_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) ->
     assert "spec_too_large" in result.output and f"{MAX_SPEC_BYTES:,}" in result.output
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("spec-once")
-    sizes = DemoSizes(customers=20, actions=100, cards=5)
-    with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
-        yield running
-
-
 def test_a_sync_run_parses_its_spec_once(
-    reliability_harness: None, env: DemoEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = env.spec_document(DEMO)
-    data["storage"] = {"staging": str(tmp_path / "staging"), "state": f"sqlite:///{tmp_path / 'state.db'}"}
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path = demo_spec(small_demo, tmp_path)
     parsed: list[str] = []
     real = schemas.validate.read_yaml
 
