@@ -115,6 +115,12 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
         )
     out = console or Console()
     out.print(table)
+    for item in report.undelivered:
+        state = "resent now" if item.resent else "still not delivered: renkei notify --resend SPEC"
+        out.print(
+            f"[yellow]earlier report[/yellow] run {item.run_id} ({item.recorded_at}): {state}",
+            highlight=False,
+        )
     for failure in report.failures:
         out.print(f"[red]failed[/red] {failure.target} {failure.step}: {failure.message}", highlight=False)
     for target, stream, error in report.first_errors(10):

@@ -40,8 +40,8 @@ WORDS: dict[str, dict[str, str]] = {
         "errors": "■ 最初のエラー ({n} 件)",
         "key": "キー",
         "quarantine": "■ 保留中 (quarantine) の行: {n} 件",
-        "no_rejected": "この実行でエラーになった行はありません。",
-        "attached": "この実行でエラーになった行 {n} 件を {name} に添付しました",
+        "no_rejected": "まだ通知していないエラー行はありません。",
+        "attached": "まだ通知していないエラー行 {n} 件を {name} に添付しました",
         "partial": " (先頭 {n} 件のみ)。",
         "stop": "。",
         "replay": "修正後に `renkei replay SPEC` で再送できます。",
@@ -68,8 +68,8 @@ WORDS: dict[str, dict[str, str]] = {
         "errors": "First errors ({n} shown)",
         "key": "key",
         "quarantine": "Rows in the quarantine: {n}",
-        "no_rejected": "No row was rejected in this run.",
-        "attached": "Rows rejected in this run: {n}, attached as {name}",
+        "no_rejected": "No rejected row is waiting to be reported.",
+        "attached": "Rejected rows not reported before: {n}, attached as {name}",
         "partial": " (the first {n} only).",
         "stop": ".",
         "replay": "Fix them, then send them again with `renkei replay SPEC`.",
@@ -81,8 +81,8 @@ WORDS: dict[str, dict[str, str]] = {
         "undelivered": "Earlier reports that were not delivered",
         "undelivered_line": "- The report of run {run_id} ({at}) was not accepted"
         " by the mail server ({error}).",
-        "resent": "It was sent again with this run.",
-        "not_resent": "Sending it failed again: check notify.smtp, then `renkei notify --resend SPEC`.",
+        "resent": " It was sent again with this run.",
+        "not_resent": " Sending it failed again: check notify.smtp, then `renkei notify --resend SPEC`.",
     },
 }
 TABLE_KEYS = ("target", "stream", "in", "loaded", "skipped", "rejected", "deferred")
@@ -249,7 +249,7 @@ def _section(report: RunReport, rejected: int, attached: int, language: str) -> 
 
 def _undelivered_line(item: Undelivered, words: dict[str, str]) -> str:
     line = words["undelivered_line"].format(run_id=item.run_id, at=item.recorded_at, error=item.error)
-    return f"\n{line} {words['resent'] if item.resent else words['not_resent']}"
+    return f"\n{line}{words['resent'] if item.resent else words['not_resent']}"
 
 
 def _error_line(error: tuple[str, str, RowOutcome], key_label: str) -> str:

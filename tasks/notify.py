@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from zoneinfo import ZoneInfo
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -86,7 +87,8 @@ def _resend(spec: Spec, outbox: Outbox, entries: list[Entry]) -> list[Undelivere
             resent = True
         except SmtpError as exc:
             error, resent = redact(str(exc)), False
-        tried.append(Undelivered(entry.run_id, entry.created_at.isoformat(timespec="seconds"), error, resent))
+        at = entry.created_at.astimezone(ZoneInfo(spec.timezone)).isoformat(timespec="seconds")
+        tried.append(Undelivered(entry.run_id, at, error, resent))
     return tried
 
 

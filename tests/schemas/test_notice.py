@@ -184,8 +184,8 @@ def test_attachment_cells_cannot_run_as_formulas() -> None:
 def test_no_attachment_without_rejected_rows_and_the_body_says_so() -> None:
     message = build(report(failures=[StepFailure("kintone", "load", "down")]), rows=[])
     assert list(message.iter_attachments()) == []
-    assert "この実行でエラーになった行はありません" in body_of(message)
-    assert "No row was rejected in this run." in body_of(message)
+    assert "まだ通知していないエラー行はありません" in body_of(message)
+    assert "No rejected row is waiting to be reported." in body_of(message)
 
 
 def test_attachment_is_capped_and_the_body_says_how_many_were_left_out() -> None:
