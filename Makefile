@@ -12,6 +12,13 @@ export PREFECT_LOGGING_LEVEL ?= WARNING
 
 .PHONY: demo test lint typecheck pytest bench clean soak
 
+# the browser test drives Debian's chromium (with Japanese fonts); installed here when missing
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo) \
+		apt-get install -y -q chromium fonts-noto-cjk
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -28,7 +35,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy schemas connectors tasks flows deployments sandbox
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck pytest

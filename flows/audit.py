@@ -6,6 +6,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
 from flows.extract import artifact_key
+from flows.names import timed
 from schemas.validate import load_spec
 from tasks.audit import AuditReport, audit_target
 from tasks.ma_catalog import run_spec
@@ -23,7 +24,7 @@ def audit_markdown(reports: list[AuditReport]) -> str:
     return "\n".join(lines)
 
 
-@flow(name="audit", log_prints=True)
+@flow(name="audit", flow_run_name=timed("audit"), log_prints=True)
 def audit(spec_path: str, target: str | None = None) -> list[AuditReport]:
     """Scan every target (or one) for duplicate and badly formed emails and for schema drift.
 

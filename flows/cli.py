@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 from rich.console import Console
@@ -18,6 +19,11 @@ from schemas.spec import Spec, SpecError
 from schemas.validate import load_spec, validate_spec_file
 from tasks.extract import StagedCut
 
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
+
+    from tasks.replay import ReplayResult
+
 for _name, _value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false")):
     os.environ.setdefault(_name, _value)
 
@@ -28,6 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sandbox_app, name="sandbox")
+LOCKED_EXIT = 3  # busy: another run holds the company's lock, or the demo's ports are taken; nothing changed
 PIPED_WIDTH = 160  # rich assumes 80 columns when output is piped (CI logs, `| tee`): tables would clip names
 
 
@@ -130,41 +137,42 @@ def extract(
     from flows.extract import extract as extract_flow
     from flows.progress import cli_progress
 
-    with cli_progress():
-        staged = extract_flow(str(spec), cut)
+    with _recorded(), cli_progress():
+        staged = cast(list[StagedCut], extract_flow(str(spec), cut))  # a plain call returns the data
     _print_staged(staged)
 
 
 @app.command()
 def backfill(
     spec: Path = SpecArg,
-    start: str = typer.Option(
-        ..., "--from", help="First instant, e.g. 2026-11-01 (Asia/Tokyo unless an offset)."
-    ),
-    end: str = typer.Option(..., "--to", help="Last instant, e.g. 2026-11-28T11:00."),
+    start: str = typer.Option(..., "--from", help="First day, e.g. 2026-11-25 (in the spec's time zone)."),
+    end: str = typer.Option(..., "--to", help="Last day, included whole, e.g. 2026-11-28."),
     target: list[str] | None = typer.Option(
-        None, "--target", help="Then load this target with every staged cut it lacks (repeatable)."
+        None, "--target", help="Deliver every cut of the range to this target (repeatable)."
     ),
 ) -> None:
-    """Stage every cut in a range, oldest first; re-running it rewrites the same files.
+    """Stage every cut of a range of days, oldest first; with --target, deliver them to that target.
 
-    Example: renkei backfill examples/demo.yaml --from 2026-11-01 --to 2026-11-28T11:00
+    A target receives the range's cuts even when its watermark is past them: what it holds already is
+    counted unchanged, the rest is written. Without --target the cuts are only staged.
 
-    Then into a target: add --target kintone-customers
+    Example: renkei backfill examples/demo.yaml --from 2026-11-25 --to 2026-11-28 --target kintone-customers
     """
+    from datetime import date
+
+    from flows.deployed import run_deployed
     from flows.extract import backfill as backfill_flow
     from flows.progress import cli_progress
-    from schemas.staging import parse_instant
 
-    parsed = load_or_exit(spec)
-    with cli_progress():
-        staged = backfill_flow(
-            str(spec),
-            parse_instant(start, parsed.timezone),
-            parse_instant(end, parsed.timezone),
-            target or None,
-        )
-    _print_staged(staged)
+    load_or_exit(spec)
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        err_console.print(f"--from/--to: {exc}; write a day as YYYY-MM-DD, e.g. 2026-11-25", markup=False)
+        raise typer.Exit(2) from exc
+    with _recorded(), cli_progress():
+        state = run_deployed(backfill_flow, str(spec), start=first, end=last, targets=target or None)
+    _finish(state)
 
 
 @app.command()
@@ -248,6 +256,13 @@ def _resend(parsed: Spec) -> None:
         raise typer.Exit(1)
 
 
+def _recorded() -> AbstractContextManager[None]:
+    """Runs kept where the local Prefect server shows them (var/prefect, or the server that is up)."""
+    from deployments.server import recorded_locally
+
+    return recorded_locally()
+
+
 def load_or_exit(spec: Path) -> Spec:
     """The validated spec, or every problem printed and exit code 2."""
     try:
@@ -268,16 +283,25 @@ def _print_staged(staged: list[StagedCut]) -> None:
 @app.command()
 def demo(
     serve: bool = typer.Option(
-        False, "--serve", help="Keep the stand-ins and the Prefect deployments up afterwards."
+        False, "--serve", help="Then start the Prefect server with its UI and serve the deployments."
     ),
+    ui_port: int = typer.Option(4200, "--ui-port", help="The Prefect server's port on 127.0.0.1."),
 ) -> None:
     """Start every stand-in with sample data, validate the demo spec, sync once, plan once.
 
-    Example: renkei demo
+    Its runs are kept in var/prefect, so `renkei demo --serve` shows them in the Prefect UI.
+
+    Example: renkei demo --serve
     """
+    from deployments.server import ServerError
     from flows.demo import run_demo
 
-    raise typer.Exit(run_demo(console, serve))
+    try:
+        code = run_demo(console, ui_port if serve else None)
+    except ServerError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -291,13 +315,29 @@ def run(
 
     Example: renkei run examples/demo.yaml
     """
-    from flows.report import print_report
+    from flows.deployed import run_deployed
     from flows.sync import sync
 
     load_or_exit(spec)
-    report = sync(str(spec), target or None)
+    with _recorded():
+        state = run_deployed(sync, str(spec), targets=target or None)
+    _finish(state)
+
+
+def _finish(state: State[Any]) -> None:
+    """Print a run's report and exit 0 (completed), 1 (a step failed or it crashed), 3 (lock held)."""
+    from flows.report import print_report
+    from flows.states import report_of
+
+    if state.is_cancelled():
+        err_console.print(f"[yellow]{escape(state.message or 'not started')}[/yellow]", highlight=False)
+        raise typer.Exit(LOCKED_EXIT)
+    report = report_of(state)
+    if report is None:
+        err_console.print(f"[red]{state.name}[/red]: {escape(state.message or '')}", highlight=False)
+        raise typer.Exit(1)
     print_report(report, console)
-    raise typer.Exit(1 if report.outcome == "failed" else 0)
+    raise typer.Exit(1 if report.outcome in ("failed", "crashed") else 0)
 
 
 @app.command()
@@ -312,7 +352,8 @@ def plan(
     from flows.plan import plan as plan_flow
 
     load_or_exit(spec)
-    result = plan_flow(str(spec), target or None)
+    with _recorded():
+        result = plan_flow(str(spec), target or None)
     for line in result.resyncs:
         console.print(f"[bold]first[/bold] {escape(line)}", highlight=False)
     for difference in result.differences:
@@ -385,22 +426,34 @@ def replay(
     from flows.replay import replay as replay_flow
 
     load_or_exit(spec)
-    result = replay_flow(str(spec), target, rule, dismiss, note)
+    with _recorded():
+        result = cast("ReplayResult", replay_flow(str(spec), target, rule, dismiss, note))
     console.print(
         f"replayed {result.replayed}, still rejected {result.still_rejected}, dismissed {result.dismissed}"
     )
 
 
 @app.command()
-def serve(spec: Path = SpecArg) -> None:
+def serve(
+    spec: Path = SpecArg,
+    ui_port: int = typer.Option(4200, "--ui-port", help="The Prefect server's port on 127.0.0.1."),
+) -> None:
     """Serve the deployments: sync on the spec's cuts; backfill, plan, replay and audit on demand.
+
+    Starts a local Prefect server with its UI (database in var/prefect), or joins the one
+    PREFECT_API_URL names, and prints the UI's URL first.
 
     Example: renkei serve examples/demo.yaml
     """
     from deployments.serve import serve_spec
+    from deployments.server import ServerError
 
     load_or_exit(spec)
-    serve_spec(spec)
+    try:
+        serve_spec(spec, ui_port, lambda line: console.print(line, highlight=False, soft_wrap=True))
+    except ServerError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -460,7 +513,17 @@ def main() -> None:
         app()
     except (RunLocked, PortsBusy) as exc:
         err_console.print(f"[yellow]{escape(str(exc))}[/yellow]", highlight=False)
-        raise SystemExit(3) from exc
+        raise SystemExit(LOCKED_EXIT) from exc
+    except RuntimeError as exc:  # Prefect's temporary server did not start, even after 180 s
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        err_console.print(
+            "Prefect サーバが時間内に起動しませんでした / the Prefect server did not start in time (a busy "
+            "machine?): run the command again, or start one with `.venv/bin/renkei serve SPEC` first",
+            highlight=False,
+            markup=False,
+        )
+        raise SystemExit(1) from exc
 
 
 if __name__ == "__main__":  # `python -m flows.cli` (how `renkei sandbox all` starts each stand-in)

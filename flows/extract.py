@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 
 from connectors.satori import Cut
-from flows.lock import run_lock
+from flows.lock import RunLocked, run_lock
+from flows.names import backfill_name, timed
 from flows.progress import step
+from flows.states import final_state, refused_state, run_url
+from schemas.clock import now
+from schemas.report import RunReport
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
@@ -62,36 +69,78 @@ def _ledgered(spec: Spec, flow_name: str, cuts: list[Cut], run_id: str) -> list[
     return staged
 
 
-@flow(name="extract", log_prints=True)
-def extract(spec_path: str, cut: str | None = None) -> list[StagedCut]:
-    """Stage the due cuts (or one named cut) of the MA: masters, action histories, changed customers."""
+@flow(name="extract", flow_run_name=timed("extract"), log_prints=True)
+def extract(spec_path: str, cut: str | None = None) -> list[StagedCut] | State[Any]:
+    """Stage the due cuts (or one named cut) of the MA: masters, action histories, changed customers.
+
+    Skipped (Cancelled, the holder named) when another run of the company holds the lock.
+    """
     spec = load_spec(spec_path)
     run_id = _run_id("extract")
-    with run_lock(state_store(spec), "extract", run_id):
-        return _ledgered(spec, "extract", find_due_cuts(spec, cut), run_id)
+    try:
+        with run_lock(state_store(spec), "extract", run_id):
+            return _ledgered(spec, "extract", find_due_cuts(spec, cut), run_id)
+    except RunLocked as exc:
+        get_run_logger().warning("%s", exc)
+        return refused_state(exc)
 
 
-@flow(name="backfill", log_prints=True)
+def day_range(spec: Spec, first: date | None, last: date | None) -> tuple[datetime, datetime]:
+    """Whole days in the spec's zone: [first 00:00, the day after last 00:00); today when not given."""
+    zone = ZoneInfo(spec.timezone)
+    today = now().astimezone(zone).date()
+    start = datetime.combine(first or today, time(), zone)
+    return start, datetime.combine((last or first or today) + timedelta(days=1), time(), zone)
+
+
+@flow(name="backfill", flow_run_name=backfill_name, log_prints=True)
 def backfill(
-    spec_path: str, start: datetime, end: datetime, targets: list[str] | None = None
-) -> list[StagedCut]:
-    """Stage every cut in [start, end], oldest first, then load the chosen targets from staging.
+    spec_path: str,
+    start: date | None = None,
+    end: date | None = None,
+    targets: list[str] | None = None,
+) -> State[Any]:
+    """Stage every cut of the days [start, end] (the spec's time zone), oldest first; then deliver them.
 
-    Each chosen target receives every staged cut it has not received yet (its watermark decides).
+    Each chosen target receives every cut in the range even when its watermark is past it: what it
+    holds already is counted unchanged, the rest is written. Without targets the cuts are only
+    staged, and the report says so.
 
     Args:
         spec_path: The integration spec (連携要件連絡書) on the machine that runs the flow.
-        start: The first instant of the range (cuts at or after it), with its offset.
-        end: The last instant of the range (cuts at or before it), with its offset.
-        targets: Targets to load after staging; none when empty (staging only).
+        start: The first day (in the spec's time zone, e.g. Asia/Tokyo); today when empty.
+        end: The last day, included whole; the first day when empty.
+        targets: Targets that receive the cuts; none: stage only.
     """
     spec = load_spec(spec_path)
     run_id = _run_id("backfill")
-    with run_lock(state_store(spec), "backfill", run_id):
+    state = state_store(spec)
+    try:
+        with run_lock(state, "backfill", run_id):
+            report = _backfill(spec, day_range(spec, start, end), targets or [], run_id)
+    except RunLocked as exc:
+        get_run_logger().warning("%s", exc)
+        return refused_state(exc)
+    return final_state(report)
+
+
+def _backfill(spec: Spec, window: tuple[datetime, datetime], targets: list[str], run_id: str) -> RunReport:
+    from flows.report import finish_report
+    from flows.sync import step_failure, stream_lines
+
+    state = state_store(spec)
+    state.start_run("backfill", None, run_id)
+    report = RunReport(spec.company, run_id, "backfill", run_url=run_url(), staged_only=not targets)
+    try:
         with ma_client(spec) as ma:
-            cuts = cuts_between(ma, start, end)
-        staged = _ledgered(spec, "backfill", cuts, run_id)
-        for name in targets or []:
-            reports = load_target(spec, name, run_id)
-            get_run_logger().info("%s: %s", name, ", ".join(f"{r.stream} {r.counts}" for r in reports))
-    return staged
+            cuts = [c for c in cuts_between(ma, *window) if c.at < window[1]]
+        report.cuts = [s.cut for s in stage_cuts(spec, cuts, run_id)]
+    except Exception as exc:
+        report.failures.append(step_failure("MA", "extract", exc))
+    for name in targets if not report.failures else []:
+        try:
+            report.lines += stream_lines(load_target(spec, name, run_id, report.cuts))
+        except Exception as exc:
+            report.failures.append(step_failure(name, "load", exc))
+    finish_report(spec, state, report)
+    return report

@@ -10,6 +10,7 @@ from prefect import flow, runtime
 from prefect.artifacts import create_markdown_artifact
 
 from flows.extract import artifact_key, stage_due_cuts
+from flows.names import timed
 from schemas import clock
 from schemas.mapping import field_map
 from schemas.validate import load_spec
@@ -74,7 +75,7 @@ def summary_markdown(
     return "\n".join(lines)
 
 
-@flow(name="plan", log_prints=True)
+@flow(name="plan", flow_run_name=timed("plan"), log_prints=True)
 def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
     """Dry run of the sync over the same code path: records every write it would make, sends none.
 
@@ -88,14 +89,14 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
     book = PlanBook()
     state = ReadOnlyState(state_store(spec), book)
     staging = staging_area(spec)
-    chosen = [t for t in spec.targets if (targets is None or t.name in targets) and t.kind != "sansan"]
+    chosen = [t for t in spec.targets if (not targets or t.name in targets) and t.kind != "sansan"]
     resyncs = [
         pending.describe()
         for t in chosen
         if state.watermark(t.name, OUTBOUND) is not None
         and (pending := pending_resync(state, field_map(spec, t), t.kind)) is not None
     ]
-    for target in (t for t in spec.targets if targets is None or t.name in targets):
+    for target in (t for t in spec.targets if not targets or t.name in targets):
         real = adapter_for(spec, target)
         try:
             with ma_client(spec) as ma:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from prefect import flow, runtime
+from prefect import flow, get_run_logger, runtime
+from prefect.client.schemas.objects import State
 
 from connectors.state import StateStore
-from flows.lock import run_lock
+from flows.lock import RunLocked, run_lock
+from flows.names import timed
+from flows.states import refused_state
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
@@ -15,14 +19,14 @@ from tasks.replay import ReplayResult, dismiss_rows, replay_rows
 from tasks.targets import adapter_for
 
 
-@flow(name="replay", log_prints=True)
+@flow(name="replay", flow_run_name=timed("replay"), log_prints=True)
 def replay(
     spec_path: str,
     target: str | None = None,
     rule: str | None = None,
     dismiss: bool = False,
     note: str | None = None,
-) -> ReplayResult:
+) -> ReplayResult | State[Any]:
     """Retry the open quarantined rows (of one target / one rule code), or dismiss them with a note.
 
     Args:
@@ -35,8 +39,12 @@ def replay(
     spec = load_spec(spec_path)
     state = state_store(spec)
     run_id = str(runtime.flow_run.get_id() or f"replay-{uuid.uuid4().hex}")
-    with run_lock(state, "replay", run_id):
-        return _replay(spec, state, run_id, target, rule, dismiss, note)
+    try:
+        with run_lock(state, "replay", run_id):
+            return _replay(spec, state, run_id, target, rule, dismiss, note)
+    except RunLocked as exc:  # Skipped, not failed: the holder is named, nothing changed
+        get_run_logger().warning("%s", exc)
+        return refused_state(exc)
 
 
 def _replay(

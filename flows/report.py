@@ -38,31 +38,57 @@ def next_cut(spec: Spec, now: datetime | None = None) -> str:
     raise ValueError("the spec has no cut times")
 
 
+STAGED_ONLY = (
+    "ステージングのみ: 連携先は選ばれていません (staged only: no target was chosen, nothing delivered)"
+)
+COUNTS_RULE = "入力 = 反映 + 変更なし + エラー + 次回へ (in = loaded + unchanged + rejected + deferred)"
+COUNT_COLUMNS = {  # the counts artifact's columns: Japanese first, English beside
+    "target": "連携先 target",
+    "stream": "ストリーム stream",
+    "in": "入力 in",
+    "loaded": "反映 loaded",
+    "skipped": "変更なし unchanged",
+    "rejected": "エラー rejected",
+    "deferred": "次回へ deferred",
+}
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def markdown(report: RunReport) -> str:
-    lines = [f"# {report.company} — {report.flow} {report.outcome}", ""]
-    lines.append(f"- cuts: {', '.join(report.cuts) or 'none new'}")
-    lines.append(f"- quarantine (open rows): {report.quarantine_open}")
-    lines.append(f"- next cut: {report.next_cut or '-'}")
+    lines = [f"# {report.company} — {report.flow}: {report.outcome}", ""]
+    if report.run_url:
+        lines.append(f"- 実行画面 run: {report.run_url}")
+    lines.append(f"- 対象カット cuts: {', '.join(report.cuts) or 'なし none new'}")
+    if report.staged_only:
+        lines.append(f"- {STAGED_ONLY}")
+    lines.append(f"- 保留中の行 quarantine (open rows): {report.quarantine_open}")
+    lines.append(f"- 次のカット next cut: {report.next_cut or '-'}")
     for target, used in report.budget.items():
-        lines.append(f"- API budget {target}: {used}")
+        lines.append(f"- API 使用量 budget {target}: {used}")
     if report.undelivered:
         lines += ["", "## Earlier reports not delivered", ""]
         lines += [
             f"- run {u.run_id} ({u.recorded_at}): {u.error} — resent: {u.resent}" for u in report.undelivered
         ]
     if report.failures:
-        lines += ["", "## Failed steps", ""]
+        lines += ["", "## 完了しなかったステップ Failed steps", ""]
         lines += [f"- **{f.target}** {f.step}: {f.message}" for f in report.failures]
     errors = report.first_errors()
     if errors:
         lines += [
             "",
-            "## First errors",
+            "## 最初のエラー First errors",
             "",
-            "| target | stream | key | code | field | message |",
+            "| 連携先 target | ストリーム stream | キー key | コード code | 項目 field | 内容 message |",
             "|---|---|---|---|---|---|",
         ]
-        lines += [f"| {t} | {s} | {e.key} | {e.code} | {e.field or ''} | {e.message} |" for t, s, e in errors]
+        lines += [
+            "| " + " | ".join(_cell(c) for c in (t, s, e.key, e.code, e.field or "", e.message)) + " |"
+            for t, s, e in errors
+        ]
     return "\n".join(lines)
 
 
@@ -70,9 +96,9 @@ def publish(report: RunReport) -> None:
     """The table and markdown artifacts the Prefect UI shows for this run."""
     if report.lines:
         create_table_artifact(
-            report.table(),
+            [{COUNT_COLUMNS[k]: v for k, v in row.items()} for row in report.table()],
             key=artifact_key(report.company, "counts"),
-            description="in = loaded + skipped + rejected + deferred",
+            description=COUNTS_RULE,
         )
     create_markdown_artifact(
         markdown(report), key=artifact_key(report.company, "report"), description="Run report"
@@ -115,6 +141,8 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
         )
     out = console or Console()
     out.print(table)
+    if report.staged_only:
+        out.print(STAGED_ONLY, highlight=False)
     for item in report.undelivered:
         state = "resent now" if item.resent else "still not delivered: renkei notify --resend SPEC"
         out.print(
@@ -128,9 +156,11 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
             f"[yellow]rejected[/yellow] {target} {stream} {error.key}: {error.code} {error.message}",
             highlight=False,
         )
+    if report.run_url:
+        out.print(f"Prefect UI: {report.run_url}", highlight=False, soft_wrap=True)
 
 
-def notify_crash(spec_path: str, run_id: str, message: str) -> None:
+def notify_crash(spec_path: str, run_id: str, message: str, url: str | None = None) -> None:
     """A crashed or timed-out run: close its ledger row, free its lock, send its one email."""
     spec = load_spec(spec_path)
     state = state_store(spec)
@@ -138,7 +168,10 @@ def notify_crash(spec_path: str, run_id: str, message: str) -> None:
         log.warning("run %s was stopped by a signal; the next run resumes", run_id)
         state.release_lock(run_id)
         return
-    report = RunReport(spec.company, run_id, "sync", crashed=True, next_cut=next_cut(spec))
+    ledger = state.run(run_id)
+    if ledger is not None and ledger["finished_at"] is not None:
+        return  # the run reported (and mailed) its failed steps itself
+    report = RunReport(spec.company, run_id, "sync", crashed=True, next_cut=next_cut(spec), run_url=url)
     report.failures.append(StepFailure("sync", "flow", redact(message)))
     report.quarantine_open = len(state.quarantined())
     notify(spec, state, report)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from prefect import Flow, flow, get_run_logger, runtime
 from prefect.client.schemas.objects import FlowRun, State
 
 from flows.extract import stage_due_cuts
-from flows.lock import run_lock
+from flows.lock import RunLocked, run_lock
+from flows.names import timed
 from flows.report import finish_report, next_cut
-from schemas import clock
+from flows.states import final_state, refused_state, report_of, run_url
 from schemas.report import RunReport, StepFailure, StreamLine
 from schemas.spec import Spec
 from schemas.validate import load_spec
@@ -21,15 +23,15 @@ from tasks.redact import redact
 from tasks.steps import load_target, write_back_target
 
 
-def _lines(reports: list[StreamReport]) -> list[StreamLine]:
+def stream_lines(reports: list[StreamReport]) -> list[StreamLine]:
     return [StreamLine(r.target, r.stream, r.counts, tuple(r.errors)) for r in reports]
 
 
-def _failure(target: str, step: str, exc: BaseException) -> StepFailure:
+def step_failure(target: str, step: str, exc: BaseException) -> StepFailure:
     return StepFailure(target, step, redact(f"{type(exc).__name__}: {exc}"))
 
 
-@flow(name="sync-target", log_prints=True)
+@flow(name="sync-target", flow_run_name="load {target_name}", log_prints=True)
 def sync_target(
     spec_path: str, target_name: str, run_id: str, ma_catalog: dict[str, Any] | None = None
 ) -> list[StreamReport]:
@@ -44,45 +46,84 @@ def sync_target(
 
 
 def on_crash(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
-    """A crashed or failed run still sends its one email (the state hook runs outside the flow body)."""
+    """A crashed or failed run still sends its one email (the state hook runs outside the flow body).
+
+    A run that finished its report (a failed step, mailed by the flow) has nothing left to do here.
+    """
     from flows.report import notify_crash
 
     notify_crash(
-        flow_run.parameters.get("spec_path", ""), str(flow_run.id), state.message or state.type.value
+        flow_run.parameters.get("spec_path", ""),
+        str(flow_run.id),
+        state.message or state.type.value,
+        run_url(str(flow_run.id)),
     )
 
 
-@flow(name="sync", log_prints=True, on_failure=[on_crash], on_crashed=[on_crash], timeout_seconds=6 * 3600)
-def sync(spec_path: str, targets: list[str] | None = None) -> RunReport:
+@flow(
+    name="sync",
+    flow_run_name=timed("sync"),
+    log_prints=True,
+    on_failure=[on_crash],
+    on_crashed=[on_crash],
+    timeout_seconds=6 * 3600,
+)
+def sync(spec_path: str, targets: list[str] | None = None) -> State[Any]:
     """Extract the due cuts, load every target, write the targets' changes back, report and notify.
+
+    The run ends Failed when any step failed, "Completed with rejections" when rows were rejected,
+    and Cancelled ("Skipped") when another run of the company holds the lock.
 
     Args:
         spec_path: The integration spec (連携要件連絡書) on the machine that runs the flow.
         targets: Only these target names; every target when empty.
     """
     spec: Spec = load_spec(spec_path)
-    run_id = str(runtime.flow_run.get_id() or f"local-{clock.now().strftime('%Y%m%dT%H%M%S%f')}")
+    run_id = str(runtime.flow_run.get_id() or f"sync-{uuid.uuid4().hex}")
     state = state_store(spec)
-    with run_lock(state, "sync", run_id):
-        state.start_run("sync", None, run_id)
-        report = RunReport(spec.company, run_id, "sync", next_cut=next_cut(spec))
-        spec, catalog, differences = run_spec(spec)  # the MA's field catalog decides, read once a run
-        report.failures += [StepFailure("MA", "field catalog", d) for d in differences]
-        chosen = [t for t in spec.targets if targets is None or t.name in targets]
-        try:
-            report.cuts = [c.cut for c in stage_due_cuts(spec, run_id)]
-        except Exception as exc:  # staging failed: the targets still get what was staged before
-            report.failures.append(_failure("MA", "extract", exc))
-        for target in (t for t in chosen if t.kind != "sansan"):
-            try:
-                report.lines += _lines(sync_target(spec_path, target.name, run_id, catalog))
-            except Exception as exc:
-                report.failures.append(_failure(target.name, "load", exc))
-        for target in (t for t in chosen if any(spec.direction(f).writes for f in t.map)):
-            try:
-                report.lines += _lines([write_back_target(spec, target.name, run_id)])
-            except Exception as exc:
-                report.failures.append(_failure(target.name, "write back", exc))
-        finish_report(spec, state, report)
+    try:
+        with run_lock(state, "sync", run_id):
+            report = _sync(spec, spec_path, targets, run_id)
+    except RunLocked as exc:
+        get_run_logger().warning("%s", exc)
+        return refused_state(exc)
     get_run_logger().info("sync of %s: %s", spec.company, report.outcome)
+    return final_state(report)
+
+
+def _sync(spec: Spec, spec_path: str, targets: list[str] | None, run_id: str) -> RunReport:
+    state = state_store(spec)
+    state.start_run("sync", None, run_id)
+    report = RunReport(spec.company, run_id, "sync", next_cut=next_cut(spec), run_url=run_url())
+    spec, catalog, differences = run_spec(spec)  # the MA's field catalog decides, read once a run
+    report.failures += [StepFailure("MA", "field catalog", d) for d in differences]
+    chosen = [t for t in spec.targets if not targets or t.name in targets]
+    try:
+        report.cuts = [c.cut for c in stage_due_cuts(spec, run_id)]
+    except Exception as exc:  # staging failed: the targets still get what was staged before
+        report.failures.append(step_failure("MA", "extract", exc))
+    for target in (t for t in chosen if t.kind != "sansan"):
+        try:
+            report.lines += stream_lines(sync_target(spec_path, target.name, run_id, catalog))
+        except Exception as exc:
+            report.failures.append(step_failure(target.name, "load", exc))
+    for target in (t for t in chosen if any(spec.direction(f).writes for f in t.map)):
+        try:
+            report.lines += stream_lines([write_back_target(spec, target.name, run_id)])
+        except Exception as exc:
+            report.failures.append(step_failure(target.name, "write back", exc))
+    finish_report(spec, state, report)
+    return report
+
+
+def sync_report(spec_path: str, targets: list[str] | None = None) -> RunReport:
+    """Run the sync and return its report, Failed or not (a plain call raises when a step failed).
+
+    A run refused by the lock raises RunLocked; a run that crashed raises its error.
+    """
+    state = sync(spec_path, targets, return_state=True)
+    report = report_of(state)
+    if report is None:
+        state.result()
+        raise RuntimeError(f"the sync ended {state.name} without a report: {state.message}")
     return report

@@ -50,6 +50,7 @@ class RunReport:
     next_cut: str | None = None
     run_url: str | None = None
     dry_run: bool = False
+    staged_only: bool = False  # a backfill without targets: cuts staged, nothing delivered
     crashed: bool = False  # the flow itself crashed or timed out (reported from a state hook)
     new_rejections: int | None = None  # open rows no delivered report has named yet (None: not counted)
     undelivered: list[Undelivered] = field(default_factory=list)  # earlier reports found undelivered

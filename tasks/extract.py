@@ -145,7 +145,7 @@ def stage_one_cut(spec: Spec, ma: SatoriClient, staging: StagingArea, cut: Cut, 
     return StagedCut(cut.id, files, staging.uri(folder))
 
 
-@task(name="find due cuts", cache_policy=NO_CACHE)
+@task(name="find due cuts", task_run_name="find due cuts", cache_policy=NO_CACHE)
 @masked_failures
 def find_due_cuts(spec: Spec, requested: str | None = None) -> list[Cut]:
     with ma_client(spec) as ma:
@@ -165,6 +165,7 @@ def _retryable(task: Any, run: Any, state: Any) -> bool:
 
 @task(
     name="stage cut",
+    task_run_name="stage cut {cut.id}",
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=[5, 30],
@@ -177,7 +178,7 @@ def stage_cut(spec: Spec, cut: Cut, run_id: str) -> StagedCut:
         return stage_one_cut(spec, ma, staging_area(spec), cut, run_id)
 
 
-@task(name="commit staging watermark", cache_policy=NO_CACHE)
+@task(name="commit staging watermark", task_run_name="staging watermark {cut.id}", cache_policy=NO_CACHE)
 @masked_failures
 def commit_staging_watermark(spec: Spec, cut: Cut, run_id: str) -> bool:
     """Only after the cut's manifest is written: the watermark never covers unstaged data."""

@@ -136,14 +136,25 @@ def load_keyed(
     run_id: str,
 ) -> StreamReport:
     """Upsert one action history (by event id) or one master (by master id, フォーム・キャンペーン …)
-    as its own stream: a re-run updates, never duplicates."""
+    as its own stream: a re-run updates, never duplicates.
+
+    A row the target was sent already with the same values is counted unchanged and not sent.
+    """
     write = target.upsert_actions if stream == "actions" else target.upsert_masters
     report = StreamReport(target.name, f"{stream}:{kind}")
     for rows in batches:
         records = {str(row[KEY_COLUMNS[stream]]): action_record(row, fields) for row in rows}
-        outcomes = complete(write(kind, list(records.items())), records) if records else []
+        links = state.link_hashes(report.target, report.stream, records)
+        unchanged = [
+            RowOutcome.unchanged(key, links[key][0])
+            for key, record in records.items()
+            if key in links and links[key][1] == values_hash(record)
+        ]
+        to_send = [(key, r) for key, r in records.items() if key not in {o.key for o in unchanged}]
+        outcomes = complete(write(kind, to_send), [k for k, _ in to_send]) if to_send else []
         pause_point("load-batch")
-        record_outcomes(state, run_id, report, records, outcomes, link=False)
+        record_outcomes(state, run_id, report, records, outcomes, link=True)
+        report.add(unchanged)
     return report
 
 

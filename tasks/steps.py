@@ -40,25 +40,33 @@ def retry_when_transient(task: Task[..., Any], task_run: TaskRun, state: State[A
 
 @task(
     name="load target",
+    task_run_name="load {target_name}",
     cache_policy=NO_CACHE,
     retries=STEP_RETRIES,
     retry_delay_seconds=STEP_RETRY_DELAYS,
     retry_condition_fn=retry_when_transient,
 )
 @masked_failures
-def load_target(spec: Spec, target_name: str, run_id: str) -> list[StreamReport]:
-    """Staged customers and action histories into one target (idempotent: upserts by natural key)."""
+def load_target(
+    spec: Spec, target_name: str, run_id: str, resend: list[str] | None = None
+) -> list[StreamReport]:
+    """Staged customers and action histories into one target (idempotent: upserts by natural key).
+
+    ``resend``: cuts a backfill sends again although the target's watermark is past them.
+    """
     target = spec.target(target_name)
     adapter = adapter_for(spec, target)
     try:
         with ma_client(spec) as ma:
-            return sync_outbound(spec, target, adapter, ma, staging_area(spec), state_store(spec), run_id)
+            staging, state = staging_area(spec), state_store(spec)
+            return sync_outbound(spec, target, adapter, ma, staging, state, run_id, resend or ())
     finally:
         adapter.close()
 
 
 @task(
     name="write back",
+    task_run_name="write back {target_name}",
     cache_policy=NO_CACHE,
     retries=STEP_RETRIES,
     retry_delay_seconds=STEP_RETRY_DELAYS,

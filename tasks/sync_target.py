@@ -9,7 +9,7 @@ only after the MA has the data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from connectors.satori import SatoriClient
 from connectors.staging import StagingArea
 from connectors.state import StateStore
 from schemas.actions import action_fields, master_fields
-from schemas.mapping import TargetRecord, field_map
+from schemas.mapping import FieldMap, TargetRecord, field_map
 from schemas.spec import Spec, Target
 from schemas.staging import (
     CUSTOMERS_FILE,
@@ -82,8 +82,14 @@ def sync_outbound(
     staging: StagingArea,
     state: StateStore,
     run_id: str,
+    resend: Sequence[str] = (),
 ) -> list[StreamReport]:
-    """Customers and action histories of every pending cut into the target."""
+    """Customers and action histories of every pending cut into the target.
+
+    ``resend`` (a backfill) names cuts at or before the watermark whose action histories are sent
+    again: rows the target already holds are counted unchanged, the rest fill it. Their customer
+    files are not: they hold older values than the target was last sent.
+    """
     fmap = field_map(spec, target)
     mark = state.watermark(target.name, OUTBOUND)
     cuts = staged_cuts(staging, spec.company)
@@ -93,6 +99,8 @@ def sync_outbound(
         reports.append(resync_fields(adapter, fmap, pending.fields, ma, state, run_id))
         if reports[-1].deferred:
             return reports
+    for cut in (c for c in resend if mark is not None and c <= mark and c in cuts):
+        reports += load_cut(spec, target, adapter, fmap, staging, state, run_id, cut, customers=False)
     snapshot_taken = mark is None and bool(cuts)
     if snapshot_taken:
         snapshot = load_customers(adapter, fmap, snapshot_batches(ma, spec), state, run_id)
@@ -103,24 +111,11 @@ def sync_outbound(
     if mark is not None or snapshot_taken:
         remember_mapping(state, fmap)
     for cut in (c for c in cuts if mark is None or c > mark):
-        folder = cut_path(spec.company, cut)
-        cut_reports = []
         # the snapshot already holds every customer as it is now: an older cut's file would send
         # stale values, so only the action histories of the cuts staged before it are loaded
-        if not snapshot_taken:
-            cut_reports.append(
-                load_customers(
-                    adapter, fmap, parquet_batches(staging, f"{folder}/{CUSTOMERS_FILE}"), state, run_id
-                )
-            )
-        for kind, master in target.masters.items():  # masters first: action rows name them
-            batches = parquet_batches(staging, f"{folder}/{master_file(kind)}")
-            fields = master_fields(target.kind, master)
-            cut_reports.append(load_keyed(adapter, "masters", kind, fields, batches, state, run_id))
-        for kind, action in target.actions.items():
-            fields = action_fields(target.kind, action)
-            batches = parquet_batches(staging, f"{folder}/{action_file(kind)}")
-            cut_reports.append(load_keyed(adapter, "actions", kind, fields, batches, state, run_id))
+        cut_reports = load_cut(
+            spec, target, adapter, fmap, staging, state, run_id, cut, customers=not snapshot_taken
+        )
         reports += cut_reports
         if any(r.deferred for r in cut_reports):
             break
@@ -128,6 +123,35 @@ def sync_outbound(
         state.commit_watermark(target.name, OUTBOUND, cut, run_id)
         mark = cut
     return _merge(reports)
+
+
+def load_cut(
+    spec: Spec,
+    target: Target,
+    adapter: CustomerTarget,
+    fmap: FieldMap,
+    staging: StagingArea,
+    state: StateStore,
+    run_id: str,
+    cut: str,
+    *,
+    customers: bool,
+) -> list[StreamReport]:
+    """One staged cut into the target: its changed customers (when asked), masters, action histories."""
+    folder = cut_path(spec.company, cut)
+    reports = []
+    if customers:
+        batches = parquet_batches(staging, f"{folder}/{CUSTOMERS_FILE}")
+        reports.append(load_customers(adapter, fmap, batches, state, run_id))
+    for kind, master in target.masters.items():  # masters first: action rows name them
+        batches = parquet_batches(staging, f"{folder}/{master_file(kind)}")
+        fields = master_fields(target.kind, master)
+        reports.append(load_keyed(adapter, "masters", kind, fields, batches, state, run_id))
+    for kind, action in target.actions.items():
+        fields = action_fields(target.kind, action)
+        batches = parquet_batches(staging, f"{folder}/{action_file(kind)}")
+        reports.append(load_keyed(adapter, "actions", kind, fields, batches, state, run_id))
+    return reports
 
 
 def sync_inbound(

@@ -12,7 +12,10 @@ import pytest
 import yaml
 from prefect.testing.utilities import prefect_test_harness
 
+from sandbox.demo_env import DemoEnvironment
 from schemas.staging import JST
+
+DEMO_SPEC = Path(__file__).parents[2] / "examples" / "demo.yaml"
 
 # The hand-built worlds pin the MA's clock on 2026-11-28 (cuts at 02:00 and 11:00 that day), so
 # their seeded data is dated from the same instant: a world is the same on whatever day it runs.
@@ -50,4 +53,16 @@ def write_spec(path: Path, ma_url: str, token: str, root: Path, **extra: Any) ->
         **extra,
     }
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def demo_spec_file(env: DemoEnvironment, folder: Path, **changes: dict[str, Any]) -> Path:
+    """The demo spec on ``env``'s stand-ins, storage in ``folder``; ``ma`` or targets (by name) changed."""
+    data = env.spec_document(DEMO_SPEC)
+    data["storage"] = {"staging": str(folder / "staging"), "state": f"sqlite:///{folder / 'state.db'}"}
+    data["ma"].update(changes.pop("ma", {}))
+    for target in data["targets"]:
+        target.update(changes.get(target["name"], {}))
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path

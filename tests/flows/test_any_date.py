@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from flows.sync import sync
+from flows.sync import sync_report
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from sandbox.satori.clock import cut_after, cut_at_or_before
 from schemas import clock
@@ -65,8 +65,8 @@ def test_a_sync_on_any_date_delivers_the_newest_cut_once(
     prefect_harness: None, tmp_path: Path, at: datetime
 ) -> None:
     with world_at(at, tmp_path) as spec:
-        report = sync(str(spec))
-        again = sync(str(spec))
+        report = sync_report(str(spec))
+        again = sync_report(str(spec))
     assert report.cuts == [format_cut(cut_at_or_before(at))]  # the newest cut, by the moved clock
     assert report.next_cut == format_cut(cut_after(at))
     lines = counts(report)
@@ -84,9 +84,9 @@ def test_a_cut_reached_between_two_runs_is_staged_once_with_only_its_rows(
 ) -> None:
     before, cut = INSTANTS["01:59:59 before a cut"], INSTANTS["02:00:00 a cut"]
     with world_at(before, tmp_path) as spec:
-        first = sync(str(spec))
+        first = sync_report(str(spec))
         with clock.clock_at(cut):
-            second = sync(str(spec))
+            second = sync_report(str(spec))
     assert first.cuts == [format_cut(cut_at_or_before(before))] == ["20270314T1100+0900"]
     assert second.cuts == [format_cut(cut)] == ["20270315T0200+0900"]
     for report in (first, second):
@@ -105,9 +105,9 @@ def test_kintones_budget_day_turns_at_0900_jst(prefect_harness: None, tmp_path: 
     sizes = DemoSizes(customers=150, actions=600, cards=12, recent=0.2)
     # a day's budget: the form, the app's first page (the email-uniqueness guard), one batch of 100
     with world_at(before, tmp_path, sizes, daily_request_budget=3, concurrency=1) as spec:
-        first = sync(str(spec))
+        first = sync_report(str(spec))
         with clock.clock_at(after):
-            second = sync(str(spec))
+            second = sync_report(str(spec))
     customers = ("kintone-customers", "customers:snapshot")
     assert counts(first)[customers].deferred > 0, first.table()
     done, rest = counts(first)[customers], counts(second)[customers]

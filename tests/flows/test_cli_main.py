@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prefect.client.schemas.objects import State
 
-import flows.sync
+import flows.deployed
 from flows.cli import main
 from flows.lock import RunLocked
+from flows.states import refused_state
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 
@@ -17,13 +20,14 @@ DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 def test_a_run_refused_by_the_lock_exits_3_with_the_holder(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def locked(*_: object) -> None:
-        raise RunLocked("demo", "sync", "run-123", "backfill")
+    def locked(*_: object, **__: object) -> State[Any]:  # what the sync flow returns when refused
+        return refused_state(RunLocked("demo", "sync", "run-123", "backfill"))
 
-    monkeypatch.setattr(flows.sync, "sync", locked)
+    monkeypatch.setattr(flows.deployed, "run_deployed", locked)
     monkeypatch.setattr(sys, "argv", ["renkei", "run", str(DEMO)])
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code == 3
     err = capsys.readouterr().err
     assert "a backfill run (run run-123) is writing" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err  # one line, nothing else

@@ -53,5 +53,9 @@ def test_on_demand_deployments_have_described_parameters() -> None:
         for parameter, definition in schema.properties.items():
             assert definition.get("description"), f"{name}.{parameter} has no description for the UI form"
     backfill = deployments["demo-backfill"]._parameter_openapi_schema.properties
-    assert backfill["start"]["format"] == "date-time" and backfill["end"]["format"] == "date-time"
-    assert deployments["demo-sync"].parameters["spec_path"] == str(DEMO.resolve())
+    assert backfill["start"]["format"] == "date" and backfill["end"]["format"] == "date"  # whole days
+    assert backfill["start"]["title"] == "start (Asia/Tokyo)"
+    assert backfill["targets"]["items"]["enum"] == ["kintone-customers", "salesforce-leads", "sansan-cards"]
+    for deployment in deployments.values():  # the spec is the deployment's, not the form's
+        assert deployment.parameters["spec_path"] == str(DEMO.resolve())
+        assert deployment._parameter_openapi_schema.properties["spec_path"]["readOnly"] is True

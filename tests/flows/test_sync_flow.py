@@ -7,21 +7,21 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from connectors.satori import SatoriClient
 from flows.plan import plan
 from flows.replay import replay
-from flows.sync import sync
+from flows.states import report_of
+from flows.sync import sync_report
 from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, SANSAN_KEY, DemoEnvironment, DemoPorts, DemoSizes
 from schemas import clock
 from schemas.validate import load_spec
 from tasks.clients import state_store
+from tests.flows.conftest import demo_spec_file as spec_file
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 SECRETS = (MA_TOKEN, SANSAN_KEY, "renkei-secret", "renkei-demo", *KINTONE_TOKENS)
@@ -38,17 +38,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
     sizes = DemoSizes(customers=300, actions=3_000, cards=60)
     with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
         yield running
-
-
-def spec_file(env: DemoEnvironment, folder: Path, **target_changes: dict[str, Any]) -> Path:
-    """The demo spec with its storage in ``folder`` and the stand-ins' CA; targets changed by name."""
-    data = env.spec_document(DEMO)
-    data["storage"] = {"staging": str(folder / "staging"), "state": f"sqlite:///{folder / 'state.db'}"}
-    for target in data["targets"]:
-        target.update(target_changes.get(target["name"], {}))
-    path = folder / "spec.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def writes(env: DemoEnvironment) -> dict[str, list[str]]:
@@ -91,7 +80,7 @@ def test_full_sync_then_a_rerun_that_writes_nothing(
     assert env.mail is not None
     mails_before = len(env.mail.messages)
     path = spec_file(env, tmp_path)
-    report = sync(str(path))
+    report = sync_report(str(path))
 
     lines = {(line.target, line.stream): line.counts for line in report.lines}
     assert report.balanced and not report.failures and report.cuts
@@ -119,7 +108,7 @@ def test_full_sync_then_a_rerun_that_writes_nothing(
     assert not [secret for secret in SECRETS if secret in raw]
 
     clear_logs(env)
-    again = sync(str(path))
+    again = sync_report(str(path))
     assert again.balanced and not again.failures
     assert all(line.counts.loaded == 0 for line in again.lines), again.table()
     assert writes(env) == {"satori": [], "kintone": [], "salesforce": []}
@@ -138,7 +127,7 @@ def test_a_failing_target_lets_the_others_finish(
         "password": "renkei-demo",
     }
     broken = {"salesforce-leads": {"auth": auth}}
-    report = sync(str(spec_file(env, tmp_path, **broken)))
+    report = sync_report(str(spec_file(env, tmp_path, **broken)))
     assert {(f.target, f.step) for f in report.failures} == {
         ("salesforce-leads", "load"),
         ("salesforce-leads", "write back"),
@@ -171,7 +160,7 @@ def test_replay_moves_a_fixed_row_from_rejected_to_loaded(
         email = customer["email"]
         ma.put_customer({"lead_company_name": "株式会社" + "長" * 60}, email=email)
 
-        report = sync(str(path), ["kintone-customers"])
+        report = sync_report(str(path), ["kintone-customers"])
         state = state_store(load_spec(path))
         (bad,) = state.quarantined("kintone-customers")
         assert (bad.key, bad.code, bad.field) == (email, "too_long", "会社名")
@@ -222,10 +211,11 @@ def test_backfill_stages_a_range_then_loads_the_chosen_target(
     from schemas.staging import JST
 
     path = spec_file(env, tmp_path)
-    now = clock.now().astimezone(JST)
-    staged = backfill(str(path), now - timedelta(days=1), now, ["kintone-customers"])
-    assert len(staged) >= 2 and [s.cut for s in staged] == sorted(s.cut for s in staged)
+    today = clock.now().astimezone(JST).date()
+    final = backfill(str(path), today - timedelta(days=1), today, ["kintone-customers"], return_state=True)
+    report = report_of(final)
+    assert report is not None and len(report.cuts) >= 2 and report.cuts == sorted(report.cuts)
     state = state_store(load_spec(path))
-    assert state.watermark("staging", "cuts") == staged[-1].cut
-    assert state.watermark("kintone-customers", "outbound") == staged[-1].cut  # loaded, not only staged
+    assert state.watermark("staging", "cuts") == report.cuts[-1]
+    assert state.watermark("kintone-customers", "outbound") == report.cuts[-1]  # loaded, not only staged
     assert state.watermark("salesforce-leads", "outbound") is None  # not chosen

@@ -173,8 +173,8 @@ def test_a_backfill_deployed_from_prefect_yaml_runs_on_a_process_worker(
             run = client.create_flow_run_from_deployment(
                 backfill.id,
                 parameters={
-                    "start": "2026-11-28T00:00:00+09:00",
-                    "end": "2026-11-28T12:00:00+09:00",
+                    "start": "2026-11-28",  # whole days in the spec's zone (Asia/Tokyo)
+                    "end": "2026-11-28",
                     "targets": [],
                 },
             )

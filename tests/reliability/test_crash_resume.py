@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from prefect.settings import get_current_settings
 
-from flows.sync import sync
+from flows.sync import sync_report
 from sandbox.common import FaultConfig
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from tasks.clients import state_store
@@ -93,7 +93,7 @@ def test_a_sync_killed_anywhere_resumes_without_loss_or_duplicates(
         world.faults_off()
         for _ in range(2):  # settle in process: what the last run wrote back reaches every target
             world.advance()
-            assert sync(str(world.spec_path)).balanced
+            assert sync_report(str(world.spec_path)).balanced
         findings = check_end_state(world)
         world.close()
     print(

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from flows.sync import sync
+from flows.sync import sync_report
 from sandbox.common import FaultConfig
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from schemas.report import RunReport
@@ -35,7 +35,7 @@ def settle(world: World) -> list[RunReport]:
         len(reports) < SETTLE_RUNS and (reports[-1].failures or reports[-1].totals.deferred)
     ):
         world.advance()
-        reports.append(sync(str(world.spec_path)))
+        reports.append(sync_report(str(world.spec_path)))
     return reports
 
 
@@ -53,7 +53,7 @@ def test_consecutive_syncs_through_faults_lose_and_duplicate_nothing(
         for run in range(RUNS):
             if run:
                 world.change_both_sides()
-            reports.append(sync(str(world.spec_path)))
+            reports.append(sync_report(str(world.spec_path)))
         injected = world.injected()
         reports += settle(world)
         findings = check_end_state(world)

@@ -44,7 +44,7 @@ import flows.sync
 from flows.plan import plan
 from flows.replay import replay
 from flows.report import print_report
-from flows.sync import sync
+from flows.sync import sync_report
 from sandbox.common import LOOPBACK, BackgroundServer
 from sandbox.kintone.app import create_app as kintone_app
 from sandbox.kintone.demo_apps import build_demo_apps
@@ -273,7 +273,7 @@ def test_the_sentinel_appears_nowhere_after_a_full_run(
     for name in levels:
         logging.getLogger(name).setLevel(logging.DEBUG)
     try:
-        report = sync(str(world.spec_path))
+        report = sync_report(str(world.spec_path))
         planned = plan(str(world.spec_path), targets=REAL_TARGETS)
         replayed = replay(str(world.spec_path), target="sansan-cards")
     finally:
