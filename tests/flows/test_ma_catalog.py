@@ -22,7 +22,7 @@ from connectors.kintone_model import record_values
 from connectors.satori import SatoriClient
 from flows.cli import app
 from flows.plan import plan
-from flows.sync import sync
+from flows.sync import sync_report
 from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, DemoEnvironment, DemoPorts, DemoSizes
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
@@ -99,7 +99,7 @@ def test_validate_online_names_cuts_and_options_with_both_values(
 def test_a_run_never_sends_a_field_the_ma_marks_unique(
     prefect_harness: None, env: DemoEnvironment, tmp_path: Path
 ) -> None:
-    report = sync(str(write(env, tmp_path, integrate_customer_code)), [KINTONE])
+    report = sync_report(str(write(env, tmp_path, integrate_customer_code)), [KINTONE])
     records = kintone_records(env)
     assert len(records) == 120
     assert not [r for r in records if r.get("最終更新者メモ")]  # no C000000001… anywhere
@@ -137,7 +137,7 @@ def test_plan_predicts_the_option_rejection_the_run_makes(
         doc["custom_fields"]["sales_stage"]["options"] = ["未接触", "商談中", "受注"]
 
     path = write(env, tmp_path, spec_options)
-    sync(str(path), [KINTONE])  # the first sync links every customer
+    sync_report(str(path), [KINTONE])  # the first sync links every customer
     set_stage_options(env, ["未接触", "商談中", "受注", "SQL"])
     chosen = sorted(r["メールアドレス"] for r in kintone_records(env))[:2]
     with SatoriClient(env.servers["satori"].url, MA_TOKEN) as ma:
@@ -166,7 +166,7 @@ def test_plan_predicts_the_option_rejection_the_run_makes(
     }
     assert planned_writes == {(chosen[1], "custom:sales_stage", taken)}
 
-    report = sync(str(path), [KINTONE])
+    report = sync_report(str(path), [KINTONE])
     inbound = next(line for line in report.lines if line.stream == "inbound")
     made = {(e.key, e.code) for e in inbound.errors}
     assert made == planned
