@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
+from tasks.extract import StagedCut
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +26,16 @@ def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnviron
     sizes = DemoSizes(customers=20, actions=100, cards=30)
     with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
         yield running
+
+
+def stage_range(spec_path: str, start: datetime, end: datetime) -> list[StagedCut]:
+    """Stage every cut in [start, end] as a backfill does, and return what was staged (files, counts)."""
+    from flows.extract import stage_cuts
+    from schemas.validate import load_spec
+    from tasks.clients import ma_client
+    from tasks.extract import cuts_between
+
+    spec = load_spec(spec_path)
+    with ma_client(spec) as ma:
+        cuts = cuts_between(ma, start, end)
+    return stage_cuts(spec, cuts, f"backfill-{uuid.uuid4().hex}")

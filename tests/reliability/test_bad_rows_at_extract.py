@@ -17,10 +17,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.extract import backfill
 from schemas.staging import JST, MANIFEST_FILE, action_file
 from schemas.validate import load_spec
 from tasks.clients import state_store
+from tests.reliability.conftest import stage_range
 from tests.reliability.hostile_ma import CUT_02, CUT_11, HostileMa, hostile_ma
 
 START, END = datetime(2026, 11, 28, 0, 0, tzinfo=JST), datetime(2026, 11, 28, 12, 0, tzinfo=JST)
@@ -57,7 +57,7 @@ def test_bad_rows_are_quarantined_and_the_rest_stages(
 ) -> None:
     ma.rewrite[(CUT_02, "actions/form")] = with_bad_rows
     spec_path = ma.spec(tmp_path)
-    staged = backfill(str(spec_path), START, END)
+    staged = stage_range(str(spec_path), START, END)
     assert [s.cut for s in staged] == [CUT_02, CUT_11]  # the cut never blocks the next one
 
     folder = tmp_path / "staging" / "acme" / CUT_02
@@ -81,10 +81,10 @@ def test_bad_rows_are_quarantined_and_the_rest_stages(
     assert entries[4].payload["value"].startswith("\\x8e")  # the raw bytes, shown escaped
     assert all(CUT_02 in e.reason and "line" in e.reason for e in entries.values())
 
-    backfill(str(spec_path), START, END)  # staged again: the same rows, the same entries (no twins)
+    stage_range(str(spec_path), START, END)  # staged again: the same rows, the same entries (no twins)
     assert len(state.quarantined("staging")) == 3
 
     ma.rewrite.clear()  # the MA fixes the file: staging the cut again closes the entries
-    backfill(str(spec_path), START, END)
+    stage_range(str(spec_path), START, END)
     assert state.quarantined("staging") == []
     assert len(state.quarantined("staging", status="replayed")) == 3

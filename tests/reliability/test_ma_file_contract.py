@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from connectors.csv_rows import ContractError
-from flows.extract import backfill
 from schemas.staging import JST, MANIFEST_FILE, action_file
 from schemas.validate import load_spec
 from tasks.clients import state_store
+from tests.reliability.conftest import stage_range
 from tests.reliability.hostile_ma import CUT_02, CUT_11, HostileMa, hostile_ma
 
 START, END = datetime(2026, 11, 28, 0, 0, tzinfo=JST), datetime(2026, 11, 28, 12, 0, tzinfo=JST)
@@ -54,7 +54,7 @@ def test_a_renamed_column_fails_the_file_and_holds_the_watermark(
     ma.rewrite[(CUT_02, "actions/form")] = rename_header("occurred_at", "occurredAt")  # type: ignore[assignment]
     spec_path = ma.spec(tmp_path)
     with pytest.raises(ContractError) as raised:
-        backfill(str(spec_path), START, END)
+        stage_range(str(spec_path), START, END)
     message = str(raised.value)
     assert "occurred_at" in message and "occurredAt" in message and CUT_02 in message
     assert "actions/form.parquet" in message
@@ -65,7 +65,7 @@ def test_a_renamed_column_fails_the_file_and_holds_the_watermark(
     assert state.watermark("staging", "cuts") is None
 
     ma.rewrite.clear()  # the MA fixes its export: the next run stages the cut whole
-    staged = backfill(str(spec_path), START, END)
+    staged = stage_range(str(spec_path), START, END)
     assert [s.cut for s in staged] == [CUT_02, CUT_11]
     rows = pq.read_table(staging / CUT_02 / action_file("form")).to_pylist()
     assert rows and all(r["occurred_at"] is not None for r in rows)
@@ -78,13 +78,13 @@ def test_a_missing_column_is_named_and_extra_columns_are_not_staged(
     ma.rewrite[(CUT_11, "actions/form")] = rename_header(",recorded_at", "")  # type: ignore[assignment]
     spec_path = ma.spec(tmp_path)
     with pytest.raises(ContractError, match=r"column\(s\) recorded_at missing"):
-        backfill(str(spec_path), START, END)
+        stage_range(str(spec_path), START, END)
     state = state_store(load_spec(spec_path))
     assert state.watermark("staging", "cuts") == CUT_02  # the good cut before it is staged and counted
     assert not (tmp_path / "staging" / "acme" / CUT_11 / MANIFEST_FILE).exists()
 
     ma.rewrite[(CUT_11, "actions/form")] = add_column("campaign_note", "秋の展示会")  # type: ignore[assignment]
-    staged = backfill(str(spec_path), START, END)  # an extra column: staged without it, reported
+    staged = stage_range(str(spec_path), START, END)  # an extra column: staged without it, reported
     assert [s.cut for s in staged][-1] == CUT_11
     table = pq.read_table(tmp_path / "staging" / "acme" / CUT_11 / action_file("form"))
     assert "campaign_note" not in table.schema.names and table.num_rows == 1

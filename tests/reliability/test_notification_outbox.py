@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from connectors.outbox import Outbox
 from flows.cli import app
-from flows.sync import sync
+from flows.sync import sync_report
 from sandbox.demo_env import DemoEnvironment
 from schemas.validate import load_spec
 from tasks.clients import state_store
@@ -71,13 +71,13 @@ def test_a_report_the_relay_refused_goes_out_with_the_next_run(
     path = demo_spec(small_demo, tmp_path)
     before = len(mails(small_demo))
     small_demo.mail.refuse_next = 1  # 554: the relay refuses the first report for good
-    first = sync(str(path))
+    first = sync_report(str(path))
     assert [f.step for f in first.failures] == ["email"] and "554" in first.failures[0].message
     kept = open_keys(path)
     assert len(mails(small_demo)) == before and kept  # rows quarantined, nobody told
 
     add_card_without_email(small_demo, f"outbox-{tmp_path.name}")  # something new for the next report
-    second = sync(str(path))
+    second = sync_report(str(path))
     resent, own = mails(small_demo)[before:]
     assert first.run_id in str(resent["Subject"]) and "再送 / resent" in str(resent["Subject"])
     assert sorted(attached_keys(resent)) == open_keys(path)[: len(attached_keys(resent))] or attached_keys(
@@ -90,7 +90,7 @@ def test_a_report_the_relay_refused_goes_out_with_the_next_run(
     assert "Earlier reports that were not delivered" in body and "sent again with this run" in body
     assert Outbox(state_store(load_spec(path))).unreported() == []  # every row named in a delivered report
 
-    sync(str(path))  # nothing new, nothing pending: no third email
+    sync_report(str(path))  # nothing new, nothing pending: no third email
     assert len(mails(small_demo)) == before + 2
 
 
@@ -101,7 +101,7 @@ def test_notify_resend_delivers_what_the_runs_could_not(
     path = demo_spec(small_demo, tmp_path)
     before = len(mails(small_demo))
     small_demo.mail.refuse_next = 2
-    first = sync(str(path))
+    first = sync_report(str(path))
     assert first.failures and len(mails(small_demo)) == before
     runner = CliRunner()
     refused = runner.invoke(app, ["notify", "--resend", str(path)])
@@ -123,6 +123,6 @@ def test_a_run_killed_while_sending_is_reported_by_the_next(
     assert stopped.reached, stopped.stderr[-2000:]
     assert len(mails(small_demo)) == before  # killed before the server had it
     (pending,) = Outbox(state_store(load_spec(path))).pending()
-    sync(str(path))
+    sync_report(str(path))
     (message,) = mails(small_demo)[before:]
     assert pending.run_id in str(message["Subject"]) and sorted(attached_keys(message)) == open_keys(path)
