@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import runtime
+from prefect import get_run_logger, runtime
 from prefect.client.schemas.objects import State
 from prefect.states import Cancelled, Completed, Failed
 from prefect.utilities.urls import url_for
@@ -48,6 +48,8 @@ def counts_line(report: RunReport) -> str:
 def final_state(report: RunReport) -> State[Any]:
     """Failed when any step failed, Completed under its own name when rows were rejected."""
     if report.failures:
+        for line in failure_lines(report).splitlines():  # in the run's log at any logging level
+            get_run_logger().error("%s", line)
         return Failed(message=failure_lines(report), data=RunFailed(report))
     if report.totals.rejected:
         return Completed(name=WITH_REJECTIONS, message=counts_line(report), data=report)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from prefect.client.schemas.objects import State
+from prefect.logging.handlers import APILogWorker
 
 from deployments.serve import build_deployments
 from deployments.server import local_server
@@ -27,12 +28,14 @@ from flows.sync import sync
 from sandbox.common import free_port
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from schemas.clock import now
+from schemas.staging import JST
 from tests.flows.test_run_states import spec_file
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parents[2] / "var" / "screenshots"
 REFUSED = {"kintone-customers": {"auth": {"api_token": "refusedToken0000000000000000000000000001"}}}
 TARGETS = ["kintone-customers", "salesforce-leads", "sansan-cards"]
+expect.set_options(timeout=30_000)  # the UI polls; a loaded 2-core machine answers slowly
 
 
 class World:
@@ -68,11 +71,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         made = World(ui, env, folder)
         made.keep("failed", sync(made.spec("failed", **REFUSED), ["kintone-customers"], return_state=True))
         made.keep("rejections", sync(made.spec("clean"), ["sansan-cards"], return_state=True))
-        today = now().date()
+        today = now().astimezone(JST).date()  # the spec's days, not UTC's
         made.keep("backfill", backfill(made.spec("clean"), today - timedelta(days=1), today,
                                        ["kintone-customers"], return_state=True))  # fmt: skip
         for deployment in build_deployments(made.folder / "clean" / "spec.yaml"):
             deployment.apply()
+        APILogWorker.drain_all(timeout=60)  # the runs' last log lines are on the server before a page asks
         yield made
 
 
@@ -145,7 +149,7 @@ def test_the_backfill_form_offers_the_specs_targets_and_days(world: World, brows
 def test_the_backfill_run_is_named_by_its_days(world: World, browser_page: Page) -> None:
     page = browser_page
     page.goto(f"{world.ui}/runs/flow-run/{world.runs['backfill']}")
-    today = now().date()
+    today = now().astimezone(JST).date()  # the spec's days, not UTC's
     title = f"backfill demo {today - timedelta(days=1):%Y-%m-%d}…{today:%m-%d}"
     header = page.get_by_role("banner")
     expect(header).to_contain_text(title)

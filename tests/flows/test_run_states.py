@@ -26,6 +26,7 @@ from sandbox.common import free_port
 from sandbox.demo_env import KINTONE_TOKENS, DemoEnvironment, DemoPorts, DemoSizes
 from schemas.clock import now
 from schemas.report import RunReport
+from schemas.staging import JST
 from schemas.validate import load_spec
 from tasks.clients import state_store
 from tests.flows.conftest import demo_spec_file
@@ -160,7 +161,7 @@ def test_a_backfill_fills_an_empty_action_app_past_the_watermark_once(
     mark = state_store(delivered).watermark("kintone-customers", "outbound")
     assert mark == report.cuts[-1]
 
-    today = now().date()
+    today = now().astimezone(JST).date()  # the spec's days, not UTC's
     first = backfill(str(tmp_path / "spec.yaml"), today - timedelta(days=2), today, ["kintone-customers"],
                      return_state=True)  # fmt: skip
     filled = report_of(first)
@@ -182,6 +183,6 @@ def test_a_backfill_fills_an_empty_action_app_past_the_watermark_once(
 def test_a_backfill_without_targets_says_it_only_staged(
     prefect_harness: None, env: DemoEnvironment, tmp_path: Path
 ) -> None:
-    today = now().date()
+    today = now().astimezone(JST).date()  # the spec's days, not UTC's
     report = report_of(backfill(spec_file(env, tmp_path), today, today, return_state=True))
     assert report is not None and report.staged_only and report.lines == [] and report.cuts
