@@ -15,6 +15,7 @@ from rich.table import Table
 from sandbox.cli import sandbox_app
 from schemas import clock
 from schemas.catalog import catalog
+from schemas.messages import cli_language, problem_text
 from schemas.spec import Spec, SpecError
 from schemas.validate import load_spec, validate_spec_file
 from tasks.extract import StagedCut
@@ -77,14 +78,13 @@ def validate(
             raise typer.Exit(2) from exc
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
+    language = cli_language(os.environ.get("LANG"))
     for problem in warnings:
-        err_console.print(
-            f"[yellow]warning[/yellow] {escape(str(problem))}", markup=True, highlight=False, soft_wrap=True
-        )
+        text = escape(problem_text(problem, language))
+        err_console.print(f"[yellow]warning[/yellow] {text}", markup=True, highlight=False, soft_wrap=True)
     for problem in errors:
-        err_console.print(
-            f"[red]error[/red] {escape(str(problem))}", markup=True, highlight=False, soft_wrap=True
-        )
+        text = escape(problem_text(problem, language))
+        err_console.print(f"[red]error[/red] {text}", markup=True, highlight=False, soft_wrap=True)
     checked = (
         "checked against the MA's field catalog"
         if online

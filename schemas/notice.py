@@ -13,9 +13,10 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 from schemas.csvsafe import escape_surrogates, safe_cell
+from schemas.messages import RUN_OUTCOMES, Language, lookup
 from schemas.outcomes import RowOutcome
 from schemas.report import Outcome, RunReport, Undelivered
 
@@ -23,11 +24,9 @@ ATTACHMENT_NAME = "rejected_rows.csv"
 ATTACHMENT_COLUMNS = ("target", "stream", "key", "code", "field", "reason", "payload")
 MAX_ATTACHED_ROWS = 10_000
 OUTCOME_LABELS: dict[Outcome, tuple[str, str]] = {
-    "completed": ("完了", "completed"),
-    "completed_with_rejections": ("一部の行がエラー", "completed with rejected rows"),
-    "failed": ("失敗", "failed"),
-    "crashed": ("異常終了", "crashed"),
+    o: (RUN_OUTCOMES[o].ja, RUN_OUTCOMES[o].en) for o in get_args(Outcome)
 }
+SECTIONS: dict[Language, tuple[Language, ...]] = {"ja": ("ja",), "en": ("en",), "both": ("ja", "en")}
 WORDS: dict[str, dict[str, str]] = {
     "ja": {
         "intro": "renkei (連携) の実行結果をお知らせします。対応が必要な項目があります。",
@@ -39,6 +38,9 @@ WORDS: dict[str, dict[str, str]] = {
         "failures": "■ 完了しなかったステップ",
         "errors": "■ 最初のエラー ({n} 件)",
         "key": "キー",
+        "code": "コード",
+        "said": "連携先のメッセージ",
+        "fix": "直し方",
         "quarantine": "■ 保留中 (quarantine) の行: {n} 件",
         "no_rejected": "まだ通知していないエラー行はありません。",
         "attached": "まだ通知していないエラー行 {n} 件を {name} に添付しました",
@@ -67,6 +69,9 @@ WORDS: dict[str, dict[str, str]] = {
         "failures": "Steps that did not finish",
         "errors": "First errors ({n} shown)",
         "key": "key",
+        "code": "code",
+        "said": "message",
+        "fix": "what to do",
         "quarantine": "Rows in the quarantine: {n}",
         "no_rejected": "No rejected row is waiting to be reported.",
         "attached": "Rejected rows not reported before: {n}, attached as {name}",
@@ -111,11 +116,11 @@ class RejectedRow(Protocol):
     def payload(self) -> Mapping[str, Any]: ...
 
 
-def notice_subject(report: RunReport) -> str:
-    """``[renkei] company: 失敗 / failed (sync run <id>)`` — the outcome in both languages."""
-    ja, en = OUTCOME_LABELS[report.outcome]
+def notice_subject(report: RunReport, language: Language = "both") -> str:
+    """``[renkei] company: 失敗 / failed (sync run <id>)`` — the outcome in the spec's language(s)."""
+    outcome = RUN_OUTCOMES[report.outcome].reason(language)
     dry = " [dry run]" if report.dry_run else ""
-    return f"[renkei]{dry} {report.company}: {ja} / {en} ({report.flow} run {report.run_id})"
+    return f"[renkei]{dry} {report.company}: {outcome} ({report.flow} run {report.run_id})"
 
 
 def build_notice(
@@ -126,25 +131,26 @@ def build_notice(
     recipients: Sequence[str],
     redact: Callable[[str], str],
     max_rows: int = MAX_ATTACHED_ROWS,
+    language: Language = "both",
 ) -> EmailMessage:
-    """The whole message; every piece of text passes through ``redact`` before it is encoded."""
+    """The whole message in ``language`` (notify.language); every text passes through ``redact``."""
     rows = list(rejected)
     attached = rows[:max_rows]
-    message = _headed(escape_surrogates(redact(notice_subject(report))), sender, recipients)
-    message["X-Renkei-Run-Id"] = redact(report.run_id)
+    email = _headed(escape_surrogates(redact(notice_subject(report, language))), sender, recipients)
+    email["X-Renkei-Run-Id"] = redact(report.run_id)
     body = f"\n\n{'-' * 60}\n\n".join(
-        _section(report, len(rows), len(attached), language) for language in ("ja", "en")
+        _section(report, len(rows), len(attached), section) for section in SECTIONS[language]
     )
-    message.set_content(escape_surrogates(redact(body)), charset="utf-8")
+    email.set_content(escape_surrogates(redact(body)), charset="utf-8")
     if attached:
-        message.add_attachment(
+        email.add_attachment(
             rejected_rows_csv(attached, redact),
             maintype="text",
             subtype="csv",
             filename=ATTACHMENT_NAME,
             params={"charset": "utf-8"},
         )
-    return message
+    return email
 
 
 def build_test_notice(company: str, *, sender: str, recipients: Sequence[str], sent_at: str) -> EmailMessage:
@@ -211,7 +217,7 @@ def _headed(subject: str, sender: str, recipients: Sequence[str]) -> EmailMessag
     return message
 
 
-def _section(report: RunReport, rejected: int, attached: int, language: str) -> str:
+def _section(report: RunReport, rejected: int, attached: int, language: Language) -> str:
     words = WORDS[language]
     outcome = OUTCOME_LABELS[report.outcome][0 if language == "ja" else 1]
     head = words["head"].format(
@@ -232,7 +238,7 @@ def _section(report: RunReport, rejected: int, attached: int, language: str) -> 
     errors = report.first_errors()
     if errors:
         parts.append(
-            words["errors"].format(n=len(errors)) + "".join(_error_line(e, words["key"]) for e in errors)
+            words["errors"].format(n=len(errors)) + "".join(_error_line(e, words, language) for e in errors)
         )
     if not rejected:
         note = words["no_rejected"]
@@ -252,13 +258,18 @@ def _undelivered_line(item: Undelivered, words: dict[str, str]) -> str:
     return f"\n{line}{words['resent'] if item.resent else words['not_resent']}"
 
 
-def _error_line(error: tuple[str, str, RowOutcome], key_label: str) -> str:
+def _error_line(error: tuple[str, str, RowOutcome], words: Mapping[str, str], language: Language) -> str:
+    """``- target / stream / key K [field]: reason (code)``, the target's own words, then the fix.
+
+    Our own rule's English detail stays out of the Japanese section; a target's message is its own."""
     target, stream, outcome = error
+    code = outcome.code or outcome.status.value
+    entry = lookup(code)
     where = f" [{outcome.field}]" if outcome.field else ""
-    rule = outcome.code or outcome.status.value
-    return (
-        f"\n- {target} / {stream} / {key_label} {outcome.key}: {rule}{where} {outcome.message or ''}".rstrip()
-    )
+    line = f"\n- {target} / {stream} / {words['key']} {outcome.key}{where}: {entry.reason(language)} ({code})"
+    if outcome.message and (entry.theirs or language != "ja"):
+        line += f"\n  {words['said']}: {outcome.message}"
+    return f"{line}\n  {words['fix']}: {entry.fix(language)}"
 
 
 def _width(text: str) -> int:

@@ -59,7 +59,12 @@ def send_run_notice(spec: Spec, report: RunReport, state: StateStore | None = No
                 )
                 return False
             message = build_notice(
-                report, unreported, sender=spec.notify.sender, recipients=recipients, redact=redact
+                report,
+                unreported,
+                sender=spec.notify.sender,
+                recipients=recipients,
+                redact=redact,
+                language=spec.notify.language,
             )
             own = outbox.record(report.run_id, message, [row.id for row in unreported])
         _deliver(spec, outbox, own)

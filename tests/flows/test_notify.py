@@ -147,7 +147,7 @@ def test_the_csv_holds_every_row_not_reported_yet_readable_as_utf8_sig(
     body = sink.messages[0].get_body(("plain",))
     assert body is not None
     text = body.get_content()
-    assert "キー taro@example.co.jp: CB_VA01 [company_name] 必須です。" in text
+    assert "キー taro@example.co.jp [company_name]: kintone が入力値を受け付けませんでした (CB_VA01)" in text
     assert "http://127.0.0.1:4200/runs/flow-run/run-A" in text and text.index("会社") < text.index("Company")
 
 

@@ -135,7 +135,10 @@ def test_body_is_japanese_first_then_english_with_every_section() -> None:
         "変更なし",
         "次回へ",
         "sansan / read_cards: HTTP 503 from Sansan",
-        "キー taro@example.co.jp: CB_VA01 [company_name] 必須です。",
+        "キー taro@example.co.jp [company_name]: kintone が入力値を受け付けませんでした (CB_VA01)\n"
+        "  連携先のメッセージ: 必須です。\n  直し方: 連携先の項目設定を確認し",
+        "キー hanako@example.co.jp: 同じメールアドレスのレコードが連携先に複数あります (duplicate_email)\n"
+        "  直し方: 連携先で重複レコードを 1 件にまとめるか",
         "■ 保留中 (quarantine) の行: 7 件",
         "■ 次のカット: 20261128T1100+0900",
         "http://127.0.0.1:4200/runs/flow-run/abc",
@@ -147,13 +150,30 @@ def test_body_is_japanese_first_then_english_with_every_section() -> None:
         "Company: acme",
         "Outcome: failed",
         "in  loaded  skipped  rejected  deferred",
-        "key hanako@example.co.jp: duplicate_email 2 records share it",
+        "key hanako@example.co.jp: several target records share this email address (duplicate_email)\n"
+        "  message: 2 records share it\n  what to do: merge the duplicate records",
         "Rows in the quarantine: 7",
         "Next cut: 20261128T1100+0900",
         "Prefect run: http://127.0.0.1:4200/runs/flow-run/abc",
     ):
         assert text in en, text
     assert body.index("会社") < body.index("Company")
+
+
+def test_notify_language_ja_gives_a_japanese_only_message() -> None:
+    message = build(language="ja")
+    body = body_of(message)
+    assert "-" * 60 not in body and "会社: acme" in body and "Company" not in body
+    assert "2 records share it" not in body  # our own rule's English detail stays out
+    assert "必須です。" in body  # kintone's own words stay
+    assert "一部の行がエラー" in message["Subject"] and "completed" not in message["Subject"]
+
+
+def test_notify_language_en_gives_an_english_only_message() -> None:
+    message = build(language="en")
+    body = body_of(message)
+    assert "Company: acme" in body and "会社" not in body
+    assert "completed with rejected rows" in message["Subject"] and "一部" not in message["Subject"]
 
 
 def test_counts_table_rows_and_total_line() -> None:
