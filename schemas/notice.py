@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Protocol, get_args
+from typing import get_args
 
-from schemas.csvsafe import escape_surrogates, safe_cell
+from schemas.csvsafe import display_width, escape_surrogates, safe_cell
 from schemas.messages import RUN_OUTCOMES, Language, lookup
 from schemas.outcomes import RowOutcome
+from schemas.rejected import NO_CONTEXT, RejectedRow, RowContext, column_headers, fixable_rows
 from schemas.report import Outcome, RunReport, Undelivered
+from schemas.workbook import XLSX_TYPE, rejected_rows_xlsx
 
 ATTACHMENT_NAME = "rejected_rows.csv"
-ATTACHMENT_COLUMNS = ("target", "stream", "key", "code", "field", "reason", "payload")
+WORKBOOK_NAME = "rejected_rows.xlsx"
 MAX_ATTACHED_ROWS = 10_000
 OUTCOME_LABELS: dict[Outcome, tuple[str, str]] = {
     o: (RUN_OUTCOMES[o].ja, RUN_OUTCOMES[o].en) for o in get_args(Outcome)
@@ -97,25 +97,6 @@ TABLE_HEADERS = {
 }
 
 
-class RejectedRow(Protocol):
-    """A quarantined row as the state store keeps it (connectors.state.QuarantinedRow fits)."""
-
-    @property
-    def target(self) -> str: ...
-    @property
-    def stream(self) -> str: ...
-    @property
-    def key(self) -> str: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def field(self) -> str | None: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def payload(self) -> Mapping[str, Any]: ...
-
-
 def notice_subject(report: RunReport, language: Language = "both") -> str:
     """``[renkei] company: 失敗 / failed (sync run <id>)`` — the outcome in the spec's language(s)."""
     outcome = RUN_OUTCOMES[report.outcome].reason(language)
@@ -132,8 +113,11 @@ def build_notice(
     redact: Callable[[str], str],
     max_rows: int = MAX_ATTACHED_ROWS,
     language: Language = "both",
+    context: RowContext = NO_CONTEXT,
 ) -> EmailMessage:
-    """The whole message in ``language`` (notify.language); every text passes through ``redact``."""
+    """The whole message in ``language`` (notify.language); every text passes through ``redact``.
+
+    The rejected rows go along twice: as CSV (UTF-8 with BOM) and as an Excel workbook."""
     rows = list(rejected)
     attached = rows[:max_rows]
     email = _headed(escape_surrogates(redact(notice_subject(report, language))), sender, recipients)
@@ -143,12 +127,19 @@ def build_notice(
     )
     email.set_content(escape_surrogates(redact(body)), charset="utf-8")
     if attached:
+        table = fixable_rows(attached, language, context, redact)
         email.add_attachment(
-            rejected_rows_csv(attached, redact),
+            rejected_rows_csv(table, language),
             maintype="text",
             subtype="csv",
             filename=ATTACHMENT_NAME,
             params={"charset": "utf-8"},
+        )
+        email.add_attachment(
+            rejected_rows_xlsx(table, language),
+            maintype=XLSX_TYPE[0],
+            subtype=XLSX_TYPE[1],
+            filename=WORKBOOK_NAME,
         )
     return email
 
@@ -169,16 +160,14 @@ def build_test_notice(company: str, *, sender: str, recipients: Sequence[str], s
     return message
 
 
-def rejected_rows_csv(rows: Iterable[RejectedRow], redact: Callable[[str], str]) -> bytes:
-    """UTF-8 with BOM (Excel opens it as is); every cell formula-safe; the payload as JSON."""
+def rejected_rows_csv(table: Iterable[Mapping[str, str]], language: Language) -> bytes:
+    """UTF-8 with BOM (Excel opens it as is); headers in ``language``; every cell formula-safe."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(ATTACHMENT_COLUMNS)
-    for row in rows:
-        payload = json.dumps(dict(row.payload), ensure_ascii=False, sort_keys=True, default=str)
-        cells = (row.target, row.stream, row.key, row.code, row.field, row.reason, payload)
-        writer.writerow([safe_cell(cell) for cell in cells])
-    return redact(out.getvalue()).encode("utf-8-sig")
+    writer.writerow(column_headers(language))
+    for row in table:
+        writer.writerow([safe_cell(cell) for cell in row.values()])
+    return out.getvalue().encode("utf-8-sig")
 
 
 def counts_table(report: RunReport, language: str) -> str:
@@ -196,7 +185,7 @@ def counts_table(report: RunReport, language: str) -> str:
             ]
         )
     grid = [list(headers), *rows]
-    widths = [max(_width(r[i]) for r in grid) for i in range(len(headers))]
+    widths = [max(display_width(r[i]) for r in grid) for i in range(len(headers))]
     lines = []
     for row in grid:
         cells = [
@@ -272,10 +261,6 @@ def _error_line(error: tuple[str, str, RowOutcome], words: Mapping[str, str], la
     return f"{line}\n  {words['fix']}: {entry.fix(language)}"
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-
-
 def _pad(text: str, width: int, right: bool) -> str:
-    gap = " " * (width - _width(text))
+    gap = " " * (width - display_width(text))
     return gap + text if right else text + gap

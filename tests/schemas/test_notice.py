@@ -10,10 +10,12 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from schemas.notice import ATTACHMENT_COLUMNS, ATTACHMENT_NAME, build_notice, notice_subject
+from schemas.notice import ATTACHMENT_NAME, build_notice, notice_subject
 from schemas.outcomes import Counts, RowOutcome
+from schemas.rejected import column_headers
 from schemas.report import RunReport, StepFailure, StreamLine
 
 SENTINEL = "s3ntinel-S3CRET-7f9c"
@@ -86,7 +88,7 @@ def body_of(message: EmailMessage) -> str:
 
 
 def attachment_text(message: EmailMessage) -> str:
-    (part,) = list(message.iter_attachments())
+    part, _xlsx = list(message.iter_attachments())
     assert part.get_filename() == ATTACHMENT_NAME
     assert part.get_content_type() == "text/csv"
     raw = part.get_payload(decode=True)
@@ -186,19 +188,25 @@ def test_counts_table_rows_and_total_line() -> None:
     ]
 
 
-def test_attachment_is_utf8_bom_csv_with_the_agreed_columns() -> None:
+def test_attachment_is_utf8_bom_csv_with_bilingual_headers_and_the_payload_last() -> None:
     rows = attachment_rows(build())
-    assert tuple(rows[0].keys()) == ATTACHMENT_COLUMNS
-    assert rows[0]["target"] == "kintone" and rows[0]["key"] == "taro@example.co.jp"
-    assert rows[0]["reason"] == "必須です。" and rows[0]["field"] == "company_name"
-    assert json.loads(rows[0]["payload"]) == {"姓": "山田"}
+    assert list(rows[0].keys()) == column_headers("both")
+    assert "メールアドレス / email" in rows[0] and list(rows[0])[-1] == "送信した値 (JSON) / payload (JSON)"
+    first = rows[0]
+    assert (
+        first["連携先 / target"] == "kintone"
+        and first["再送用のキー / key (for replay)"] == "taro@example.co.jp"
+    )
+    assert first["理由 / reason"].startswith("kintone が入力値を受け付けませんでした / kintone refused")
+    assert first["連携先のメッセージ / message"] == "必須です。" and first["項目 / field"] == "company_name"
+    assert json.loads(first["送信した値 (JSON) / payload (JSON)"]) == {"姓": "山田"}
 
 
 def test_attachment_cells_cannot_run_as_formulas() -> None:
     second = attachment_rows(build())[1]
-    assert second["key"] == '\'=HYPERLINK("http://x")'
-    assert second["reason"] == "'+SUM(A1)"
-    assert second["field"] == "'-f"
+    assert second["再送用のキー / key (for replay)"] == '\'=HYPERLINK("http://x")'
+    assert second["連携先のメッセージ / message"] == "'+SUM(A1)"
+    assert second["項目 / field"] == "'-f"
 
 
 def test_no_attachment_without_rejected_rows_and_the_body_says_so() -> None:
@@ -234,4 +242,9 @@ def test_a_secret_anywhere_in_the_report_or_rows_never_reaches_the_message() -> 
     assert isinstance(parsed, EmailMessage)
     decoded = body_of(parsed) + attachment_text(parsed)
     assert SENTINEL not in decoded and SENTINEL.encode() not in raw
-    assert "********" in body_of(parsed) and "********" in attachment_rows(parsed)[0]["payload"]
+    payload = attachment_rows(parsed)[0]["送信した値 (JSON) / payload (JSON)"]
+    assert "********" in body_of(parsed) and "********" in payload
+    xlsx = list(parsed.iter_attachments())[1].get_payload(decode=True)
+    assert isinstance(xlsx, bytes) and SENTINEL.encode() not in xlsx  # zip-compressed: read it back too
+    sheets = pd.read_excel(io.BytesIO(xlsx), sheet_name=None, dtype=str)
+    assert all(SENTINEL not in frame.to_csv() for frame in sheets.values())

@@ -1,0 +1,101 @@
+"""The rejected rows as an Excel workbook (.xlsx): a summary sheet, then one sheet per target.
+
+Built with pandas and written by openpyxl; headers bold on a tinted row, frozen, with a filter;
+columns as wide as their text (wide characters count twice). A cell that looks like a formula
+(``=…``, ``+…``) is stored as text, so opening the file never runs it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import pandas as pd
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from schemas.csvsafe import display_width
+from schemas.messages import Language, lookup
+from schemas.rejected import COLUMNS, Column
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+SUMMARY_SHEET: dict[Language, str] = {"ja": "概要", "en": "summary", "both": "概要 summary"}
+SUMMARY_COLUMNS = (
+    Column("target", "連携先", "target"),
+    Column("stream", "データ", "stream"),
+    Column("code", "コード", "code"),
+    Column("reason", "理由", "reason"),
+    Column("fix", "直し方", "what to do"),
+    Column("rows", "件数", "rows"),
+)
+HEADER_FILL = PatternFill("solid", start_color="DDEBF7")
+MAX_WIDTH = 60
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def rejected_rows_xlsx(table: Sequence[dict[str, str]], language: Language) -> bytes:
+    """The workbook of ``schemas.rejected.fixable_rows`` output, in ``language``."""
+    out = io.BytesIO()
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        summary = _summary(table, language)
+        summary.to_excel(writer, sheet_name=SUMMARY_SHEET[language], index=False)
+        used = {SUMMARY_SHEET[language]}
+        for target in dict.fromkeys(row["target"] for row in table):
+            rows = [row for row in table if row["target"] == target]
+            frame = pd.DataFrame(
+                [[row[c.key] for c in COLUMNS] for row in rows],
+                columns=[c.header(language) for c in COLUMNS],
+                dtype="string",
+            )
+            name = _sheet_name(target, used)
+            used.add(name)
+            frame.to_excel(writer, sheet_name=name, index=False)
+        for sheet in writer.sheets.values():
+            _dress(sheet)
+    return out.getvalue()
+
+
+def _summary(table: Sequence[dict[str, str]], language: Language) -> pd.DataFrame:
+    counts = Counter((row["target"], row["stream"], row["code"]) for row in table)
+    lines = [
+        [target, stream, code, lookup(code).reason(language), lookup(code).fix(language), n]
+        for (target, stream, code), n in sorted(counts.items())
+    ]
+    return pd.DataFrame(lines, columns=[c.header(language) for c in SUMMARY_COLUMNS])
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    """Excel's rules: at most 31 characters, none of []:*?/\\, unique in the workbook."""
+    base = _SHEET_FORBIDDEN.sub("_", name)[:31] or "sheet"
+    candidate, n = base, 2
+    while candidate in used:
+        suffix = f" ({n})"
+        candidate, n = base[: 31 - len(suffix)] + suffix, n + 1
+    return candidate
+
+
+def _dress(sheet: Worksheet) -> None:
+    """Header styling, frozen header row, a filter, widths that fit, formulas kept as text, printable."""
+    widths: dict[int, int] = {}
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"  # a value such as =HYPERLINK(…) is text, never a formula
+            text = "" if cell.value is None else str(cell.value)
+            line = max(text.splitlines() or [""], key=display_width)
+            widths[cell.column] = max(widths.get(cell.column, 0), display_width(line))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    for column, width in widths.items():
+        # Excel's width unit is a narrow digit; Japanese glyphs run a little wider than two of them
+        sheet.column_dimensions[get_column_letter(column)].width = min(round(width * 1.1) + 2, MAX_WIDTH)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    sheet.page_setup.orientation = "landscape"  # printed: every column on one page's width
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
