@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.actions import DEFAULT_ACTION_FIELDS, action_fields
+from schemas.csvsafe import escape_surrogates
 from schemas.messages import Language, lookup
 from schemas.spec import Spec, Target
 
@@ -148,7 +149,7 @@ def fixable_rows(
             "key": row.key,
             "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
         }
-        table.append({k: redact(v) for k, v in cells.items()})
+        table.append({k: escape_surrogates(redact(v)) for k, v in cells.items()})
     return table
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -46,9 +47,9 @@ def rejected_rows_xlsx(table: Sequence[dict[str, str]], language: Language) -> b
         for target in dict.fromkeys(row["target"] for row in table):
             rows = [row for row in table if row["target"] == target]
             frame = pd.DataFrame(
-                [[row[c.key] for c in COLUMNS] for row in rows],
+                [[_storable(row[c.key]) for c in COLUMNS] for row in rows],
                 columns=[c.header(language) for c in COLUMNS],
-                dtype="string",
+                dtype=object,
             )
             name = _sheet_name(target, used)
             used.add(name)
@@ -65,6 +66,11 @@ def _summary(table: Sequence[dict[str, str]], language: Language) -> pd.DataFram
         for (target, stream, code), n in sorted(counts.items())
     ]
     return pd.DataFrame(lines, columns=[c.header(language) for c in SUMMARY_COLUMNS])
+
+
+def _storable(text: str) -> str:
+    """A control character an xlsx cannot hold, written as a visible ``\\x0b`` instead."""
+    return ILLEGAL_CHARACTERS_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
