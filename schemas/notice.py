@@ -16,7 +16,7 @@ from typing import get_args
 from schemas.csvsafe import display_width, escape_surrogates, safe_cell
 from schemas.messages import RUN_OUTCOMES, Language, lookup
 from schemas.outcomes import RowOutcome
-from schemas.rejected import NO_CONTEXT, RejectedRow, RowContext, column_headers, fixable_rows
+from schemas.rejected import NO_CONTEXT, RejectedRow, RowContext, column_headers, fixable_rows, person_label
 from schemas.report import Outcome, RunReport, Undelivered
 from schemas.workbook import XLSX_TYPE, rejected_rows_xlsx
 
@@ -123,7 +123,7 @@ def build_notice(
     email = _headed(escape_surrogates(redact(notice_subject(report, language))), sender, recipients)
     email["X-Renkei-Run-Id"] = redact(report.run_id)
     body = f"\n\n{'-' * 60}\n\n".join(
-        _section(report, len(rows), len(attached), section) for section in SECTIONS[language]
+        _section(report, len(rows), len(attached), section, context) for section in SECTIONS[language]
     )
     email.set_content(escape_surrogates(redact(body)), charset="utf-8")
     if attached:
@@ -206,7 +206,7 @@ def _headed(subject: str, sender: str, recipients: Sequence[str]) -> EmailMessag
     return message
 
 
-def _section(report: RunReport, rejected: int, attached: int, language: Language) -> str:
+def _section(report: RunReport, rejected: int, attached: int, language: Language, context: RowContext) -> str:
     words = WORDS[language]
     outcome = OUTCOME_LABELS[report.outcome][0 if language == "ja" else 1]
     head = words["head"].format(
@@ -227,7 +227,8 @@ def _section(report: RunReport, rejected: int, attached: int, language: Language
     errors = report.first_errors()
     if errors:
         parts.append(
-            words["errors"].format(n=len(errors)) + "".join(_error_line(e, words, language) for e in errors)
+            words["errors"].format(n=len(errors))
+            + "".join(_error_line(e, words, language, context) for e in errors)
         )
     if not rejected:
         note = words["no_rejected"]
@@ -247,15 +248,19 @@ def _undelivered_line(item: Undelivered, words: dict[str, str]) -> str:
     return f"\n{line}{words['resent'] if item.resent else words['not_resent']}"
 
 
-def _error_line(error: tuple[str, str, RowOutcome], words: Mapping[str, str], language: Language) -> str:
-    """``- target / stream / key K [field]: reason (code)``, the target's own words, then the fix.
+def _error_line(
+    error: tuple[str, str, RowOutcome], words: Mapping[str, str], language: Language, context: RowContext
+) -> str:
+    """``- target / stream / who [field]: reason (code)``, the target's own words, then the fix.
 
-    Our own rule's English detail stays out of the Japanese section; a target's message is its own."""
+    Who is the person (email and name) when the refused values are known, else the row's key. Our
+    own rule's English detail stays out of the Japanese section; a target's message is its own."""
     target, stream, outcome = error
     code = outcome.code or outcome.status.value
     entry = lookup(code)
     where = f" [{outcome.field}]" if outcome.field else ""
-    line = f"\n- {target} / {stream} / {words['key']} {outcome.key}{where}: {entry.reason(language)} ({code})"
+    who = person_label(context, target, outcome.payload or {}) or f"{words['key']} {outcome.key}"
+    line = f"\n- {target} / {stream} / {who}{where}: {entry.reason(language)} ({code})"
     if outcome.message and (entry.theirs or language != "ja"):
         line += f"\n  {words['said']}: {outcome.message}"
     return f"{line}\n  {words['fix']}: {entry.fix(language)}"

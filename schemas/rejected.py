@@ -81,6 +81,10 @@ class PersonFields:
         found = (payload.get(k) for k in (ma_field, *self.keys.get(ma_field, ())))
         return next((str(v) for v in found if v not in (None, "")), "")
 
+    def name(self, payload: Mapping[str, Any]) -> str:
+        """``姓 名`` as the payload holds them."""
+        return " ".join(v for v in (self.value(payload, f) for f in NAME_FIELDS) if v)
+
 
 @dataclass(frozen=True)
 class RowContext:
@@ -131,12 +135,11 @@ def fixable_rows(
         payload = dict(row.payload)
         entry = lookup(row.code)
         record_id = context.record_ids.get((row.target, row.stream, row.key), "")
-        name = " ".join(v for v in (fields.value(payload, f) for f in NAME_FIELDS) if v)
         cells = {
             "target": row.target,
             "stream": row.stream,
             "email": fields.value(payload, "email") or (row.key if "@" in row.key else ""),
-            "name": name,
+            "name": fields.name(payload),
             "company": fields.value(payload, COMPANY_FIELD),
             "record_id": record_id,
             "link": fields.record_link.format(id=record_id) if fields.record_link and record_id else "",
@@ -151,6 +154,12 @@ def fixable_rows(
         }
         table.append({k: escape_surrogates(redact(v)) for k, v in cells.items()})
     return table
+
+
+def person_label(context: RowContext, target: str, payload: Mapping[str, Any]) -> str:
+    """``email 姓 名`` of a refused row, as far as its values tell; empty when they tell nothing."""
+    fields = context.people.get(target, PersonFields({}))
+    return " ".join(v for v in (fields.value(payload, "email"), fields.name(payload)) if v)
 
 
 def column_headers(language: Language) -> list[str]:

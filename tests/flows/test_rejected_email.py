@@ -11,7 +11,8 @@ import yaml
 
 from connectors.state import Rejection, StateStore
 from schemas.notice import ATTACHMENT_NAME, WORKBOOK_NAME, build_notice
-from schemas.report import RunReport
+from schemas.outcomes import Counts, RowOutcome
+from schemas.report import RunReport, StreamLine
 from schemas.validate import load_spec
 from tasks.rejected_rows import row_context
 
@@ -52,7 +53,11 @@ def test_a_japanese_spec_gets_a_japanese_email_and_workbook_naming_the_person(tm
         [Rejection("p-7", {"last_name": "山田"}, "email_missing", "no email address", "email")],
     )
     rows = store.quarantined()
-    report = RunReport(company="demo", run_id="run-J", flow="sync", quarantine_open=2)
+    refused = RowOutcome.rejected("p-7", "email_missing", "no email address", "email")
+    line = StreamLine(
+        "sansan-cards", "inbound", Counts(1, 0, 0, 1, 0), (refused.showing({"lastName": "山田"}),)
+    )
+    report = RunReport(company="demo", run_id="run-J", flow="sync", lines=[line], quarantine_open=2)
     message = build_notice(
         report,
         rows,
@@ -64,6 +69,11 @@ def test_a_japanese_spec_gets_a_japanese_email_and_workbook_naming_the_person(tm
     )
     body = message.get_body(("plain",))
     assert body is not None and "会社: demo" in body.get_content() and "Company" not in body.get_content()
+    # the first errors name the person (the card's name, by the spec's map), not a hex key
+    assert (
+        "- sansan-cards / inbound / 山田 [email]: メールアドレスがありません (email_missing)"
+        in body.get_content()
+    )
     csv_part, xlsx_part = list(message.iter_attachments())
     assert (csv_part.get_filename(), xlsx_part.get_filename()) == (ATTACHMENT_NAME, WORKBOOK_NAME)
     data = xlsx_part.get_payload(decode=True)
