@@ -16,7 +16,7 @@ from rich.table import Table
 from sandbox.cli import sandbox_app
 from schemas import clock
 from schemas.catalog import catalog
-from schemas.messages import cli_language, problem_text
+from schemas.messages import cli_language, in_language, problem_text
 from schemas.spec import Spec, SpecError
 from schemas.spec_keys import unknown_targets
 from schemas.validate import load_spec, validate_spec_file
@@ -99,14 +99,12 @@ def validate(
         ja = f"エラー {len(errors)} 件、警告 {len(warnings)} 件 — 無効です。上の各行を直してください"
         ja += f"。{checked_ja}"
         en = f"{len(errors)} error(s), {len(warnings)} warning(s) — not valid; {checked_en}"
-        summary = ja if language == "ja" else en if language == "en" else f"{ja} / {en}"
-        err_console.print(f"{spec}: {summary}", markup=False)
+        err_console.print(f"{spec}: {in_language(ja, en, language)}", markup=False)
         raise typer.Exit(2)
     targets = ", ".join(f"{t.name} ({t.kind})" for t in parsed.targets) or "-"
     ja = f"有効です — 会社 {parsed.company}、連携先 {targets}、警告 {len(warnings)} 件。{checked_ja}"
     en = f"valid — company {parsed.company}; {targets}; {len(warnings)} warning(s); {checked_en}"
-    summary = ja if language == "ja" else en if language == "en" else f"{ja} / {en}"
-    console.print(f"{spec}: {summary}", markup=False)
+    console.print(f"{spec}: {in_language(ja, en, language)}", markup=False)
 
 
 @app.command()

@@ -30,13 +30,14 @@ class Message:
     theirs: bool = False
 
     def reason(self, language: Language) -> str:
-        return _pick(self.ja, self.en, language)
+        return in_language(self.ja, self.en, language)
 
     def fix(self, language: Language) -> str:
-        return _pick(self.fix_ja, self.fix_en, language)
+        return in_language(self.fix_ja, self.fix_en, language)
 
 
-def _pick(ja: str, en: str, language: Language) -> str:
+def in_language(ja: str, en: str, language: Language) -> str:
+    """Japanese, English, or ``ja / en`` side by side."""
     return ja if language == "ja" else en if language == "en" else f"{ja} / {en}"
 
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from schemas.actions import DEFAULT_ACTION_FIELDS, action_fields
 from schemas.csvsafe import escape_surrogates
-from schemas.messages import Language, lookup
+from schemas.messages import Language, in_language, lookup
 from schemas.spec import Spec, Target
 
 NAME_FIELDS = ("last_name", "first_name")
@@ -29,7 +29,7 @@ class Column:
     en: str
 
     def header(self, language: Language) -> str:
-        return self.ja if language == "ja" else self.en if language == "en" else f"{self.ja} / {self.en}"
+        return in_language(self.ja, self.en, language)
 
 
 COLUMNS: tuple[Column, ...] = (

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import re
 from pathlib import Path
-from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -17,21 +15,11 @@ from schemas.notice import rejected_rows_csv
 from schemas.rejected import RowContext, column_headers, fixable_rows, person_fields
 from schemas.validate import load_spec
 from schemas.workbook import rejected_rows_xlsx
+from tests.schemas.test_notice import Row
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 EVIL = '=HYPERLINK("http://evil.example","click")'
-
-
-@dataclasses.dataclass(frozen=True)
-class Row:
-    target: str
-    stream: str
-    key: str
-    code: str
-    reason: str
-    field: str | None
-    payload: dict[str, Any]
 
 
 ROWS = [
