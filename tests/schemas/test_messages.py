@@ -26,8 +26,9 @@ EMITTERS = {
     "PolicyViolation": 0,
     "SchemaDrift": 2,
 }
-# the MA stand-in refuses a row with Rejection(code, message, field): those codes reach the quarantine
-SANDBOX_EMITTERS = {"Rejection": 0}
+# the stand-ins refuse a row with Rejection(code, …) (MA) and RecordError(code, …) (Salesforce): those
+# codes reach the quarantine as the real services' would; any other target code shows as TARGET_REFUSED
+SANDBOX_EMITTERS = {"Rejection": 0, "RecordError": 0}
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -65,7 +66,7 @@ def _emitted(folders: tuple[str, ...], emitters: dict[str, int]) -> set[str]:
 
 def emitted_codes() -> set[str]:
     codes = _emitted(("schemas", "tasks", "connectors", "flows"), EMITTERS)
-    codes |= _emitted(("sandbox/satori",), SANDBOX_EMITTERS)
+    codes |= _emitted(("sandbox/satori", "sandbox/salesforce"), SANDBOX_EMITTERS)
     codes |= set(get_args(Outcome)) | {Status.DEFERRED.value}
     readme = (ROOT / "README.md").read_text()
     listed = readme.split("Rules checked by `renkei validate`", 1)[1].split("\n\n", 1)[0]
@@ -84,6 +85,7 @@ def test_the_scan_finds_the_codes_it_must_find() -> None:
     }
     assert expected <= codes
     assert "CANNOT_UPDATE_CONVERTED_LEAD" in codes  # a module constant, resolved
+    assert {"REQUIRED_FIELD_MISSING", "STRING_TOO_LONG"} <= codes  # the Salesforce stand-in's row errors
     assert len(codes) > 60
 
 
