@@ -430,14 +430,27 @@ def replay(
     rule: str | None = typer.Option(None, "--rule", help="Only rows rejected with this code (e.g. CB_VA01)."),
     dismiss: bool = typer.Option(False, "--dismiss", help="Close the rows instead of retrying them."),
     note: str | None = typer.Option(None, "--note", help="Why (kept with dismissed rows)."),
+    list_rows: bool = typer.Option(
+        False, "--list", help="Show the open rows (person, record, field, value, reason, fix); send nothing."
+    ),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="With --list: write every open row to this .xlsx."),
+    csv: Path | None = typer.Option(None, "--csv", help="With --list: write every open row to this CSV."),
 ) -> None:
     """Retry quarantined rows after fixing the source or the spec, or dismiss them (audited).
 
     Example: renkei replay examples/demo.yaml --target kintone-customers --rule CB_VA01
+
+    What is open, as a person fixes it: renkei replay examples/demo.yaml --list --xlsx rejected.xlsx
     """
     from flows.replay import replay as replay_flow
 
-    load_or_exit(spec, [target] if target else ())
+    parsed = load_or_exit(spec, [target] if target else ())
+    if list_rows:
+        from flows.rejected_list import list_rejected
+
+        language = cli_language(os.environ.get("LANG"))
+        list_rejected(parsed, console, language, target=target, rule=rule, xlsx=xlsx, csv=csv)
+        return
     with _recorded():
         result = cast("ReplayResult", replay_flow(str(spec), target, rule, dismiss, note))
     console.print(
