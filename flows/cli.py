@@ -356,12 +356,14 @@ def _finish(state: State[Any]) -> None:
 def plan(
     spec: Path = SpecArg,
     target: list[str] | None = typer.Option(None, "--target", help="Only this target (repeatable)."),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="Also write the changes to this Excel workbook."),
 ) -> None:
     """Dry run: per target, record and field, what a sync would change (written to Parquet); changes nothing.
 
-    Example: renkei plan examples/demo.yaml
+    Example: renkei plan examples/demo.yaml --xlsx plan.xlsx
     """
     from flows.plan import plan as plan_flow
+    from flows.plan import write_plan_workbook
 
     load_or_exit(spec, target or ())
     with _recorded():
@@ -376,6 +378,9 @@ def plan(
     console.print(table)
     console.print(f"changes: {result.changes}")
     console.print(f"summary: {result.summary}")
+    if xlsx is not None:
+        rows = write_plan_workbook(result, xlsx, cli_language(os.environ.get("LANG")))
+        console.print(f"workbook: {xlsx} ({rows} rows)", highlight=False)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""The rejected rows as an Excel workbook (.xlsx): a summary sheet, then one sheet per target.
+"""Excel workbooks (.xlsx) a person opens: rejected rows and the plan, a summary, then a sheet per target.
 
 Built with pandas and written by openpyxl; headers bold on a tinted row, frozen, with a filter;
 columns as wide as their text (wide characters count twice). A cell that looks like a formula
@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -19,7 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from schemas.csvsafe import display_width
-from schemas.messages import Language, lookup
+from schemas.messages import Language, in_language, lookup
 from schemas.rejected import COLUMNS, Column
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -32,6 +32,25 @@ SUMMARY_COLUMNS = (
     Column("fix", "直し方", "what to do"),
     Column("rows", "件数", "rows"),
 )
+PLAN_COLUMNS = (
+    Column("target", "連携先", "target"),
+    Column("direction", "方向", "direction"),
+    Column("key", "キー", "key"),
+    Column("action", "操作", "action"),
+    Column("field", "項目", "field"),
+    Column("before", "現在の値", "value now"),
+    Column("after", "変更後の値", "value after"),
+    Column("reason", "理由", "reason"),
+)
+PLAN_ACTIONS = {
+    "create": ("新規作成", "create"),
+    "update": ("更新", "update"),
+    "reject": ("エラー", "reject"),
+}
+PLAN_DIRECTIONS = {
+    "MA → target": ("MA → 連携先", "MA → target"),
+    "target → MA": ("連携先 → MA", "target → MA"),
+}
 HEADER_FILL = PatternFill("solid", start_color="DDEBF7")
 MAX_WIDTH = 60
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
@@ -39,24 +58,55 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 def rejected_rows_xlsx(table: Sequence[dict[str, str]], language: Language) -> bytes:
     """The workbook of ``schemas.rejected.fixable_rows`` output, in ``language``."""
+    sheets = {SUMMARY_SHEET[language]: _summary(table, language)}
+    for target in dict.fromkeys(row["target"] for row in table):
+        rows = [[row[c.key] for c in COLUMNS] for row in table if row["target"] == target]
+        sheets[target] = pd.DataFrame(rows, columns=[c.header(language) for c in COLUMNS], dtype=object)
+    return workbook(sheets)
+
+
+def plan_xlsx(changes: pd.DataFrame, language: Language) -> bytes:
+    """``renkei plan``'s per-record changes (its changes.parquet): a summary, then one sheet per target."""
+    frame = changes.fillna("").astype(str)
+    frame["action"] = frame["action"].map(lambda a: in_language(*PLAN_ACTIONS.get(a, (a, a)), language))
+    frame["direction"] = frame["direction"].map(
+        lambda d: in_language(*PLAN_DIRECTIONS.get(d, (d, d)), language)
+    )
+    frame["reason"] = frame["reason"].map(lambda r: _plan_reason(r, language))
+    keys = frame.groupby(["target", "direction", "action"])["key"].nunique().reset_index()
+    summary = keys.pivot_table(index=["target", "direction"], columns="action", values="key", fill_value=0)
+    summary = summary.reset_index().rename(columns={c.key: c.header(language) for c in PLAN_COLUMNS})
+    sheets = {SUMMARY_SHEET[language]: summary}
+    for target, part in frame.groupby("target", sort=False):
+        columns = {c.key: c.header(language) for c in PLAN_COLUMNS}
+        sheets[str(target)] = part[list(columns)].rename(columns=columns)
+    return workbook(sheets)
+
+
+def workbook(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """Each frame on its own sheet (names made valid and unique), dressed to read well in Excel."""
     out = io.BytesIO()
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
-        summary = _summary(table, language)
-        summary.to_excel(writer, sheet_name=SUMMARY_SHEET[language], index=False)
-        used = {SUMMARY_SHEET[language]}
-        for target in dict.fromkeys(row["target"] for row in table):
-            rows = [row for row in table if row["target"] == target]
-            frame = pd.DataFrame(
-                [[_storable(row[c.key]) for c in COLUMNS] for row in rows],
-                columns=[c.header(language) for c in COLUMNS],
-                dtype=object,
+        used: set[str] = set()
+        for name, frame in sheets.items():
+            sheet_name = _sheet_name(name, used)
+            used.add(sheet_name)
+            frame.map(lambda v: _storable(v) if isinstance(v, str) else v).to_excel(
+                writer, sheet_name=sheet_name, index=False
             )
-            name = _sheet_name(target, used)
-            used.add(name)
-            frame.to_excel(writer, sheet_name=name, index=False)
         for sheet in writer.sheets.values():
             _dress(sheet)
     return out.getvalue()
+
+
+def _plan_reason(reason: str, language: Language) -> str:
+    """``code: message`` as the plan records a rejection, in the catalogue's words."""
+    if not reason:
+        return ""
+    code, _, message = reason.partition(": ")
+    entry = lookup(code)
+    said = message if entry.theirs or language != "ja" else ""
+    return entry.reason(language) + (f" ({said})" if said else "")
 
 
 def _summary(table: Sequence[dict[str, str]], language: Language) -> pd.DataFrame:
