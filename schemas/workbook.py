@@ -141,8 +141,9 @@ def _dress(sheet: Worksheet) -> None:
             if cell.data_type == "f":
                 cell.data_type = "s"  # a value such as =HYPERLINK(…) is text, never a formula
             text = "" if cell.value is None else str(cell.value)
-            line = max(text.splitlines() or [""], key=display_width)
-            widths[cell.column] = max(widths.get(cell.column, 0), display_width(line))
+            # a line longer than the widest column is capped anyway: measure no further than that
+            width = max((display_width(line[:MAX_WIDTH]) for line in text.splitlines()), default=0)
+            widths[cell.column] = max(widths.get(cell.column, 0), width)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
