@@ -7,6 +7,7 @@ match?") and is dropped, so the checks that follow still run on the rest.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 from collections.abc import Iterable
@@ -68,10 +69,40 @@ def _strip(annotation: Any, value: Any, path: str) -> tuple[Any, list[Problem]]:
 STAND_INS: dict[str, Any] = {"company": "spec", "ma": {"url": "http://127.0.0.1", "token": "unchecked"}}
 
 
-def stand_in_settings(data: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
-    """``data`` with each top-level setting that failed replaced by its default or a stand-in."""
-    broken = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
-    kept = {key: value for key, value in data.items() if key not in broken}
+def stand_in_settings(model: type[BaseModel], data: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
+    """``data`` with each value that failed left out, so its default applies; a required setting that
+    failed (or is missing) stands in whole. Only for checking the rest: the spec stays invalid."""
+    for _ in range(3):  # a value left out may have been required: the next round stands in for it
+        data = _without_failures(data, exc)
+        try:
+            model.model_validate(data)
+        except ValidationError as again:
+            exc = again
+        else:
+            break
+    return data
+
+
+def _without_failures(data: dict[str, Any], exc: ValidationError) -> dict[str, Any]:
+    kept: Any = copy.deepcopy(data)
+    broken: set[str] = set()
+    for error in exc.errors():
+        loc = list(error["loc"])
+        if not loc:
+            continue
+        parent: Any = kept
+        for part in loc[:-1]:
+            if isinstance(parent, dict):
+                parent = parent.get(part)
+            elif isinstance(parent, list) and isinstance(part, int) and part < len(parent):
+                parent = parent[part]
+            else:
+                parent = None
+        if error["type"] == "missing" or not isinstance(parent, dict) or loc[-1] not in parent:
+            broken.add(str(loc[0]))
+        else:
+            del parent[loc[-1]]
+    kept = {key: value for key, value in kept.items() if key not in broken}
     return {**kept, **{key: value for key, value in STAND_INS.items() if key in broken}}
 
 

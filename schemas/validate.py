@@ -99,7 +99,7 @@ def validate_spec_data(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[Spe
         problems += _shape_problems(exc)
         usable = False
         try:  # a missing or broken setting still lets the fields and targets be checked
-            spec = Spec.model_validate(stand_in_settings({**data, "targets": []}, exc))
+            spec = Spec.model_validate(stand_in_settings(Spec, {**data, "targets": []}, exc))
         except ValidationError:
             return None, problems
     checked: list[tuple[int, Target]] = []

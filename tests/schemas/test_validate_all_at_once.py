@@ -92,6 +92,18 @@ def test_a_missing_setting_does_not_hide_the_field_and_target_checks() -> None:
     assert found["fields.scroe"].suggestion == "score"
 
 
+def test_a_broken_setting_is_reported_alone_not_with_problems_of_its_stand_in() -> None:
+    data = kintone_example()
+    data["notify"]["language"] = "jp"
+    data["ma"]["url"] = 5
+    spec, problems = validate_spec_data(data, {"KINTONE_TOKEN": "t", "MA_TOKEN": "m", "SMTP_PASSWORD": "p"})
+    assert spec is None
+    assert sorted((p.path, p.rule) for p in problems if p.severity == "error") == [
+        ("ma.url", "invalid_value"),
+        ("notify.language", "invalid_value"),
+    ]  # the other notify settings and the targets were still checked, and found fine
+
+
 def test_a_broken_target_does_not_hide_another_targets_problems() -> None:
     data = kintone_example()
     second = {**data["targets"][0], "name": "second", "kind": "kintoen"}
