@@ -43,10 +43,11 @@ WORDS: dict[str, dict[str, str]] = {
         "fix": "直し方",
         "quarantine": "■ 保留中 (quarantine) の行: {n} 件",
         "no_rejected": "まだ通知していないエラー行はありません。",
-        "attached": "まだ通知していないエラー行 {n} 件を {name} に添付しました",
+        "attached": "まだ通知していないエラー行 {n} 件を {name}（CSV）と {book}（Excel）で添付しました",
         "partial": " (先頭 {n} 件のみ)。",
         "stop": "。",
-        "replay": "修正後に `renkei replay SPEC` で再送できます。",
+        "replay": "各行の「直し方」に沿って直し、`renkei replay SPEC` で再送してください"
+        "（未対応の行の一覧: `renkei replay SPEC --list`）。",
         "budget": "■ API 使用量",
         "next_cut": "■ 次のカット: {cut}",
         "no_next_cut": "未定",
@@ -74,10 +75,11 @@ WORDS: dict[str, dict[str, str]] = {
         "fix": "what to do",
         "quarantine": "Rows in the quarantine: {n}",
         "no_rejected": "No rejected row is waiting to be reported.",
-        "attached": "Rejected rows not reported before: {n}, attached as {name}",
+        "attached": "Rejected rows not reported before: {n}, attached as {name} (CSV) and {book} (Excel)",
         "partial": " (the first {n} only).",
         "stop": ".",
-        "replay": "Fix them, then send them again with `renkei replay SPEC`.",
+        "replay": 'Fix each as its "what to do" says, then send them again with `renkei replay SPEC`'
+        " (every open row: `renkei replay SPEC --list`).",
         "budget": "API budget used",
         "next_cut": "Next cut: {cut}",
         "no_next_cut": "not scheduled",
@@ -233,7 +235,7 @@ def _section(report: RunReport, rejected: int, attached: int, language: Language
     if not rejected:
         note = words["no_rejected"]
     else:
-        note = words["attached"].format(n=rejected, name=ATTACHMENT_NAME)
+        note = words["attached"].format(n=rejected, name=ATTACHMENT_NAME, book=WORKBOOK_NAME)
         note += words["partial"].format(n=attached) if attached < rejected else words["stop"]
     parts.append(f"{words['quarantine'].format(n=report.quarantine_open)}\n{note}\n{words['replay']}")
     if report.budget:

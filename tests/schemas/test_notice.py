@@ -145,7 +145,7 @@ def test_body_is_japanese_first_then_english_with_every_section() -> None:
         "■ 次のカット: 20261128T1100+0900",
         "http://127.0.0.1:4200/runs/flow-run/abc",
         "kintone: 120/10000",
-        "2 件を rejected_rows.csv",
+        "2 件を rejected_rows.csv（CSV）と rejected_rows.xlsx（Excel）で添付しました",
     ):
         assert text in ja, text
     for text in (
