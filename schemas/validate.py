@@ -232,8 +232,11 @@ def _check_fields(spec: Spec) -> Iterator[Problem]:
         if not CUSTOM_IDENTIFIER.match(ident):
             yield Problem(path, ident, "invalid_identifier", "use half-width letters, digits and _ (識別名)")
         if declared.type not in {t.value for t in CUSTOM_FIELD_TYPES}:
-            allowed = ", ".join(sorted(t.value for t in CUSTOM_FIELD_TYPES))
-            yield Problem(f"{path}.type", ident, "unknown_type", f"use one of: {allowed}")
+            allowed = sorted(t.value for t in CUSTOM_FIELD_TYPES)
+            guess = suggest(declared.type, allowed)
+            yield Problem(
+                f"{path}.type", ident, "unknown_type", f"use one of: {', '.join(allowed)}", suggestion=guess
+            )
     for name, value in spec.fields.items():
         path = f"fields.{name}"
         field = lookup_field(name, custom)
@@ -339,6 +342,7 @@ def _check_match(target: Target, path: str) -> Iterator[Problem]:
             match.ma if match else "match",
             "match_required",
             "match customers on email (or hashcode): match: {ma: email, target: <field>}",
+            suggestion=suggest(match.ma, ("email", "hashcode")) if match else None,
         )
     elif target.kind == "sansan" and match.ma != "email":
         yield Problem(

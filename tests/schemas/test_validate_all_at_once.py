@@ -144,6 +144,18 @@ def test_close_matches_are_suggested_for_values_and_names(
     assert by_path(problems_of(data))[full].suggestion == suggestion
 
 
+def test_match_keys_and_custom_field_types_get_suggestions_too() -> None:
+    data = kintone_example()
+    data["targets"][0]["match"]["ma"] = "emial"
+    data["custom_fields"]["industry"]["type"] = "txt"
+    found = by_path(problems_of(data))
+    assert (found["targets[0].match"].rule, found["targets[0].match"].suggestion) == (
+        "match_required",
+        "email",
+    )
+    assert found["custom_fields.industry.type"].suggestion == "text"
+
+
 def test_a_mistyped_target_name_stops_the_command_with_a_suggestion(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "en_US.UTF-8")
     result = runner.invoke(
