@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -51,8 +51,12 @@ PLAN_DIRECTIONS = {
     "MA → target": ("MA → 連携先", "MA → target"),
     "target → MA": ("連携先 → MA", "target → MA"),
 }
+LINK = next(c for c in COLUMNS if c.key == "link")
+WRAPPED = [c for c in COLUMNS if c.key in ("reason", "fix")]
 HEADER_FILL = PatternFill("solid", start_color="DDEBF7")
 MAX_WIDTH = 60
+LINE_HEIGHT = 15  # points: one line of 11 pt text
+TOP = Alignment(vertical="top")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
@@ -62,7 +66,7 @@ def rejected_rows_xlsx(table: Sequence[dict[str, str]], language: Language) -> b
     for target in dict.fromkeys(row["target"] for row in table):
         rows = [[row[c.key] for c in COLUMNS] for row in table if row["target"] == target]
         sheets[target] = pd.DataFrame(rows, columns=[c.header(language) for c in COLUMNS], dtype=object)
-    return workbook(sheets)
+    return workbook(sheets, links=LINK.header(language), wrapped={c.header(language) for c in WRAPPED})
 
 
 def plan_xlsx(changes: pd.DataFrame, language: Language) -> bytes:
@@ -83,8 +87,12 @@ def plan_xlsx(changes: pd.DataFrame, language: Language) -> bytes:
     return workbook(sheets)
 
 
-def workbook(sheets: Mapping[str, pd.DataFrame]) -> bytes:
-    """Each frame on its own sheet (names made valid and unique), dressed to read well in Excel."""
+def workbook(
+    sheets: Mapping[str, pd.DataFrame], links: str | None = None, wrapped: Set[str] = frozenset()
+) -> bytes:
+    """Each frame on its own sheet (names made valid and unique), dressed to read well in Excel;
+    the cells of the column headed ``links`` open their record when clicked, the ``wrapped`` ones
+    (reason, what to do) wrap inside their column instead of running out of it."""
     out = io.BytesIO()
     with pd.ExcelWriter(out, engine="openpyxl") as writer:
         used: set[str] = set()
@@ -95,7 +103,8 @@ def workbook(sheets: Mapping[str, pd.DataFrame]) -> bytes:
                 writer, sheet_name=sheet_name, index=False
             )
         for sheet in writer.sheets.values():
-            _dress(sheet)
+            _dress(sheet, wrapped)
+            _link(sheet, links)
     return out.getvalue()
 
 
@@ -133,13 +142,35 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _dress(sheet: Worksheet) -> None:
+def _wrap(sheet: Worksheet, column: int, width: int) -> None:
+    """Text wraps inside the column; each row tall enough for its lines (Excel does not grow it)."""
+    for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        lines = -(-display_width(str(cell.value or "")) // max(width - 2, 1))
+        current = sheet.row_dimensions[cell.row].height or LINE_HEIGHT
+        sheet.row_dimensions[cell.row].height = max(current, LINE_HEIGHT * min(max(lines, 1), 6))
+
+
+def _link(sheet: Worksheet, header: str | None) -> None:
+    column = next((cell.column for cell in sheet[1] if header is not None and cell.value == header), None)
+    if column is None:
+        return
+    for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+        if isinstance(cell.value, str) and cell.value.startswith(("https://", "http://")):
+            cell.hyperlink = cell.value
+            cell.style = "Hyperlink"
+            cell.alignment = TOP
+
+
+def _dress(sheet: Worksheet, wrapped: Set[str]) -> None:
     """Header styling, frozen header row, a filter, widths that fit, formulas kept as text, printable."""
     widths: dict[int, int] = {}
     for row in sheet.iter_rows():
         for cell in row:
             if cell.data_type == "f":
                 cell.data_type = "s"  # a value such as =HYPERLINK(…) is text, never a formula
+            if cell.row > 1:
+                cell.alignment = TOP  # a row grown by a wrapped cell reads from its top line
             text = "" if cell.value is None else str(cell.value)
             # a line longer than the widest column is capped anyway: measure no further than that
             width = max((display_width(line[:MAX_WIDTH]) for line in text.splitlines()), default=0)
@@ -148,6 +179,8 @@ def _dress(sheet: Worksheet) -> None:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(vertical="center", wrap_text=True)
+        if cell.value in wrapped:
+            _wrap(sheet, cell.column, min(round(widths.get(cell.column, 0) * 1.1) + 2, MAX_WIDTH))
     for column, width in widths.items():
         # Excel's width unit is a narrow digit; Japanese glyphs run a little wider than two of them
         sheet.column_dimensions[get_column_letter(column)].width = min(round(width * 1.1) + 2, MAX_WIDTH)

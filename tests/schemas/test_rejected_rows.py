@@ -151,5 +151,9 @@ def test_the_workbook_reads_well_and_never_runs_a_formula(context: RowContext) -
     assert company.value == EVIL and company.data_type == "s"
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
     assert all(cell.font.bold for cell in sheet[1])
+    link = sheet.cell(row=2, column=column_headers("ja").index("レコードのリンク") + 1)
+    assert link.hyperlink is not None and link.hyperlink.target == "http://127.0.0.1:8702/k/1/show#record=17"
+    fix = sheet.cell(row=2, column=column_headers("ja").index("直し方") + 1)
+    assert fix.alignment.wrap_text and (sheet.row_dimensions[2].height or 0) >= 30  # the fix wraps, unclipped
     widths = {c: sheet.column_dimensions[c].width for c in ("A", "C", "O")}
     assert widths["C"] >= len("sato.hanako@example.co.jp") and widths["O"] == 60  # the payload is capped
