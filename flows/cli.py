@@ -81,9 +81,7 @@ def validate(
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     language = cli_language(os.environ.get("LANG"))
-    error, warning = {"ja": ("エラー", "警告"), "en": ("error", "warning")}.get(
-        language, ("error", "warning")
-    )
+    error, warning = ("エラー", "警告") if language == "ja" else ("error", "warning")
     for problem in errors:
         text = escape(problem_text(problem, language))
         err_console.print(f"[red]{error}[/red] {text}", markup=True, highlight=False, soft_wrap=True)
@@ -99,12 +97,12 @@ def validate(
         ja = f"エラー {len(errors)} 件、警告 {len(warnings)} 件 — 無効です。上の各行を直してください"
         ja += f"。{checked_ja}"
         en = f"{len(errors)} error(s), {len(warnings)} warning(s) — not valid; {checked_en}"
-        err_console.print(f"{spec}: {in_language(ja, en, language)}", markup=False)
+        err_console.print(f"{spec}: {in_language(ja, en, language)}", markup=False, soft_wrap=True)
         raise typer.Exit(2)
     targets = ", ".join(f"{t.name} ({t.kind})" for t in parsed.targets) or "-"
     ja = f"有効です — 会社 {parsed.company}、連携先 {targets}、警告 {len(warnings)} 件。{checked_ja}"
     en = f"valid — company {parsed.company}; {targets}; {len(warnings)} warning(s); {checked_en}"
-    console.print(f"{spec}: {in_language(ja, en, language)}", markup=False)
+    console.print(f"{spec}: {in_language(ja, en, language)}", markup=False, soft_wrap=True)
 
 
 @app.command()

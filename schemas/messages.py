@@ -115,6 +115,22 @@ SPEC_RULES: dict[str, Message] = {
                              "the target kind is not known", "use kintone, salesforce or sansan"),
     "unknown_target": M("その名前の連携先はありません", "連携要件連絡書の targets[].name のいずれかにしてください",
                         "no target has this name", "use one of the spec's targets[].name"),
+    "unknown_master_kind": M("マスタの種類が正しくありません", "form, campaign, tag, segment, email のいずれかにしてください",
+                             "the master kind is not known", "use form, campaign, tag, segment or email"),
+    "sansan_no_masters": M("Sansan にはマスタを送れません", "masters を削除してください",
+                           "Sansan takes no masters", "remove masters"),
+    "ma_field_missing": M("MA にこのカスタム項目がありません", "MA で項目を作るか、custom_fields から外してください",
+                          "the MA has no such custom field", "create it in the MA or remove it from custom_fields", True),
+    "ma_type_mismatch": M("spec の型が MA の項目の型と違います", "MA の型に合わせて type を書き直してください",
+                          "the spec's type differs from the MA's", "write the MA's type", True),
+    "ma_options_mismatch": M("spec の選択肢が MA の選択肢と違います", "MA の選択肢をそのまま写してください",
+                             "the spec's options differ from the MA's", "copy the MA's options", True),
+    "ma_unique_field": M("MA で重複不可の項目が連携対象になっています", "この項目は連携できません: ng にして map から外してください",
+                         "a field the MA keeps unique is integrated", "such a field is never integrated: set it to ng and unmap it", True),
+    "ma_unique_mismatch": M("spec の unique が MA の重複不可の設定と違います", "MA に合わせて unique を書き直してください",
+                            "the spec's unique flag differs from the MA's", "write the MA's unique flag", True),
+    "ma_cut_mismatch": M("MA はこの時刻にカットを作りません", "MA がカットを作る時刻を cuts に書いてください",
+                         "the MA makes no cut at this time", "list the times the MA cuts at", True),
     "readable_writable": M("双方向（readable_writable）の項目です：両方から書き込まれます", "意図どおりなら、map ごとに競合ルールがあることを確認してください",
                            "readable_writable: two writers for one value", "keep it only on purpose, with a conflict rule on every mapping"),
     "tags_written": M("タグを外部から書き込む設定です", "MA のタグルールと衝突しないか確認し、意図どおりの場合だけ残してください",
@@ -302,14 +318,15 @@ def problem_text(problem: Problem, language: Language) -> str:
     """One spec problem as ``validate`` prints it: where, the rule, what is wrong and the fix.
 
     English keeps the rule's own hint (it names the allowed values); Japanese comes from the table,
-    and ``both`` puts the English hint on the line below."""
+    and ``both`` puts the English hint on the line below (so does ``ja`` when it carries the MA's values)."""
     head = f"{problem.path}: {problem.field}: {problem.rule}: "
     if language == "en":
         return head + str(problem).removeprefix(head)
     entry = lookup(problem.rule)
     guess = f"（もしかして: {problem.suggestion}）" if problem.suggestion else ""
     ja = f"{head}{entry.ja} → {entry.fix_ja}{guess}"
-    return ja if language == "ja" else f"{ja}\n    {str(problem).removeprefix(head)}"
+    # the MA's own values (theirs) stay beside the Japanese, as a target's message does on a row
+    return ja if language == "ja" and not entry.theirs else f"{ja}\n    {str(problem).removeprefix(head)}"
 
 
 def cli_language(lang: str | None) -> Language:
