@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -15,7 +16,9 @@ from rich.table import Table
 from sandbox.cli import sandbox_app
 from schemas import clock
 from schemas.catalog import catalog
+from schemas.messages import cli_language, in_language, problem_text
 from schemas.spec import Spec, SpecError
+from schemas.spec_keys import unknown_targets
 from schemas.validate import load_spec, validate_spec_file
 from tasks.extract import StagedCut
 
@@ -77,29 +80,29 @@ def validate(
             raise typer.Exit(2) from exc
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
-    for problem in warnings:
-        err_console.print(
-            f"[yellow]warning[/yellow] {escape(str(problem))}", markup=True, highlight=False, soft_wrap=True
-        )
+    language = cli_language(os.environ.get("LANG"))
+    error, warning = ("エラー", "警告") if language == "ja" else ("error", "warning")
     for problem in errors:
-        err_console.print(
-            f"[red]error[/red] {escape(str(problem))}", markup=True, highlight=False, soft_wrap=True
-        )
-    checked = (
-        "checked against the MA's field catalog"
-        if online
-        else "checked offline, from the spec alone (オフライン検証): --online also checks it against the MA"
-    )
+        text = escape(problem_text(problem, language))
+        err_console.print(f"[red]{error}[/red] {text}", markup=True, highlight=False, soft_wrap=True)
+    for problem in warnings:
+        text = escape(problem_text(problem, language))
+        err_console.print(f"[yellow]{warning}[/yellow] {text}", markup=True, highlight=False, soft_wrap=True)
+    if online:
+        checked_ja, checked_en = "MA の項目定義とも照合済み", "checked against the MA's field catalog"
+    else:
+        checked_ja = "オフライン検証（連携要件連絡書のみ）: --online で MA の項目定義とも照合します"
+        checked_en = "checked offline, from the spec alone: --online also checks it against the MA"
     if errors or parsed is None:
-        err_console.print(
-            f"{spec}: {len(errors)} error(s), {len(warnings)} warning(s) — not valid; {checked}", markup=False
-        )
+        ja = f"エラー {len(errors)} 件、警告 {len(warnings)} 件 — 無効です。上の各行を直してください"
+        ja += f"。{checked_ja}"
+        en = f"{len(errors)} error(s), {len(warnings)} warning(s) — not valid; {checked_en}"
+        err_console.print(f"{spec}: {in_language(ja, en, language)}", markup=False, soft_wrap=True)
         raise typer.Exit(2)
-    targets = ", ".join(f"{t.name} ({t.kind})" for t in parsed.targets) or "no targets"
-    console.print(
-        f"{spec}: valid — company {parsed.company}; {targets}; {len(warnings)} warning(s); {checked}",
-        markup=False,
-    )
+    targets = ", ".join(f"{t.name} ({t.kind})" for t in parsed.targets) or "-"
+    ja = f"有効です — 会社 {parsed.company}、連携先 {targets}、警告 {len(warnings)} 件。{checked_ja}"
+    en = f"valid — company {parsed.company}; {targets}; {len(warnings)} warning(s); {checked_en}"
+    console.print(f"{spec}: {in_language(ja, en, language)}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -164,7 +167,7 @@ def backfill(
     from flows.extract import backfill as backfill_flow
     from flows.progress import cli_progress
 
-    load_or_exit(spec)
+    load_or_exit(spec, target or ())
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError as exc:
@@ -263,13 +266,20 @@ def _recorded() -> AbstractContextManager[None]:
     return recorded_locally()
 
 
-def load_or_exit(spec: Path) -> Spec:
-    """The validated spec, or every problem printed and exit code 2."""
+def load_or_exit(spec: Path, targets: Iterable[str] = ()) -> Spec:
+    """The validated spec, or every problem printed and exit code 2 (a mistyped --target too)."""
     try:
-        return load_spec(spec)
+        parsed = load_spec(spec)
     except SpecError as exc:
         err_console.print(str(exc), highlight=False, markup=False)
         raise typer.Exit(2) from exc
+    unknown = unknown_targets(parsed, targets)
+    for problem in unknown:
+        text = problem_text(problem, cli_language(os.environ.get("LANG")))
+        err_console.print(text, highlight=False, markup=False, soft_wrap=True)
+    if unknown:
+        raise typer.Exit(2)
+    return parsed
 
 
 def _print_staged(staged: list[StagedCut]) -> None:
@@ -318,7 +328,7 @@ def run(
     from flows.deployed import run_deployed
     from flows.sync import sync
 
-    load_or_exit(spec)
+    load_or_exit(spec, target or ())
     with _recorded():
         state = run_deployed(sync, str(spec), targets=target or None)
     _finish(state)
@@ -344,14 +354,16 @@ def _finish(state: State[Any]) -> None:
 def plan(
     spec: Path = SpecArg,
     target: list[str] | None = typer.Option(None, "--target", help="Only this target (repeatable)."),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="Also write the changes to this Excel workbook."),
 ) -> None:
     """Dry run: per target, record and field, what a sync would change (written to Parquet); changes nothing.
 
-    Example: renkei plan examples/demo.yaml
+    Example: renkei plan examples/demo.yaml --xlsx plan.xlsx
     """
     from flows.plan import plan as plan_flow
+    from flows.plan import write_plan_workbook
 
-    load_or_exit(spec)
+    load_or_exit(spec, target or ())
     with _recorded():
         result = plan_flow(str(spec), target or None)
     for line in result.resyncs:
@@ -364,6 +376,9 @@ def plan(
     console.print(table)
     console.print(f"changes: {result.changes}")
     console.print(f"summary: {result.summary}")
+    if xlsx is not None:
+        rows = write_plan_workbook(result, xlsx, cli_language(os.environ.get("LANG")))
+        console.print(f"workbook: {xlsx} ({rows} rows)", highlight=False)
 
 
 @app.command()
@@ -418,14 +433,27 @@ def replay(
     rule: str | None = typer.Option(None, "--rule", help="Only rows rejected with this code (e.g. CB_VA01)."),
     dismiss: bool = typer.Option(False, "--dismiss", help="Close the rows instead of retrying them."),
     note: str | None = typer.Option(None, "--note", help="Why (kept with dismissed rows)."),
+    list_rows: bool = typer.Option(
+        False, "--list", help="Show the open rows (person, record, field, value, reason, fix); send nothing."
+    ),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="With --list: write every open row to this .xlsx."),
+    csv: Path | None = typer.Option(None, "--csv", help="With --list: write every open row to this CSV."),
 ) -> None:
     """Retry quarantined rows after fixing the source or the spec, or dismiss them (audited).
 
     Example: renkei replay examples/demo.yaml --target kintone-customers --rule CB_VA01
+
+    What is open, as a person fixes it: renkei replay examples/demo.yaml --list --xlsx rejected.xlsx
     """
     from flows.replay import replay as replay_flow
 
-    load_or_exit(spec)
+    parsed = load_or_exit(spec, [target] if target else ())
+    if list_rows:
+        from flows.rejected_list import list_rejected
+
+        language = cli_language(os.environ.get("LANG"))
+        list_rejected(parsed, console, language, target=target, rule=rule, xlsx=xlsx, csv=csv)
+        return
     with _recorded():
         result = cast("ReplayResult", replay_flow(str(spec), target, rule, dismiss, note))
     console.print(
@@ -471,16 +499,13 @@ def audit(
     from tasks.audit import audit_target, render_report
     from tasks.ma_catalog import online_spec
 
-    parsed = load_or_exit(spec)
+    parsed = load_or_exit(spec, [target] if target else ())
     try:
         parsed, differences, _ = online_spec(parsed)
     except HttpError as exc:  # the targets can still be audited against the spec alone
         err_console.print(f"[yellow]the MA's field catalog could not be read[/yellow]: {escape(str(exc))}")
         differences = []
     chosen = [t for t in parsed.targets if target is None or t.name == target]
-    if not chosen:
-        err_console.print(f"{spec}: no target named {target!r}", markup=False)
-        raise typer.Exit(2)
     for difference in differences:
         err_console.print(f"[red]MA field catalog[/red] {escape(str(difference))}", highlight=False)
     problems = any(d.severity == "error" for d in differences)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pyarrow as pa
 from prefect import flow, runtime
 from prefect.artifacts import create_markdown_artifact
@@ -13,7 +15,9 @@ from flows.extract import artifact_key, stage_due_cuts
 from flows.names import timed
 from schemas import clock
 from schemas.mapping import field_map
+from schemas.messages import Language
 from schemas.validate import load_spec
+from schemas.workbook import plan_xlsx
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.ma_catalog import run_spec
 from tasks.plan import PlanBook, PlannedChange, PlannedMA, PlannedTarget, ReadOnlyState
@@ -31,6 +35,13 @@ class PlanResult:
     counts: dict[str, dict[str, int]]  # target/direction → action → records
     differences: tuple[str, ...] = ()  # where the spec differs from the MA's field catalog
     resyncs: tuple[str, ...] = ()  # mapping changes a sync sends to every linked record first
+
+
+def write_plan_workbook(result: PlanResult, path: Path, language: Language) -> int:
+    """The plan's per-record changes as an Excel workbook at ``path`` (pandas reads its Parquet); rows."""
+    changes = pd.read_parquet(result.changes)
+    path.write_bytes(plan_xlsx(changes, language))
+    return len(changes)
 
 
 def summarise(book: PlanBook) -> dict[str, dict[str, int]]:

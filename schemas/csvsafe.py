@@ -6,6 +6,7 @@ carriage return) would run as a formula in Excel; it gets a leading apostrophe, 
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -46,6 +47,11 @@ def escape_surrogates(text: str) -> str:
     if not any("\ud800" <= ch <= "\udfff" for ch in text):
         return text
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a fixed-width font or an Excel cell: wide characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
 def cp932_safe(text: str, row: int, column: str) -> tuple[str, list[EncodingProblem]]:

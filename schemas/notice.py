@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Protocol
+from typing import get_args
 
-from schemas.csvsafe import escape_surrogates, safe_cell
+from schemas.csvsafe import display_width, escape_surrogates, safe_cell
+from schemas.messages import RUN_OUTCOMES, Language, lookup
 from schemas.outcomes import RowOutcome
+from schemas.rejected import NO_CONTEXT, RejectedRow, RowContext, column_headers, fixable_rows, person_label
 from schemas.report import Outcome, RunReport, Undelivered
+from schemas.workbook import XLSX_TYPE, rejected_rows_xlsx
 
 ATTACHMENT_NAME = "rejected_rows.csv"
-ATTACHMENT_COLUMNS = ("target", "stream", "key", "code", "field", "reason", "payload")
+WORKBOOK_NAME = "rejected_rows.xlsx"
 MAX_ATTACHED_ROWS = 10_000
 OUTCOME_LABELS: dict[Outcome, tuple[str, str]] = {
-    "completed": ("完了", "completed"),
-    "completed_with_rejections": ("一部の行がエラー", "completed with rejected rows"),
-    "failed": ("失敗", "failed"),
-    "crashed": ("異常終了", "crashed"),
+    o: (RUN_OUTCOMES[o].ja, RUN_OUTCOMES[o].en) for o in get_args(Outcome)
 }
+SECTIONS: dict[Language, tuple[Language, ...]] = {"ja": ("ja",), "en": ("en",), "both": ("ja", "en")}
 WORDS: dict[str, dict[str, str]] = {
     "ja": {
         "intro": "renkei (連携) の実行結果をお知らせします。対応が必要な項目があります。",
@@ -39,12 +38,16 @@ WORDS: dict[str, dict[str, str]] = {
         "failures": "■ 完了しなかったステップ",
         "errors": "■ 最初のエラー ({n} 件)",
         "key": "キー",
+        "code": "コード",
+        "said": "連携先のメッセージ",
+        "fix": "直し方",
         "quarantine": "■ 保留中 (quarantine) の行: {n} 件",
         "no_rejected": "まだ通知していないエラー行はありません。",
-        "attached": "まだ通知していないエラー行 {n} 件を {name} に添付しました",
+        "attached": "まだ通知していないエラー行 {n} 件を {name}（CSV）と {book}（Excel）で添付しました",
         "partial": " (先頭 {n} 件のみ)。",
         "stop": "。",
-        "replay": "修正後に `renkei replay SPEC` で再送できます。",
+        "replay": "各行の「直し方」に沿って直し、`renkei replay SPEC` で再送してください"
+        "（未対応の行の一覧: `renkei replay SPEC --list`）。",
         "budget": "■ API 使用量",
         "next_cut": "■ 次のカット: {cut}",
         "no_next_cut": "未定",
@@ -67,12 +70,16 @@ WORDS: dict[str, dict[str, str]] = {
         "failures": "Steps that did not finish",
         "errors": "First errors ({n} shown)",
         "key": "key",
+        "code": "code",
+        "said": "message",
+        "fix": "what to do",
         "quarantine": "Rows in the quarantine: {n}",
         "no_rejected": "No rejected row is waiting to be reported.",
-        "attached": "Rejected rows not reported before: {n}, attached as {name}",
+        "attached": "Rejected rows not reported before: {n}, attached as {name} (CSV) and {book} (Excel)",
         "partial": " (the first {n} only).",
         "stop": ".",
-        "replay": "Fix them, then send them again with `renkei replay SPEC`.",
+        "replay": 'Fix each as its "what to do" says, then send them again with `renkei replay SPEC`'
+        " (every open row: `renkei replay SPEC --list`).",
         "budget": "API budget used",
         "next_cut": "Next cut: {cut}",
         "no_next_cut": "not scheduled",
@@ -92,30 +99,11 @@ TABLE_HEADERS = {
 }
 
 
-class RejectedRow(Protocol):
-    """A quarantined row as the state store keeps it (connectors.state.QuarantinedRow fits)."""
-
-    @property
-    def target(self) -> str: ...
-    @property
-    def stream(self) -> str: ...
-    @property
-    def key(self) -> str: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def field(self) -> str | None: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def payload(self) -> Mapping[str, Any]: ...
-
-
-def notice_subject(report: RunReport) -> str:
-    """``[renkei] company: 失敗 / failed (sync run <id>)`` — the outcome in both languages."""
-    ja, en = OUTCOME_LABELS[report.outcome]
+def notice_subject(report: RunReport, language: Language = "both") -> str:
+    """``[renkei] company: 失敗 / failed (sync run <id>)`` — the outcome in the spec's language(s)."""
+    outcome = RUN_OUTCOMES[report.outcome].reason(language)
     dry = " [dry run]" if report.dry_run else ""
-    return f"[renkei]{dry} {report.company}: {ja} / {en} ({report.flow} run {report.run_id})"
+    return f"[renkei]{dry} {report.company}: {outcome} ({report.flow} run {report.run_id})"
 
 
 def build_notice(
@@ -126,25 +114,36 @@ def build_notice(
     recipients: Sequence[str],
     redact: Callable[[str], str],
     max_rows: int = MAX_ATTACHED_ROWS,
+    language: Language = "both",
+    context: RowContext = NO_CONTEXT,
 ) -> EmailMessage:
-    """The whole message; every piece of text passes through ``redact`` before it is encoded."""
+    """The whole message in ``language`` (notify.language); every text passes through ``redact``.
+
+    The rejected rows go along twice: as CSV (UTF-8 with BOM) and as an Excel workbook."""
     rows = list(rejected)
     attached = rows[:max_rows]
-    message = _headed(escape_surrogates(redact(notice_subject(report))), sender, recipients)
-    message["X-Renkei-Run-Id"] = redact(report.run_id)
+    email = _headed(escape_surrogates(redact(notice_subject(report, language))), sender, recipients)
+    email["X-Renkei-Run-Id"] = redact(report.run_id)
     body = f"\n\n{'-' * 60}\n\n".join(
-        _section(report, len(rows), len(attached), language) for language in ("ja", "en")
+        _section(report, len(rows), len(attached), section, context) for section in SECTIONS[language]
     )
-    message.set_content(escape_surrogates(redact(body)), charset="utf-8")
+    email.set_content(escape_surrogates(redact(body)), charset="utf-8")
     if attached:
-        message.add_attachment(
-            rejected_rows_csv(attached, redact),
+        table = fixable_rows(attached, language, context, redact)
+        email.add_attachment(
+            rejected_rows_csv(table, language),
             maintype="text",
             subtype="csv",
             filename=ATTACHMENT_NAME,
             params={"charset": "utf-8"},
         )
-    return message
+        email.add_attachment(
+            rejected_rows_xlsx(table, language),
+            maintype=XLSX_TYPE[0],
+            subtype=XLSX_TYPE[1],
+            filename=WORKBOOK_NAME,
+        )
+    return email
 
 
 def build_test_notice(company: str, *, sender: str, recipients: Sequence[str], sent_at: str) -> EmailMessage:
@@ -163,16 +162,14 @@ def build_test_notice(company: str, *, sender: str, recipients: Sequence[str], s
     return message
 
 
-def rejected_rows_csv(rows: Iterable[RejectedRow], redact: Callable[[str], str]) -> bytes:
-    """UTF-8 with BOM (Excel opens it as is); every cell formula-safe; the payload as JSON."""
+def rejected_rows_csv(table: Iterable[Mapping[str, str]], language: Language) -> bytes:
+    """UTF-8 with BOM (Excel opens it as is); headers in ``language``; every cell formula-safe."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(ATTACHMENT_COLUMNS)
-    for row in rows:
-        payload = json.dumps(dict(row.payload), ensure_ascii=False, sort_keys=True, default=str)
-        cells = (row.target, row.stream, row.key, row.code, row.field, row.reason, payload)
-        writer.writerow([safe_cell(cell) for cell in cells])
-    return redact(out.getvalue()).encode("utf-8-sig")
+    writer.writerow(column_headers(language))
+    for row in table:
+        writer.writerow([safe_cell(cell) for cell in row.values()])
+    return out.getvalue().encode("utf-8-sig")
 
 
 def counts_table(report: RunReport, language: str) -> str:
@@ -190,7 +187,7 @@ def counts_table(report: RunReport, language: str) -> str:
             ]
         )
     grid = [list(headers), *rows]
-    widths = [max(_width(r[i]) for r in grid) for i in range(len(headers))]
+    widths = [max(display_width(r[i]) for r in grid) for i in range(len(headers))]
     lines = []
     for row in grid:
         cells = [
@@ -211,7 +208,7 @@ def _headed(subject: str, sender: str, recipients: Sequence[str]) -> EmailMessag
     return message
 
 
-def _section(report: RunReport, rejected: int, attached: int, language: str) -> str:
+def _section(report: RunReport, rejected: int, attached: int, language: Language, context: RowContext) -> str:
     words = WORDS[language]
     outcome = OUTCOME_LABELS[report.outcome][0 if language == "ja" else 1]
     head = words["head"].format(
@@ -232,12 +229,13 @@ def _section(report: RunReport, rejected: int, attached: int, language: str) -> 
     errors = report.first_errors()
     if errors:
         parts.append(
-            words["errors"].format(n=len(errors)) + "".join(_error_line(e, words["key"]) for e in errors)
+            words["errors"].format(n=len(errors))
+            + "".join(_error_line(e, words, language, context) for e in errors)
         )
     if not rejected:
         note = words["no_rejected"]
     else:
-        note = words["attached"].format(n=rejected, name=ATTACHMENT_NAME)
+        note = words["attached"].format(n=rejected, name=ATTACHMENT_NAME, book=WORKBOOK_NAME)
         note += words["partial"].format(n=attached) if attached < rejected else words["stop"]
     parts.append(f"{words['quarantine'].format(n=report.quarantine_open)}\n{note}\n{words['replay']}")
     if report.budget:
@@ -252,19 +250,24 @@ def _undelivered_line(item: Undelivered, words: dict[str, str]) -> str:
     return f"\n{line}{words['resent'] if item.resent else words['not_resent']}"
 
 
-def _error_line(error: tuple[str, str, RowOutcome], key_label: str) -> str:
+def _error_line(
+    error: tuple[str, str, RowOutcome], words: Mapping[str, str], language: Language, context: RowContext
+) -> str:
+    """``- target / stream / who [field]: reason (code)``, the target's own words, then the fix.
+
+    Who is the person (email and name) when the refused values are known, else the row's key. Our
+    own rule's English detail stays out of the Japanese section; a target's message is its own."""
     target, stream, outcome = error
+    code = outcome.code or outcome.status.value
+    entry = lookup(code)
     where = f" [{outcome.field}]" if outcome.field else ""
-    rule = outcome.code or outcome.status.value
-    return (
-        f"\n- {target} / {stream} / {key_label} {outcome.key}: {rule}{where} {outcome.message or ''}".rstrip()
-    )
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+    who = person_label(context, target, outcome.payload or {}) or f"{words['key']} {outcome.key}"
+    line = f"\n- {target} / {stream} / {who}{where}: {entry.reason(language)} ({code})"
+    if outcome.message and (entry.theirs or language != "ja"):
+        line += f"\n  {words['said']}: {outcome.message}"
+    return f"{line}\n  {words['fix']}: {entry.fix(language)}"
 
 
 def _pad(text: str, width: int, right: bool) -> str:
-    gap = " " * (width - _width(text))
+    gap = " " * (width - display_width(text))
     return gap + text if right else text + gap

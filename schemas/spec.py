@@ -54,6 +54,7 @@ class Notify(_Model):
     error_email: list[str] = Field(default_factory=list)
     sender: str = "renkei@localhost.localdomain"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    language: Literal["ja", "en", "both"] = "both"  # the failure email and its attachments
 
     @field_validator("error_email", mode="before")
     @classmethod
@@ -199,9 +200,11 @@ class Problem:
     rule: str
     hint: str
     severity: Literal["error", "warning"] = "error"
+    suggestion: str | None = None  # the close match of a mistyped name ("did you mean …")
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.field}: {self.rule}: {self.hint}"
+        guess = f" (did you mean {self.suggestion}?)" if self.suggestion else ""
+        return f"{self.path}: {self.field}: {self.rule}: {self.hint}{guess}"
 
 
 class SpecError(Exception):

@@ -17,6 +17,8 @@ from sqlalchemy.exc import ArgumentError
 from schemas.catalog import (
     CUSTOM_FIELD_TYPES,
     CUSTOM_IDENTIFIER,
+    CUSTOM_PREFIX,
+    DEFAULT_FIELD_NAMES,
     custom_identifier,
     is_custom_name,
     lookup_field,
@@ -39,6 +41,7 @@ from schemas.spec import (
     is_secret_reference,
     read_yaml,
 )
+from schemas.spec_keys import stand_in_settings, strip_unknown_keys, suggest, without_echoes
 from schemas.staging import COMPANY
 
 CUT_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -85,23 +88,32 @@ def validate_spec_file(source: str | Path, env: Mapping[str, str]) -> tuple[Spec
 def validate_spec_data(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[Spec | None, list[Problem]]:
     """Check a parsed spec; the Spec is returned when its shape is usable, with all problems found."""
     data, problems = interpolate(raw, env)
+    data, unknown = strip_unknown_keys(Spec, data)  # reported once, then set aside: the checks go on
+    problems += unknown
     listed = raw.get("targets")
     raw_targets: list[Any] = listed if isinstance(listed, list) else []
+    usable = True
     try:
         spec = Spec.model_validate({**data, "targets": []})
     except ValidationError as exc:
-        return None, problems + list(_shape_problems(exc))
+        problems += _shape_problems(exc)
+        usable = False
+        try:  # a missing or broken setting still lets the fields and targets be checked
+            spec = Spec.model_validate(stand_in_settings(Spec, {**data, "targets": []}, exc))
+        except ValidationError:
+            return None, problems
+    checked: list[tuple[int, Target]] = []
     for index, target_data in enumerate(data.get("targets") or []):
         try:
-            spec.targets.append(Target.model_validate(target_data))
+            checked.append((index, Target.model_validate(target_data)))
         except ValidationError as exc:
             problems += _shape_problems(exc, f"targets[{index}]")
-    if len(spec.targets) != len(raw_targets):
-        return None, problems  # a target we could not read would hide its own rule breaks
+    usable = usable and len(checked) == len(raw_targets)  # a target we could not read is not usable
+    spec.targets = [target for _, target in checked]
     problems += _check_settings(spec, raw)
     problems += _check_fields(spec)
     seen_names: set[str] = set()
-    for index, target in enumerate(spec.targets):
+    for index, target in checked:
         path = f"targets[{index}]"
         if target.name in seen_names:
             problems.append(
@@ -111,7 +123,7 @@ def validate_spec_data(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[Spe
             )
         seen_names.add(target.name)
         problems += _check_target(spec, target, path, raw_targets[index])
-    return spec, problems
+    return (spec if usable else None), without_echoes(problems)
 
 
 def _shape_problems(exc: ValidationError, prefix: str = "") -> Iterator[Problem]:
@@ -220,16 +232,26 @@ def _check_fields(spec: Spec) -> Iterator[Problem]:
         if not CUSTOM_IDENTIFIER.match(ident):
             yield Problem(path, ident, "invalid_identifier", "use half-width letters, digits and _ (識別名)")
         if declared.type not in {t.value for t in CUSTOM_FIELD_TYPES}:
-            allowed = ", ".join(sorted(t.value for t in CUSTOM_FIELD_TYPES))
-            yield Problem(f"{path}.type", ident, "unknown_type", f"use one of: {allowed}")
+            allowed = sorted(t.value for t in CUSTOM_FIELD_TYPES)
+            guess = suggest(declared.type, allowed)
+            yield Problem(
+                f"{path}.type", ident, "unknown_type", f"use one of: {', '.join(allowed)}", suggestion=guess
+            )
     for name, value in spec.fields.items():
         path = f"fields.{name}"
         field = lookup_field(name, custom)
         if field is None:
-            yield _unknown_field(path, name)
+            yield _unknown_field(path, name, custom)
             continue
         if value not in Direction._value2member_map_:
-            yield Problem(path, name, "unknown_type", f"the integration type must be one of: {_DIRECTIONS}")
+            guess = suggest(str(value), Direction._value2member_map_)
+            yield Problem(
+                path,
+                name,
+                "unknown_type",
+                f"the integration type must be one of: {_DIRECTIONS}",
+                suggestion=guess,
+            )
             continue
         direction = Direction(value)
         violation = check_direction(field, direction)
@@ -254,18 +276,24 @@ def _check_fields(spec: Spec) -> Iterator[Problem]:
             )
 
 
-def _unknown_field(path: str, name: str) -> Problem:
-    if is_custom_name(name):
+def _unknown_field(path: str, name: str, custom: Mapping[str, object]) -> Problem:
+    known = [*DEFAULT_FIELD_NAMES, *(f"{CUSTOM_PREFIX}{ident}" for ident in custom)]
+    guess = suggest(name, known)
+    if is_custom_name(name) and guess is None:
         hint = f"declare {custom_identifier(name)} under custom_fields first"
     else:
         hint = "use a default MA field name (see `renkei fields`) or custom:<識別名>"
-    return Problem(path, name, "unknown_field", hint)
+    return Problem(path, name, "unknown_field", hint, suggestion=guess)
 
 
 def _check_target(spec: Spec, target: Target, path: str, raw: object) -> Iterator[Problem]:
     if target.kind not in TARGET_KINDS:
         yield Problem(
-            f"{path}.kind", target.kind, "unknown_target_kind", f"use one of: {', '.join(TARGET_KINDS)}"
+            f"{path}.kind",
+            target.kind,
+            "unknown_target_kind",
+            f"use one of: {', '.join(TARGET_KINDS)}",
+            suggestion=suggest(target.kind, TARGET_KINDS),
         )
         return
     yield from _check_url(f"{path}.url", target.url)
@@ -314,6 +342,7 @@ def _check_match(target: Target, path: str) -> Iterator[Problem]:
             match.ma if match else "match",
             "match_required",
             "match customers on email (or hashcode): match: {ma: email, target: <field>}",
+            suggestion=suggest(match.ma, ("email", "hashcode")) if match else None,
         )
     elif target.kind == "sansan" and match.ma != "email":
         yield Problem(
@@ -338,7 +367,7 @@ def _check_map(spec: Spec, target: Target, path: str) -> Iterator[Problem]:
             )
         field = lookup_field(name, custom)
         if field is None:
-            yield _unknown_field(where, name)
+            yield _unknown_field(where, name, custom)
             continue
         direction = spec.direction(name)
         violation = check_direction(field, direction if direction is not Direction.NG else Direction.READABLE)
@@ -366,7 +395,8 @@ def _check_map(spec: Spec, target: Target, path: str) -> Iterator[Problem]:
 
 def _check_conflict(conflict: str | None, direction: Direction, where: str, name: str) -> Iterator[Problem]:
     if conflict is not None and conflict not in ConflictRule._value2member_map_:
-        yield Problem(where, name, "unknown_conflict_rule", f"use one of: {_CONFLICTS}")
+        guess = suggest(conflict, ConflictRule._value2member_map_)
+        yield Problem(where, name, "unknown_conflict_rule", f"use one of: {_CONFLICTS}", suggestion=guess)
     elif direction is Direction.READABLE_WRITABLE and conflict is None:
         yield Problem(
             where,
@@ -403,7 +433,10 @@ def _check_streams(
     for kind, stream in streams.items():
         where = f"{path}.{what}.{kind}"
         if kind not in kinds:
-            yield Problem(where, kind, f"unknown_{noun}_kind", f"use one of: {', '.join(kinds)}")
+            guess = suggest(kind, kinds)
+            yield Problem(
+                where, kind, f"unknown_{noun}_kind", f"use one of: {', '.join(kinds)}", suggestion=guess
+            )
         elif target.kind == "kintone" and stream.app is None:
             yield Problem(where, kind, "missing_key", f"give the kintone app id that receives this {noun}")
         elif target.kind == "salesforce" and what == "masters" and stream.object is None:

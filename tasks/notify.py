@@ -23,6 +23,7 @@ from schemas.spec import BLOCK_PREFIX, SECRET_KEYS, Spec
 from tasks.clients import resolve_secret, state_store
 from tasks.pause import pause_point
 from tasks.redact import masked_failures, redact, register_secret
+from tasks.rejected_rows import row_context
 
 log = logging.getLogger("renkei.notify")
 _ONE_AT_A_TIME = threading.Lock()  # the flow and a state hook may both ask for the same run's email
@@ -59,7 +60,13 @@ def send_run_notice(spec: Spec, report: RunReport, state: StateStore | None = No
                 )
                 return False
             message = build_notice(
-                report, unreported, sender=spec.notify.sender, recipients=recipients, redact=redact
+                report,
+                unreported,
+                sender=spec.notify.sender,
+                recipients=recipients,
+                redact=redact,
+                language=spec.notify.language,
+                context=row_context(spec, store, unreported),
             )
             own = outbox.record(report.run_id, message, [row.id for row in unreported])
         _deliver(spec, outbox, own)

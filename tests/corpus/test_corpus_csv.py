@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from connectors.csv_files import write_csv
 from connectors.salesforce_bulk import to_csv
-from schemas.csvsafe import FORMULA_STARTS, safe_cell
+from schemas.csvsafe import FORMULA_STARTS, escape_surrogates, safe_cell
 from schemas.notice import build_notice
 from schemas.outcomes import Counts, RowOutcome
 from schemas.report import RunReport, StreamLine
@@ -96,13 +97,18 @@ def test_failure_email_attachment_and_body_survive_formulas_and_lone_surrogates(
         report, bad, sender="renkei@example.co.jp", recipients=["ops@example.co.jp"], redact=str
     )
     parsed = email.message_from_bytes(message.as_bytes())
-    body, attachment = (part for part in parsed.walk() if not part.is_multipart())
+    body, attachment, workbook = (part for part in parsed.walk() if not part.is_multipart())
     assert "\\ud800" in bytes(body.get_payload(decode=True)).decode("utf-8")
     data = bytes(attachment.get_payload(decode=True)).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(data)))
-    assert [r["key"] for r in rows] == [r.key for r in bad]
+    key = "再送用のキー / key (for replay)"
+    assert [r[key] for r in rows] == [r.key for r in bad]
     for row in rows:
         assert not any(_unsafe(cell) for cell in row.values()), row
+    book = openpyxl.load_workbook(io.BytesIO(bytes(workbook.get_payload(decode=True))))
+    cells = [cell for row in book["kintone"].iter_rows() for cell in row]
+    assert [c.value for c in book["kintone"]["N"][1:]] == [escape_surrogates(r.key) for r in bad]
+    assert all(cell.data_type != "f" for cell in cells)  # a formula-looking value is text, never run
 
 
 @pytest.mark.parametrize("value", TEXTS, ids=[c["id"] for c in CELLS if c["value"] in TEXTS])

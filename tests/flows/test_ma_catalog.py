@@ -70,7 +70,7 @@ def test_validate_online_names_the_unique_field_offline_says_it_checked_offline(
     offline = runner.invoke(app, ["validate", str(path)])
     assert offline.exit_code == 0, offline.output
     assert "checked offline" in offline.output
-    online = runner.invoke(app, ["validate", str(path), "--online"])
+    online = runner.invoke(app, ["validate", str(path), "--online"], env={"LANG": "en_US.UTF-8"})
     assert online.exit_code == 2
     line = next(x for x in online.output.splitlines() if "ma_unique_field" in x)
     assert "custom:customer_code" in line and "unique: false" in line and "重複不可" in line
@@ -85,9 +85,13 @@ def test_validate_online_names_cuts_and_options_with_both_values(
         doc["custom_fields"]["first_contact"]["type"] = "text"
         doc["custom_fields"]["budget"] = {"type": "integer"}
 
-    online = runner.invoke(app, ["validate", str(write(env, tmp_path, change)), "--online"])
+    path = write(env, tmp_path, change)
+    online = runner.invoke(app, ["validate", str(path), "--online"], env={"LANG": "en_US.UTF-8"})
     assert online.exit_code == 2
     text = " ".join(online.output.split())
+    japanese = runner.invoke(app, ["validate", str(path), "--online"], env={"LANG": "ja_JP.UTF-8"})
+    ja = " ".join(japanese.output.split())  # Japanese first, the MA's own values kept beside
+    assert "ma_cut_mismatch: MA はこの時刻にカットを作りません" in ja and "spec: 05:00, MA:" in ja
     assert "cuts[0]: 05:00: ma_cut_mismatch: spec: 05:00, MA: generates action histories" in text
     assert "at 02:00, 11:00 only" in text and "cuts[1]: 17:30" in text
     assert "spec: ['未接触', '商談中', '受注'], MA: ['リード', 'MQL', 'SQL', '商談', '受注', '失注']" in text

@@ -17,8 +17,9 @@ from connectors.outbox import Outbox
 from connectors.smtp import SmtpError
 from connectors.state import Rejection, StateStore
 from flows.cli import app
-from schemas.notice import ATTACHMENT_COLUMNS, ATTACHMENT_NAME
+from schemas.notice import ATTACHMENT_NAME
 from schemas.outcomes import Counts, RowOutcome
+from schemas.rejected import column_headers
 from schemas.report import RunReport, StepFailure, StreamLine
 from schemas.spec import Spec
 from tasks.notify import notify_run, send_run_notice, send_test_notice
@@ -106,7 +107,7 @@ def failed_report(run_id: str = "run-A") -> RunReport:
 
 
 def attachment_rows(sink: SmtpSink) -> list[dict[str, str]]:
-    (part,) = list(sink.messages[0].iter_attachments())
+    part, _xlsx = list(sink.messages[0].iter_attachments())
     assert part.get_filename() == ATTACHMENT_NAME
     raw = part.get_payload(decode=True)
     assert isinstance(raw, bytes)
@@ -137,17 +138,19 @@ def test_the_csv_holds_every_row_not_reported_yet_readable_as_utf8_sig(
 ) -> None:
     send_run_notice(make_spec(sink, tls, tmp_path), failed_report(), store)
     rows = attachment_rows(sink)
-    assert tuple(rows[0]) == ATTACHMENT_COLUMNS
-    assert [(r["target"], r["key"], r["code"]) for r in rows] == [
+    assert list(rows[0]) == column_headers("both")
+    target, key, code = "連携先 / target", "再送用のキー / key (for replay)", "コード / code"
+    assert [(r[target], r[key], r[code]) for r in rows] == [
         ("kintone", "taro@example.co.jp", "CB_VA01"),
         ("kintone", "'=cmd|' /C calc'!A0", "bad_key"),
         ("salesforce", "old@example.co.jp", "X"),  # an earlier run's row no message ever named
     ]
-    assert rows[0]["reason"] == "必須です。" and '"姓": "山田"' in rows[0]["payload"]
+    assert rows[0]["連携先のメッセージ / message"] == "必須です。"
+    assert '"姓": "山田"' in rows[0]["送信した値 (JSON) / payload (JSON)"]
     body = sink.messages[0].get_body(("plain",))
     assert body is not None
     text = body.get_content()
-    assert "キー taro@example.co.jp: CB_VA01 [company_name] 必須です。" in text
+    assert "キー taro@example.co.jp [company_name]: kintone が入力値を受け付けませんでした (CB_VA01)" in text
     assert "http://127.0.0.1:4200/runs/flow-run/run-A" in text and text.index("会社") < text.index("Company")
 
 
@@ -162,7 +165,10 @@ def test_no_secret_anywhere_in_the_delivered_message(
     readable = body.get_content() + "".join(str(r) for r in attachment_rows(sink)) + str(message["Subject"])
     for secret in (SMTP_PASSWORD, MA_TOKEN):
         assert secret not in readable and secret.encode() not in raw
-    assert "********" in body.get_content() and "********" in attachment_rows(sink)[1]["payload"]
+    assert (
+        "********" in body.get_content()
+        and "********" in attachment_rows(sink)[1]["送信した値 (JSON) / payload (JSON)"]
+    )
 
 
 def test_no_email_when_nothing_needs_attention(

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from connectors.satori import SatoriClient
-from flows.plan import plan
+from flows.plan import plan, write_plan_workbook
 from flows.replay import replay
 from flows.states import report_of
 from flows.sync import sync_report
@@ -72,6 +73,13 @@ def test_plan_first_issues_no_write_request(
     assert state.watermark("kintone-customers", "outbound") is None  # the plan moved nothing
     assert state.quarantined() == [] and state.link_hashes("kintone-customers", "customers", kintone) == {}
     assert Path(result.summary).read_text(encoding="utf-8").startswith("# Plan for demo")
+    assert write_plan_workbook(result, tmp_path / "plan.xlsx", "ja") == len(changes)
+    sheets = pd.read_excel(tmp_path / "plan.xlsx", sheet_name=None, dtype=str, keep_default_na=False)
+    assert next(iter(sheets)) == "概要" and "kintone-customers" in sheets
+    summary = sheets["概要"].set_index(["連携先", "方向"])
+    assert summary.loc[("kintone-customers", "MA → 連携先"), "新規作成"] == "300"
+    created = sheets["kintone-customers"].query("操作 == '新規作成' and 方向 == 'MA → 連携先'")
+    assert created["キー"].nunique() == 300 and "姓" in set(created["項目"])
 
 
 def test_full_sync_then_a_rerun_that_writes_nothing(
@@ -103,7 +111,8 @@ def test_full_sync_then_a_rerun_that_writes_nothing(
     payload = attachment.get_payload(decode=True)
     assert isinstance(payload, bytes) and payload.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM for Excel
     rows = list(csv.DictReader(io.StringIO(payload.decode("utf-8-sig"))))
-    assert len(rows) == sansan.rejected and {r["target"] for r in rows} == {"sansan-cards"}
+    assert len(rows) == sansan.rejected and {r["連携先 / target"] for r in rows} == {"sansan-cards"}
+    assert all(r["氏名 / name"] for r in rows)  # each card's person, by the spec's map
     raw = mail.as_string()
     assert not [secret for secret in SECRETS if secret in raw]
 

@@ -39,7 +39,8 @@ def attached_keys(message: EmailMessage) -> list[str]:
         return []
     raw = parts[0].get_payload(decode=True)
     assert isinstance(raw, bytes)
-    return [row["key"] for row in csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))]
+    rows = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+    return [row["再送用のキー / key (for replay)"] for row in rows]  # the CSV's bilingual key column
 
 
 def text(message: EmailMessage) -> str:

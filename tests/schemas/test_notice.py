@@ -10,10 +10,12 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from schemas.notice import ATTACHMENT_COLUMNS, ATTACHMENT_NAME, build_notice, notice_subject
+from schemas.notice import ATTACHMENT_NAME, build_notice, notice_subject
 from schemas.outcomes import Counts, RowOutcome
+from schemas.rejected import column_headers
 from schemas.report import RunReport, StepFailure, StreamLine
 
 SENTINEL = "s3ntinel-S3CRET-7f9c"
@@ -86,7 +88,7 @@ def body_of(message: EmailMessage) -> str:
 
 
 def attachment_text(message: EmailMessage) -> str:
-    (part,) = list(message.iter_attachments())
+    part, _xlsx = list(message.iter_attachments())
     assert part.get_filename() == ATTACHMENT_NAME
     assert part.get_content_type() == "text/csv"
     raw = part.get_payload(decode=True)
@@ -135,25 +137,45 @@ def test_body_is_japanese_first_then_english_with_every_section() -> None:
         "変更なし",
         "次回へ",
         "sansan / read_cards: HTTP 503 from Sansan",
-        "キー taro@example.co.jp: CB_VA01 [company_name] 必須です。",
+        "キー taro@example.co.jp [company_name]: kintone が入力値を受け付けませんでした (CB_VA01)\n"
+        "  連携先のメッセージ: 必須です。\n  直し方: 連携先の項目設定を確認し",
+        "キー hanako@example.co.jp: 同じメールアドレスのレコードが連携先に複数あります (duplicate_email)\n"
+        "  直し方: 連携先で重複レコードを 1 件にまとめるか",
         "■ 保留中 (quarantine) の行: 7 件",
         "■ 次のカット: 20261128T1100+0900",
         "http://127.0.0.1:4200/runs/flow-run/abc",
         "kintone: 120/10000",
-        "2 件を rejected_rows.csv",
+        "2 件を rejected_rows.csv（CSV）と rejected_rows.xlsx（Excel）で添付しました",
     ):
         assert text in ja, text
     for text in (
         "Company: acme",
         "Outcome: failed",
         "in  loaded  skipped  rejected  deferred",
-        "key hanako@example.co.jp: duplicate_email 2 records share it",
+        "key hanako@example.co.jp: several target records share this email address (duplicate_email)\n"
+        "  message: 2 records share it\n  what to do: merge the duplicate records",
         "Rows in the quarantine: 7",
         "Next cut: 20261128T1100+0900",
         "Prefect run: http://127.0.0.1:4200/runs/flow-run/abc",
     ):
         assert text in en, text
     assert body.index("会社") < body.index("Company")
+
+
+def test_notify_language_ja_gives_a_japanese_only_message() -> None:
+    message = build(language="ja")
+    body = body_of(message)
+    assert "-" * 60 not in body and "会社: acme" in body and "Company" not in body
+    assert "2 records share it" not in body  # our own rule's English detail stays out
+    assert "必須です。" in body  # kintone's own words stay
+    assert "一部の行がエラー" in message["Subject"] and "completed" not in message["Subject"]
+
+
+def test_notify_language_en_gives_an_english_only_message() -> None:
+    message = build(language="en")
+    body = body_of(message)
+    assert "Company: acme" in body and "会社" not in body
+    assert "completed with rejected rows" in message["Subject"] and "一部" not in message["Subject"]
 
 
 def test_counts_table_rows_and_total_line() -> None:
@@ -166,19 +188,25 @@ def test_counts_table_rows_and_total_line() -> None:
     ]
 
 
-def test_attachment_is_utf8_bom_csv_with_the_agreed_columns() -> None:
+def test_attachment_is_utf8_bom_csv_with_bilingual_headers_and_the_payload_last() -> None:
     rows = attachment_rows(build())
-    assert tuple(rows[0].keys()) == ATTACHMENT_COLUMNS
-    assert rows[0]["target"] == "kintone" and rows[0]["key"] == "taro@example.co.jp"
-    assert rows[0]["reason"] == "必須です。" and rows[0]["field"] == "company_name"
-    assert json.loads(rows[0]["payload"]) == {"姓": "山田"}
+    assert list(rows[0].keys()) == column_headers("both")
+    assert "メールアドレス / email" in rows[0] and list(rows[0])[-1] == "送信した値 (JSON) / payload (JSON)"
+    first = rows[0]
+    assert (
+        first["連携先 / target"] == "kintone"
+        and first["再送用のキー / key (for replay)"] == "taro@example.co.jp"
+    )
+    assert first["理由 / reason"].startswith("kintone が入力値を受け付けませんでした / kintone refused")
+    assert first["連携先のメッセージ / message"] == "必須です。" and first["項目 / field"] == "company_name"
+    assert json.loads(first["送信した値 (JSON) / payload (JSON)"]) == {"姓": "山田"}
 
 
 def test_attachment_cells_cannot_run_as_formulas() -> None:
     second = attachment_rows(build())[1]
-    assert second["key"] == '\'=HYPERLINK("http://x")'
-    assert second["reason"] == "'+SUM(A1)"
-    assert second["field"] == "'-f"
+    assert second["再送用のキー / key (for replay)"] == '\'=HYPERLINK("http://x")'
+    assert second["連携先のメッセージ / message"] == "'+SUM(A1)"
+    assert second["項目 / field"] == "'-f"
 
 
 def test_no_attachment_without_rejected_rows_and_the_body_says_so() -> None:
@@ -214,4 +242,9 @@ def test_a_secret_anywhere_in_the_report_or_rows_never_reaches_the_message() -> 
     assert isinstance(parsed, EmailMessage)
     decoded = body_of(parsed) + attachment_text(parsed)
     assert SENTINEL not in decoded and SENTINEL.encode() not in raw
-    assert "********" in body_of(parsed) and "********" in attachment_rows(parsed)[0]["payload"]
+    payload = attachment_rows(parsed)[0]["送信した値 (JSON) / payload (JSON)"]
+    assert "********" in body_of(parsed) and "********" in payload
+    xlsx = list(parsed.iter_attachments())[1].get_payload(decode=True)
+    assert isinstance(xlsx, bytes) and SENTINEL.encode() not in xlsx  # zip-compressed: read it back too
+    sheets = pd.read_excel(io.BytesIO(xlsx), sheet_name=None, dtype=str)
+    assert all(SENTINEL not in frame.to_csv() for frame in sheets.values())

@@ -1,0 +1,100 @@
+"""The failure email's attachments from a real state DB: the quarantine, the links and the spec's map."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from connectors.state import Rejection, StateStore
+from schemas.notice import ATTACHMENT_NAME, WORKBOOK_NAME, build_notice
+from schemas.outcomes import Counts, RowOutcome
+from schemas.report import RunReport, StreamLine
+from schemas.validate import load_spec
+from tasks.rejected_rows import row_context
+
+DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def test_a_japanese_spec_gets_a_japanese_email_and_workbook_naming_the_person(tmp_path: Path) -> None:
+    raw = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    raw["notify"]["language"] = "ja"
+    raw["storage"] = {"staging": str(tmp_path / "staging"), "state": f"sqlite:///{tmp_path / 'state.db'}"}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    spec = load_spec(path, {})
+    store = StateStore(spec.storage.state, spec.company)
+    sent = {
+        "メールアドレス": "sato@example.co.jp",
+        "姓": "佐藤",
+        "名": "花子",
+        "会社名": "佐藤物産",
+        "商談ステージ": "検討中",
+    }
+    store.save_links("kintone-customers", "customers", [("sato@example.co.jp", "42", "h")])
+    store.quarantine_rows(
+        "run-J",
+        "kintone-customers",
+        "customers",
+        [
+            Rejection(
+                "sato@example.co.jp", sent, "CB_VA01", "「検討中」は選択肢にありません。", "商談ステージ"
+            )
+        ],
+    )
+    store.quarantine_rows(
+        "run-J",
+        "sansan-cards",
+        "inbound",
+        [Rejection("p-7", {"last_name": "山田"}, "email_missing", "no email address", "email")],
+    )
+    rows = store.quarantined()
+    refused = RowOutcome.rejected("p-7", "email_missing", "no email address", "email")
+    line = StreamLine(
+        "sansan-cards", "inbound", Counts(1, 0, 0, 1, 0), (refused.showing({"lastName": "山田"}),)
+    )
+    report = RunReport(company="demo", run_id="run-J", flow="sync", lines=[line], quarantine_open=2)
+    message = build_notice(
+        report,
+        rows,
+        sender=spec.notify.sender,
+        recipients=spec.notify.error_email,
+        redact=str,
+        language=spec.notify.language,
+        context=row_context(spec, store, rows),
+    )
+    body = message.get_body(("plain",))
+    assert body is not None and "会社: demo" in body.get_content() and "Company" not in body.get_content()
+    # the first errors name the person (the card's name, by the spec's map), not a hex key
+    assert (
+        "- sansan-cards / inbound / 山田 [email]: メールアドレスがありません (email_missing)"
+        in body.get_content()
+    )
+    csv_part, xlsx_part = list(message.iter_attachments())
+    assert (csv_part.get_filename(), xlsx_part.get_filename()) == (ATTACHMENT_NAME, WORKBOOK_NAME)
+    data = xlsx_part.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, dtype=str, keep_default_na=False)
+    assert list(sheets) == ["概要", "kintone-customers", "sansan-cards"]
+    kintone = sheets["kintone-customers"].iloc[0]
+    assert (kintone["メールアドレス"], kintone["氏名"], kintone["会社名"]) == (
+        "sato@example.co.jp",
+        "佐藤 花子",
+        "佐藤物産",
+    )
+    assert kintone["連携先のレコードID"] == "42" and kintone["レコードのリンク"].endswith(
+        "/k/1/show#record=42"
+    )
+    assert (kintone["項目"], kintone["拒否された値"]) == ("商談ステージ", "検討中")
+    sansan = sheets["sansan-cards"].iloc[0]
+    assert sansan["氏名"] == "山田" and sansan["連携先のレコードID"] == "p-7"
+    assert sansan["理由"] == "メールアドレスがありません" and sansan["連携先のメッセージ"] == ""
+    for frame in sheets.values():
+        assert all(JAPANESE.search(str(header)) for header in frame.columns)
+    csv_text = csv_part.get_payload(decode=True).decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("連携先,データ,メールアドレス,氏名,会社名")
+    assert "no email address" not in csv_text  # our own English detail stays out of a Japanese file
