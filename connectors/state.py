@@ -517,6 +517,15 @@ class StateStore:
         every loser's insert fails on the key and it reads the winner again, so exactly one holds it.
         """
         token = uuid.uuid4().hex
+        beat = _Heartbeat(self, run_id, token, lease)
+        _HEARTBEATS[token] = beat  # before the insert commits: a racing run of this process sees it held
+        try:
+            return self._take_lock(run_id, token, lease, beat)
+        finally:
+            if not beat.is_alive():
+                _HEARTBEATS.pop(token, None)
+
+    def _take_lock(self, run_id: str, token: str, lease: timedelta, beat: _Heartbeat) -> str | None:
         for _ in range(5):
             now = _now()
             try:
@@ -560,7 +569,6 @@ class StateStore:
                             **_holder(),
                         )
                     )
-                beat = _HEARTBEATS[token] = _Heartbeat(self, run_id, token, lease)
                 beat.start()
                 return None
             except sa.exc.IntegrityError:
