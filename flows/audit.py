@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 
 from flows.extract import artifact_key
 from flows.names import timed
+from schemas.audit import AuditReport
 from schemas.validate import load_spec
-from tasks.audit import AuditReport, audit_target
+from tasks.audit import audit_target
 from tasks.ma_catalog import run_spec
+
+FIRST_SHOWN = 50
 
 
 def audit_markdown(reports: list[AuditReport]) -> str:
@@ -43,3 +49,36 @@ def audit(spec_path: str, target: str | None = None) -> list[AuditReport]:
         description="Audit",
     )
     return reports
+
+
+def render_report(report: AuditReport) -> RenderableType:
+    """A readable report: a summary line, then one table per kind of finding (the first 50 rows each)."""
+    status = "[green]clean[/green]" if report.clean else "[red]problems found[/red]"
+    parts: list[RenderableType] = [
+        Text.from_markup(
+            f"[bold]{report.target}[/bold] ({report.kind}): {report.scanned} records scanned — {status}"
+        )
+    ]
+    if report.duplicates:
+        table = Table("email", "records", title=f"{len(report.duplicates)} email(s) held by several records")
+        for dup in report.duplicates[:FIRST_SHOWN]:
+            table.add_row(dup.email, ", ".join(dup.record_ids))
+        parts.append(table)
+    if report.bad_emails:
+        table = Table(
+            "record", "value", "rule", "why", title=f"{len(report.bad_emails)} badly formed email(s)"
+        )
+        for bad in report.bad_emails[:FIRST_SHOWN]:
+            table.add_row(bad.record_id, repr(bad.raw), bad.rule, bad.message)
+        parts.append(table)
+    if report.drift:
+        table = Table(
+            "field", "MA field", "rule", "what to do", title=f"{len(report.drift)} schema drift problem(s)"
+        )
+        for drift in report.drift:
+            table.add_row(drift.target_field, drift.ma_field, drift.rule, drift.message)
+        parts.append(table)
+    hidden = max(0, len(report.duplicates) - FIRST_SHOWN) + max(0, len(report.bad_emails) - FIRST_SHOWN)
+    if hidden:
+        parts.append(Text(f"… and {hidden} more not shown"))
+    return Group(*parts)

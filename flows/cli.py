@@ -496,7 +496,8 @@ def audit(
     Example: renkei audit examples/kintone.yaml
     """
     from connectors.http import HttpError
-    from tasks.audit import audit_target, render_report
+    from flows.audit import render_report
+    from tasks.audit import audit_target
     from tasks.ma_catalog import online_spec
 
     parsed = load_or_exit(spec, [target] if target else ())

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from rich.console import Console
@@ -13,29 +11,15 @@ from rich.table import Column, Table
 from connectors.smtp import SmtpError
 from connectors.state import StateStore
 from flows.extract import artifact_key
-from schemas import clock
 from schemas.report import RunReport, StepFailure
+from schemas.schedule import next_cut
 from schemas.spec import Spec
-from schemas.staging import format_cut
 from schemas.validate import load_spec
 from tasks.clients import state_store
 from tasks.notify import send_run_notice
 from tasks.redact import redact
 
 log = logging.getLogger("renkei.report")
-
-
-def next_cut(spec: Spec, now: datetime | None = None) -> str:
-    """The next scheduled cut after ``now`` in the spec's timezone."""
-    zone = ZoneInfo(spec.timezone)
-    moment = (now or clock.now()).astimezone(zone)
-    for days in range(3):
-        day = moment.date() + timedelta(days=days)
-        for at in sorted(time.fromisoformat(c) for c in spec.cuts):
-            candidate = datetime.combine(day, at, zone)
-            if candidate > moment:
-                return format_cut(candidate)
-    raise ValueError("the spec has no cut times")
 
 
 STAGED_ONLY = (

@@ -11,9 +11,10 @@ from prefect.client.schemas.objects import FlowRun, State
 from flows.extract import stage_due_cuts
 from flows.lock import RunLocked, run_lock
 from flows.names import timed
-from flows.report import finish_report, next_cut
+from flows.report import finish_report
 from flows.states import final_state, refused_state, report_of, run_url
 from schemas.report import RunReport, StepFailure, StreamLine
+from schemas.schedule import next_cut
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import state_store

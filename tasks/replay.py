@@ -17,10 +17,10 @@ from schemas.mapping import field_map
 from schemas.outcomes import Counts, RowOutcome
 from schemas.spec import Spec, Target
 from schemas.staging import customer_row
+from schemas.writeback import latest_by_id
 from tasks.extract import readable_fields
 from tasks.load import CustomerTarget, StreamReport, complete, load_customers, record_outcomes
 from tasks.sync_target import write_back_records
-from tasks.writeback import latest_by_id
 
 
 @dataclass

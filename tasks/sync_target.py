@@ -28,6 +28,7 @@ from schemas.staging import (
     cut_path,
     master_file,
 )
+from schemas.writeback import latest_by_id, newest_modification
 from tasks.extract import readable_fields
 from tasks.load import (
     FIRST_ERRORS,
@@ -39,7 +40,7 @@ from tasks.load import (
 )
 from tasks.pause import pause_point
 from tasks.resync import pending_resync, remember_mapping, resync_fields
-from tasks.writeback import MaCustomers, latest_by_id, newest_modification, write_back
+from tasks.writeback import MaCustomers, write_back
 
 OUTBOUND = "outbound"
 INBOUND = "inbound"

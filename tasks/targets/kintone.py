@@ -21,11 +21,11 @@ from connectors.kintone import MAX_GET, KintoneClient
 from connectors.kintone_model import BudgetExhausted, budget_day, escape_query_value
 from connectors.state import StateStore
 from schemas.actions import action_fields, master_fields
+from schemas.audit import AuditReport, SchemaDrift, action_drift, email_findings, kintone_drift
 from schemas.kintone_values import FieldInfo, KintoneValueError, kintone_record
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
 from schemas.spec import SECRET_KEYS, Spec, Target
-from tasks.audit import AuditReport, SchemaDrift, action_drift, email_findings, kintone_drift
 from tasks.clients import resolve_secret, state_store
 from tasks.load import Record
 from tasks.targets.kintone_emails import EmailHolders, target_record

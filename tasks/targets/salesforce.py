@@ -18,13 +18,13 @@ from connectors.http import HttpPolicy
 from connectors.salesforce import DEFAULT_BULK_THRESHOLD, ApiLimitReached, SalesforceClient
 from connectors.salesforce_budget import ApiBudget
 from schemas.actions import action_fields, master_fields
+from schemas.audit import AuditReport, email_findings, salesforce_drift
 from schemas.coerce import CoercionError
 from schemas.email import email_key
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
 from schemas.salesforce_values import FieldInfo, required_defaults, salesforce_record
 from schemas.spec import Spec, Target
-from tasks.audit import AuditReport, email_findings, salesforce_drift
 from tasks.clients import resolve_secret
 from tasks.load import Record
 

@@ -30,13 +30,13 @@ from typing import Any
 
 from connectors.sansan import BizCard, SansanClient
 from schemas import clock
+from schemas.audit import AuditReport, email_findings
 from schemas.cards import CARD_PREFIX, SelectedCard, newest_per_person, person_key, select_cards
 from schemas.catalog import FieldType, lookup_field
 from schemas.email import normalise_email
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
 from schemas.spec import Spec, Target
-from tasks.audit import AuditReport, email_findings
 from tasks.clients import resolve_secret, state_store
 from tasks.load import Record
 

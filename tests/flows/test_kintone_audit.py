@@ -16,8 +16,9 @@ from flows.cli import app as cli
 from sandbox.common import BackgroundServer
 from sandbox.kintone.app import create_app
 from sandbox.kintone.demo_apps import DemoApps, build_demo_apps
+from schemas.audit import DuplicateEmail
 from schemas.validate import load_spec
-from tasks.audit import DuplicateEmail, audit_target
+from tasks.audit import audit_target
 from tests.flows.conftest import write_spec
 from tests.flows.test_kintone_sync import ADMIN, PASSWORD, change_form
 
