@@ -8,8 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from flows.extract import artifact_key
-from flows.names import timed
+from flows.names import artifact_key, timed
 from schemas.audit import AuditReport
 from schemas.validate import load_spec
 from tasks.audit import audit_target

@@ -14,8 +14,9 @@ from prefect.runtime import flow_run
 
 from connectors.satori import Cut
 from flows.lock import RunLocked, run_lock
-from flows.names import backfill_name, timed
+from flows.names import artifact_key, backfill_name, timed
 from flows.progress import step
+from flows.report import finish_report, step_failure, stream_lines
 from flows.states import final_state, refused_state, run_url
 from schemas.clock import now
 from schemas.report import RunReport
@@ -24,12 +25,6 @@ from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
 from tasks.extract import StagedCut, commit_staging_watermark, cuts_between, find_due_cuts, stage_cut
 from tasks.steps import load_target
-
-
-def artifact_key(company: str, what: str) -> str:
-    """Prefect artifact keys take lower-case letters, digits and dashes only."""
-    safe = "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in company.lower()).strip("-")
-    return f"{safe or 'company'}-{what}"
 
 
 def stage_cuts(spec: Spec, cuts: list[Cut], run_id: str) -> list[StagedCut]:
@@ -125,9 +120,6 @@ def backfill(
 
 
 def _backfill(spec: Spec, window: tuple[datetime, datetime], targets: list[str], run_id: str) -> RunReport:
-    from flows.report import finish_report
-    from flows.sync import step_failure, stream_lines
-
     state = state_store(spec)
     state.start_run("backfill", None, run_id)
     report = RunReport(spec.company, run_id, "backfill", run_url=run_url(), staged_only=not targets)

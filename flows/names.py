@@ -58,3 +58,9 @@ def _as_date(value: object, default: date) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10]) if value else default
+
+
+def artifact_key(company: str, what: str) -> str:
+    """Prefect artifact keys take lower-case letters, digits and dashes only."""
+    safe = "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in company.lower()).strip("-")
+    return f"{safe or 'company'}-{what}"

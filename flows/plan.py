@@ -11,8 +11,8 @@ import pyarrow as pa
 from prefect import flow, runtime
 from prefect.artifacts import create_markdown_artifact
 
-from flows.extract import artifact_key, stage_due_cuts
-from flows.names import timed
+from flows.extract import stage_due_cuts
+from flows.names import artifact_key, timed
 from schemas import clock
 from schemas.mapping import field_map
 from schemas.messages import Language

@@ -10,12 +10,13 @@ from rich.table import Column, Table
 
 from connectors.smtp import SmtpError
 from connectors.state import StateStore
-from flows.extract import artifact_key
-from schemas.report import RunReport, StepFailure
+from flows.names import artifact_key
+from schemas.report import RunReport, StepFailure, StreamLine
 from schemas.schedule import next_cut
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import state_store
+from tasks.load import StreamReport
 from tasks.notify import send_run_notice
 from tasks.redact import redact
 
@@ -35,6 +36,14 @@ COUNT_COLUMNS = {  # the counts artifact's columns: Japanese first, English besi
     "rejected": "エラー rejected",
     "deferred": "次回へ deferred",
 }
+
+
+def stream_lines(reports: list[StreamReport]) -> list[StreamLine]:
+    return [StreamLine(r.target, r.stream, r.counts, tuple(r.errors)) for r in reports]
+
+
+def step_failure(target: str, step: str, exc: BaseException) -> StepFailure:
+    return StepFailure(target, step, redact(f"{type(exc).__name__}: {exc}"))
 
 
 def _cell(text: object) -> str:

@@ -11,25 +11,16 @@ from prefect.client.schemas.objects import FlowRun, State
 from flows.extract import stage_due_cuts
 from flows.lock import RunLocked, run_lock
 from flows.names import timed
-from flows.report import finish_report
+from flows.report import finish_report, step_failure, stream_lines
 from flows.states import final_state, refused_state, report_of, run_url
-from schemas.report import RunReport, StepFailure, StreamLine
+from schemas.report import RunReport, StepFailure
 from schemas.schedule import next_cut
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import state_store
 from tasks.load import StreamReport
 from tasks.ma_catalog import online_spec, run_spec
-from tasks.redact import redact
 from tasks.steps import load_target, write_back_target
-
-
-def stream_lines(reports: list[StreamReport]) -> list[StreamLine]:
-    return [StreamLine(r.target, r.stream, r.counts, tuple(r.errors)) for r in reports]
-
-
-def step_failure(target: str, step: str, exc: BaseException) -> StepFailure:
-    return StepFailure(target, step, redact(f"{type(exc).__name__}: {exc}"))
 
 
 @flow(name="sync-target", flow_run_name="load {target_name}", log_prints=True)

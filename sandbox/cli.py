@@ -7,10 +7,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from sandbox.common import FaultConfig, Latency
 from sandbox.kintone import CONCURRENCY_LIMIT
 
 sandbox_app = typer.Typer(
@@ -30,6 +30,23 @@ JitterOpt = typer.Option(0.0, "--jitter", min=0, help="Up to this many milliseco
 PerRecordOpt = typer.Option(
     0.0, "--per-record-ms", min=0, help="Milliseconds of service time per record a request writes."
 )
+
+
+def _conditions(
+    faults: float,
+    fault_seed: int,
+    fault_kinds: str | None,
+    latency: float,
+    jitter: float,
+    per_record_ms: float,
+) -> dict[str, Any]:
+    """The injected faults and latency of a stand-in (the servers are imported only when one starts)."""
+    from sandbox.common import FaultConfig, Latency
+
+    return {
+        "faults": FaultConfig.from_options(faults, fault_seed, fault_kinds),
+        "latency": Latency(latency, jitter, per_record_ms),
+    }
 
 
 @sandbox_app.command("satori")
@@ -56,8 +73,7 @@ def satori(
         data=data,
         token=token,
         company=company,
-        faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
-        latency=Latency(latency, jitter, per_record_ms),
+        **_conditions(faults, fault_seed, fault_kinds, latency, jitter, per_record_ms),
     )
 
 
@@ -91,8 +107,7 @@ def kintone(
         data=data,
         user=user,
         password=password,
-        faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
-        latency=Latency(latency, jitter, per_record_ms),
+        **_conditions(faults, fault_seed, fault_kinds, latency, jitter, per_record_ms),
         concurrency_limit=concurrency_limit,
     )
 
@@ -127,8 +142,7 @@ def salesforce(
         client_id=client_id,
         client_secret=client_secret,
         daily_limit=daily_limit,
-        faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
-        latency=Latency(latency, jitter, per_record_ms),
+        **_conditions(faults, fault_seed, fault_kinds, latency, jitter, per_record_ms),
     )
 
 
@@ -154,8 +168,7 @@ def sansan(
         port=port,
         data=data,
         api_key=api_key,
-        faults=FaultConfig.from_options(faults, fault_seed, fault_kinds),
-        latency=Latency(latency, jitter, per_record_ms),
+        **_conditions(faults, fault_seed, fault_kinds, latency, jitter, per_record_ms),
     )
 
 
@@ -187,7 +200,7 @@ def all_stand_ins(
     shared = ["--faults", str(faults), "--fault-seed", str(fault_seed)]
     shared += ["--fault-kinds", fault_kinds] if fault_kinds else []
     shared += ["--latency", str(latency), "--jitter", str(jitter), "--per-record-ms", str(per_record_ms)]
-    command = [sys.executable, "-m", "flows.cli", "sandbox"]
+    command = [sys.executable, "-m", "deployments.cli", "sandbox"]
     children = [
         subprocess.Popen([*command, name, "--port", str(port + i), "--data", str(data / name), *shared])
         for i, name in enumerate(STAND_INS)

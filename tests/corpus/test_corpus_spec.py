@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.cli import app
+from deployments.cli import app
 from schemas.validate import validate_spec_file
 from tests.corpus.corpus_cases import params
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from flows.cli import app as cli
+from deployments.cli import app as cli
 from tasks.audit import audit_target
 from tests.flows import test_salesforce_sync as sf_base
 from tests.flows import test_sansan_import as sansan_base

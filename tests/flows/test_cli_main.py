@@ -10,7 +10,7 @@ import pytest
 from prefect.client.schemas.objects import State
 
 import flows.deployed
-from flows.cli import main
+from deployments.cli import main
 from flows.lock import RunLocked
 from flows.states import refused_state
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 from typer.testing import CliRunner
 
 from connectors.staging import StagingArea, manifest_document
-from flows.cli import app
+from deployments.cli import app
 from schemas.spec import ACTION_KINDS, MASTER_KINDS
 from schemas.staging import ACTION_SCHEMA, CUSTOMERS_FILE, MASTER_SCHEMA, action_file, master_file
 from tests.flows.conftest import write_spec

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from connectors.http import HttpPolicy
 from connectors.kintone import KintoneClient
-from flows.cli import app as cli
+from deployments.cli import app as cli
 from sandbox.common import BackgroundServer
 from sandbox.kintone.app import create_app
 from sandbox.kintone.demo_apps import DemoApps, build_demo_apps

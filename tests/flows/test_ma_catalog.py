@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from connectors.kintone import KintoneClient
 from connectors.kintone_model import record_values
 from connectors.satori import SatoriClient
-from flows.cli import app
+from deployments.cli import app
 from flows.plan import plan
 from flows.sync import sync_report
 from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, DemoEnvironment, DemoPorts, DemoSizes

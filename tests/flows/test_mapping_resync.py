@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from connectors.kintone_model import budget_day
-from flows.cli import app
+from deployments.cli import app
 from flows.plan import plan
 from schemas import clock
 from schemas.mapping import field_map

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from connectors.outbox import Outbox
 from connectors.smtp import SmtpError
 from connectors.state import Rejection, StateStore
-from flows.cli import app
+from deployments.cli import app
 from schemas.notice import ATTACHMENT_NAME
 from schemas.outcomes import Counts, RowOutcome
 from schemas.rejected import column_headers

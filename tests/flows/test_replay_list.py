@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from connectors.state import Rejection, StateStore
-from flows.cli import app
+from deployments.cli import app
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 runner = CliRunner()

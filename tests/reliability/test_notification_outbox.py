@@ -20,7 +20,7 @@ import httpx
 from typer.testing import CliRunner
 
 from connectors.outbox import Outbox
-from flows.cli import app
+from deployments.cli import app
 from flows.sync import sync_report
 from sandbox.demo_env import DemoEnvironment
 from schemas.validate import load_spec

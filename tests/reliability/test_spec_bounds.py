@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 import schemas.validate
-from flows.cli import app
+from deployments.cli import app
 from flows.sync import sync
 from sandbox.demo_env import DemoEnvironment
 from schemas.spec import MAX_SPEC_BYTES, MAX_SPEC_DEPTH

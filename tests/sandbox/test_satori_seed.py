@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from connectors.satori import SatoriClient
-from flows.cli import app as cli
+from deployments.cli import app as cli
 from sandbox.common import BackgroundServer
 from sandbox.satori import db
 from sandbox.satori.app import create_app

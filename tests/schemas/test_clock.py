@@ -56,7 +56,7 @@ def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, name:
 
 
 def test_the_cli_refuses_a_bad_clock_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows import cli
+    from deployments import cli
 
     monkeypatch.setenv(clock.NOW_ENV, "yesterday")
     monkeypatch.setattr("sys.argv", ["renkei", "fields"])

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.cli import app
+from deployments.cli import app
 from schemas.spec import Problem
 from schemas.validate import validate_spec_data, validate_spec_file
 

@@ -303,14 +303,18 @@ def demo(
 
     Example: renkei demo --serve
     """
+    from deployments.demo import run_demo
     from deployments.server import ServerError
-    from flows.demo import run_demo
+    from sandbox.demo_env import PortsBusy
 
     try:
         code = run_demo(console, ui_port if serve else None)
     except ServerError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(1) from exc
+    except PortsBusy as exc:
+        err_console.print(f"[yellow]{escape(str(exc))}[/yellow]", highlight=False)
+        raise typer.Exit(LOCKED_EXIT) from exc
     raise typer.Exit(code)
 
 
@@ -528,7 +532,6 @@ def audit(
 def main() -> None:
     """The console script: a run refused by another writing run is a clear message, not a traceback."""
     from flows.lock import RunLocked
-    from sandbox.demo_env import PortsBusy
 
     try:
         clock.now()  # a mistyped RENKEI_NOW stops here in one line, not in every stand-in request
@@ -537,7 +540,7 @@ def main() -> None:
         raise SystemExit(2) from exc
     try:
         app()
-    except (RunLocked, PortsBusy) as exc:
+    except RunLocked as exc:
         err_console.print(f"[yellow]{escape(str(exc))}[/yellow]", highlight=False)
         raise SystemExit(LOCKED_EXIT) from exc
     except RuntimeError as exc:  # Prefect's temporary server did not start, even after 180 s
@@ -552,5 +555,5 @@ def main() -> None:
         raise SystemExit(1) from exc
 
 
-if __name__ == "__main__":  # `python -m flows.cli` (how `renkei sandbox all` starts each stand-in)
+if __name__ == "__main__":  # `python -m deployments.cli` (how `renkei sandbox all` starts each stand-in)
     main()
