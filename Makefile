@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: demo test lint typecheck pytest bench clean soak
+.PHONY: demo test check lint typecheck pytest bench clean soak
 
 # the browser test drives Debian's chromium (with Japanese fonts); installed here when missing
 CHROMIUM := /usr/bin/chromium
@@ -39,6 +39,10 @@ pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# the inner loop (under a minute): lint, types, the pure domain, the connectors and the import layers
+check: lint typecheck
+	$(BIN)/pytest -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

@@ -325,6 +325,7 @@ class BackgroundServer:
     def __init__(self, app: FastAPI, port: int | None = None, **kwargs: Any):
         self.app = app
         self.port = port or free_port()
+        kwargs.setdefault("timeout_graceful_shutdown", 2)  # a client's idle keep-alive never holds a stop
         self._server = uvicorn.Server(_config(app, self.port, **kwargs))
         self._thread = threading.Thread(target=self._server.run, name=f"sandbox:{self.port}", daemon=True)
 

@@ -116,6 +116,7 @@ def test_client_cards_feed_the_selection_rules(client: SansanClient) -> None:
     assert len(emails) == len(set(emails)) and all(e == e.strip().lower() for e in emails)
 
 
+@pytest.mark.slow  # waits out a real Retry-After
 def test_a_client_faster_than_the_limit_is_slowed_by_retry_after(server: BackgroundServer) -> None:
     with SansanClient(server.url, KEY, rate_per_second=200, policy=FAST) as eager:
         cards = [c for _ in range(2) for c in read_all(eager, entry_status="all", page_size=25)]
@@ -142,6 +143,7 @@ def test_token_bucket_spaces_requests_and_pauses_on_request() -> None:
     assert slept == [w for w in [*waits, 1.0] if w]
 
 
+@pytest.mark.slow  # ten thousand cards through injected 429s
 def test_ten_thousand_cards_under_the_limit_with_injected_429s(tmp_path: Path) -> None:
     seed(tmp_path, cards=10_000, seed=11)
     app = create_app(tmp_path, KEY)

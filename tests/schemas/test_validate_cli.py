@@ -43,6 +43,7 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     assert "invalid_yaml" in result.output and "line" in result.output
 
 
+@pytest.mark.slow  # runs the installed console script in its own process
 def test_console_script_is_installed() -> None:
     renkei = Path(sys.executable).with_name("renkei")
     completed = subprocess.run(
