@@ -407,7 +407,7 @@ def resync(
 
     parsed = load_or_exit(spec)
     chosen = next((t for t in parsed.targets if t.name == target), None)
-    if chosen is None or chosen.kind == "sansan":
+    if chosen is None or not chosen.is_destination:
         err_console.print(f"{spec}: no target named {target!r} that renkei writes to", markup=False)
         raise typer.Exit(2)
     outbound = {link.ma for link in field_map(parsed, chosen).outbound}

@@ -19,6 +19,7 @@ from schemas.messages import Language
 from schemas.validate import load_spec
 from schemas.workbook import plan_xlsx
 from tasks.clients import ma_client, staging_area, state_store
+from tasks.load import TwoWay, as_source
 from tasks.ma_catalog import run_spec
 from tasks.plan import PlanBook, PlannedChange, PlannedMA, PlannedTarget, ReadOnlyState
 from tasks.resync import pending_resync
@@ -100,7 +101,7 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
     book = PlanBook()
     state = ReadOnlyState(state_store(spec), book)
     staging = staging_area(spec)
-    chosen = [t for t in spec.targets if (not targets or t.name in targets) and t.kind != "sansan"]
+    chosen = [t for t in spec.targets if (not targets or t.name in targets) and t.is_destination]
     resyncs = [
         pending.describe()
         for t in chosen
@@ -111,12 +112,12 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
         real = adapter_for(spec, target)
         try:
             with ma_client(spec) as ma:
-                if target.kind != "sansan":
+                if isinstance(real, TwoWay):
                     planned = PlannedTarget(real, field_map(spec, target).key_target, book)
                     sync_outbound(spec, target, planned, ma, staging, state, run_id)
                 if any(spec.direction(f).writes for f in target.map):
                     dry_ma = PlannedMA(ma, target.name, book)
-                    sync_inbound(spec, target, real, dry_ma, state, run_id)
+                    sync_inbound(spec, target, as_source(real), dry_ma, state, run_id)
         finally:
             real.close()
     stamp = clock.now().astimezone(ZoneInfo(spec.timezone)).strftime("%Y%m%dT%H%M%S%z")

@@ -12,7 +12,7 @@ from tasks.clients import ma_client, state_store
 from tasks.load import StreamReport
 from tasks.ma_catalog import run_spec
 from tasks.resync import pending_resync, remember_mapping, resync_fields
-from tasks.targets import adapter_for
+from tasks.targets import destination_for
 
 
 @flow(name="resync", log_prints=True)
@@ -33,7 +33,7 @@ def resync(spec_path: str, target: str, fields: list[str] | None = None) -> Stre
         return None
     run_id = str(runtime.flow_run.get_id() or f"resync-{clock.now().strftime('%Y%m%dT%H%M%S%f')}")
     with run_lock(state, "resync", run_id):
-        adapter = adapter_for(spec, chosen)
+        adapter = destination_for(spec, chosen)
         try:
             with ma_client(spec) as ma:
                 report = resync_fields(adapter, fmap, pending.fields, ma, state, run_id)

@@ -94,7 +94,7 @@ def _sync(spec: Spec, spec_path: str, targets: list[str] | None, run_id: str) ->
         report.cuts = [c.cut for c in stage_due_cuts(spec, run_id)]
     except Exception as exc:  # staging failed: the targets still get what was staged before
         report.failures.append(step_failure("MA", "extract", exc))
-    for target in (t for t in chosen if t.kind != "sansan"):
+    for target in (t for t in chosen if t.is_destination):
         try:
             report.lines += stream_lines(sync_target(spec_path, target.name, run_id, catalog))
         except Exception as exc:

@@ -28,6 +28,7 @@ SECRET_KEYS = frozenset(
 ACTION_KINDS = ("form", "campaign", "tag", "segment_added", "segment_removed", "email")
 MASTER_KINDS = ("form", "campaign", "tag", "segment", "email")
 TARGET_KINDS = ("kintone", "salesforce", "sansan")
+DESTINATION_KINDS = ("kintone", "salesforce")  # loaded from the MA; Sansan only feeds it
 LOOPBACK_HOSTS = frozenset({"localhost", "::1", "ip6-localhost"})
 MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_SPEC_NODES = 100_000  # a real spec has hundreds; more means an alias bomb
@@ -131,6 +132,11 @@ class Target(_Model):
     budget_share_total: float = Field(default=0.80, gt=0, le=1)
     bulk_threshold: int | None = Field(default=None, ge=1)
     ca_bundle: str | None = None
+
+    @property
+    def is_destination(self) -> bool:
+        """Whether the MA's data is loaded into it (its adapter is a tasks.load.Destination)."""
+        return self.kind in DESTINATION_KINDS
 
     @property
     def creates_customers(self) -> bool:

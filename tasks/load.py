@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from connectors.state import Rejection, StateStore
 from schemas.actions import action_record
@@ -22,8 +22,9 @@ FIRST_ERRORS = 20
 Record = tuple[str, dict[str, Any]]
 
 
-class CustomerTarget(Protocol):
-    """What a target adapter offers the generic load and write-back steps."""
+@runtime_checkable
+class Destination(Protocol):
+    """A target the MA's customers, action histories and masters are loaded into (kintone, Salesforce)."""
 
     name: str
 
@@ -33,11 +34,48 @@ class CustomerTarget(Protocol):
 
     def upsert_masters(self, kind: str, records: list[Record]) -> list[RowOutcome]: ...
 
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ChangeSource(Protocol):
+    """A target whose changed records are written back into the MA (kintone, Salesforce, Sansan)."""
+
+    name: str
+
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]: ...
 
     def read_rejections(self) -> list[RowOutcome]:
         """Rows the adapter itself refused while reading (e.g. a card without email); usually none."""
         ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class TwoWay(Destination, ChangeSource, Protocol):
+    """A target loaded from the MA and read back into it (kintone, Salesforce)."""
+
+
+class SourceOnlyError(TypeError):
+    """Something tried to load into a target that only feeds the MA (Sansan)."""
+
+
+def as_destination(adapter: Destination | ChangeSource) -> Destination:
+    """``adapter`` as a destination, or SourceOnlyError naming it: a source is never written to."""
+    if isinstance(adapter, Destination):
+        return adapter
+    raise SourceOnlyError(
+        f"target {adapter.name} is a source only (→ MA): customers, action histories and masters cannot"
+        " be written into it; only its write-back runs"
+    )
+
+
+def as_source(adapter: Destination | ChangeSource) -> ChangeSource:
+    """``adapter`` as a source of changes to write back (every kind renkei has is one)."""
+    if isinstance(adapter, ChangeSource):
+        return adapter
+    raise TypeError(f"target {adapter.name}: its changes cannot be read")
 
 
 @dataclass
@@ -94,7 +132,7 @@ def record_outcomes(
 
 
 def load_customers(
-    target: CustomerTarget,
+    target: Destination,
     fmap: FieldMap,
     batches: Iterable[list[dict[str, Any]]],
     state: StateStore,
@@ -127,7 +165,7 @@ KEY_COLUMNS = {"actions": "event_id", "masters": "id"}
 
 
 def load_keyed(
-    target: CustomerTarget,
+    target: Destination,
     stream: Literal["actions", "masters"],
     kind: str,
     fields: dict[str, str],

@@ -16,7 +16,7 @@ from connectors.satori import SatoriClient
 from connectors.state import Rejection, StateStore
 from schemas.mapping import TargetRecord, flatten_customer, jsonable
 from schemas.outcomes import RowOutcome
-from tasks.load import CustomerTarget, Record
+from tasks.load import Record, TwoWay
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ IN = "target → MA"
 class PlannedTarget:
     """A target whose writes are recorded, not sent; its current records are read once to compare."""
 
-    def __init__(self, inner: CustomerTarget, key_field: str, book: PlanBook):
+    def __init__(self, inner: TwoWay, key_field: str, book: PlanBook):
         self.inner = inner
         self.name = inner.name
         self.key_field = key_field
@@ -110,9 +110,7 @@ class PlannedTarget:
         return self.inner.read_rejections()
 
     def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()
+        self.inner.close()
 
 
 class PlannedMA:

@@ -19,7 +19,16 @@ from schemas.spec import Spec, Target
 from schemas.staging import customer_row
 from schemas.writeback import latest_by_id
 from tasks.extract import readable_fields
-from tasks.load import CustomerTarget, StreamReport, complete, load_customers, record_outcomes
+from tasks.load import (
+    ChangeSource,
+    Destination,
+    StreamReport,
+    as_destination,
+    as_source,
+    complete,
+    load_customers,
+    record_outcomes,
+)
 from tasks.sync_target import write_back_records
 
 
@@ -34,7 +43,7 @@ class ReplayResult:
 def replay_rows(
     spec: Spec,
     target: Target,
-    adapter: CustomerTarget,
+    adapter: Destination | ChangeSource,
     ma: SatoriClient,
     state: StateStore,
     rows: list[QuarantinedRow],
@@ -51,21 +60,25 @@ def replay_rows(
         if stream.startswith("customers"):
             found = ma.bulk_get(emails=keys) if fmap.key_ma == "email" else ma.bulk_get(hashcodes=keys)
             schema = readable_fields(spec)
-            report = load_customers(adapter, fmap, [[customer_row(c, schema) for c in found]], state, run_id)
+            report = load_customers(
+                as_destination(adapter), fmap, [[customer_row(c, schema) for c in found]], state, run_id
+            )
             gone = [
                 RowOutcome.rejected(k, "not_in_ma", "no longer in the MA")
                 for k in set(keys) - {str(c.get(fmap.key_ma)) for c in found}
             ]
             report.add(gone)
-        elif stream.startswith("actions:"):
-            kind = stream.removeprefix("actions:")
+        elif stream.startswith(("actions:", "masters:")):
+            family, kind = stream.split(":", 1)
+            destination = as_destination(adapter)
+            upsert = destination.upsert_actions if family == "actions" else destination.upsert_masters
             report = StreamReport(target.name, stream)
             sent = {e.key: e.payload for e in entries}
-            outcomes = complete(adapter.upsert_actions(kind, list(sent.items())), sent)
+            outcomes = complete(upsert(kind, list(sent.items())), sent)
             record_outcomes(state, run_id, report, sent, outcomes, link=False)
         else:
             wanted = set(keys)
-            records = [r for r in latest_by_id(adapter.changed_records(None)) if r.id in wanted]
+            records = [r for r in latest_by_id(as_source(adapter).changed_records(None)) if r.id in wanted]
             report = write_back_records(spec, target, records, ma, state, run_id)
         result.counts[stream] = report.counts
         done = [e.id for e in entries if e.key not in report.rejected_keys]

@@ -25,7 +25,7 @@ from schemas.mapping import (
     values_hash,
 )
 from schemas.outcomes import RowOutcome
-from tasks.load import CustomerTarget, StreamReport, complete, record_outcomes
+from tasks.load import Destination, StreamReport, complete, record_outcomes
 from tasks.writeback import MaCustomers
 
 RESYNC = "customers:resync"
@@ -67,7 +67,7 @@ def pending_resync(
 
 
 def resync_fields(
-    target: CustomerTarget,
+    target: Destination,
     fmap: FieldMap,
     fields: tuple[FieldLink, ...],
     ma: MaCustomers,

@@ -15,7 +15,7 @@ from tasks.clients import ma_client, staging_area, state_store
 from tasks.load import StreamReport
 from tasks.redact import masked_failures
 from tasks.sync_target import sync_inbound, sync_outbound
-from tasks.targets import adapter_for
+from tasks.targets import destination_for, source_for
 
 # transient HTTP errors are retried inside the connectors; a step is retried once more as a whole,
 # and only when what stopped it was transient (a target still down) — never a refused credential
@@ -55,7 +55,7 @@ def load_target(
     ``resend``: cuts a backfill sends again although the target's watermark is past them.
     """
     target = spec.target(target_name)
-    adapter = adapter_for(spec, target)
+    adapter = destination_for(spec, target)
     try:
         with ma_client(spec) as ma:
             staging, state = staging_area(spec), state_store(spec)
@@ -76,7 +76,7 @@ def load_target(
 def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport:
     """One target's changed Writable fields into the MA (idempotent: only differences are written)."""
     target = spec.target(target_name)
-    adapter = adapter_for(spec, target)
+    adapter = source_for(spec, target)
     try:
         with ma_client(spec) as ma:
             return sync_inbound(spec, target, adapter, ma, state_store(spec), run_id)

@@ -32,7 +32,8 @@ from schemas.writeback import latest_by_id, newest_modification
 from tasks.extract import readable_fields
 from tasks.load import (
     FIRST_ERRORS,
-    CustomerTarget,
+    ChangeSource,
+    Destination,
     StreamReport,
     load_customers,
     load_keyed,
@@ -78,7 +79,7 @@ def snapshot_batches(ma: SatoriClient, spec: Spec) -> Iterator[list[dict[str, An
 def sync_outbound(
     spec: Spec,
     target: Target,
-    adapter: CustomerTarget,
+    adapter: Destination,
     ma: SatoriClient,
     staging: StagingArea,
     state: StateStore,
@@ -129,7 +130,7 @@ def sync_outbound(
 def load_cut(
     spec: Spec,
     target: Target,
-    adapter: CustomerTarget,
+    adapter: Destination,
     fmap: FieldMap,
     staging: StagingArea,
     state: StateStore,
@@ -158,7 +159,7 @@ def load_cut(
 def sync_inbound(
     spec: Spec,
     target: Target,
-    adapter: CustomerTarget,
+    adapter: ChangeSource,
     ma: MaCustomers,
     state: StateStore,
     run_id: str,

@@ -1,16 +1,16 @@
 """Target adapters: one per kind, each joining its connector to the generic load and write-back.
 
-An adapter is built as ``Adapter(spec, target)`` and implements ``tasks.load.CustomerTarget``
-plus ``close()``; it is imported only when a spec uses its kind.
+An adapter is built as ``Adapter(spec, target)``; what it can do is its type: a ``Destination``
+(loaded from the MA), a ``ChangeSource`` (written back into the MA), or both. Sansan's adapter is a
+source only. Each adapter is imported only when a spec uses its kind.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Protocol
 
 from schemas.spec import Spec, Target
-from tasks.load import CustomerTarget
+from tasks.load import ChangeSource, Destination, as_destination, as_source
 
 ADAPTERS = {
     "kintone": "tasks.targets.kintone:KintoneTarget",
@@ -19,12 +19,22 @@ ADAPTERS = {
 }
 
 
-class ClosableTarget(CustomerTarget, Protocol):
-    def close(self) -> None: ...
-
-
-def adapter_for(spec: Spec, target: Target) -> ClosableTarget:
+def adapter_for(spec: Spec, target: Target) -> Destination | ChangeSource:
     module, name = ADAPTERS[target.kind].split(":")
-    factory = getattr(import_module(module), name)
-    adapter: ClosableTarget = factory(spec, target)
+    adapter: Destination | ChangeSource = getattr(import_module(module), name)(spec, target)
     return adapter
+
+
+def destination_for(spec: Spec, target: Target) -> Destination:
+    """The target's adapter to load into; SourceOnlyError (nothing built stays open) for a source."""
+    adapter = adapter_for(spec, target)
+    try:
+        return as_destination(adapter)
+    except TypeError:
+        adapter.close()
+        raise
+
+
+def source_for(spec: Spec, target: Target) -> ChangeSource:
+    """The target's adapter to read changes from, for the write-back."""
+    return as_source(adapter_for(spec, target))

@@ -64,7 +64,7 @@ class StateBudget:
 
 
 class KintoneTarget:
-    """``tasks.load.CustomerTarget`` for one kintone target of the spec."""
+    """A ``Destination`` and ``ChangeSource`` (tasks.load) for one kintone target of the spec."""
 
     def __init__(self, spec: Spec, target: Target, *, policy: HttpPolicy | None = None):
         if target.app is None:

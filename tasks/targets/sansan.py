@@ -38,7 +38,6 @@ from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
 from schemas.spec import Spec, Target
 from tasks.clients import resolve_secret, state_store
-from tasks.load import Record
 
 FIRST_WINDOW = timedelta(days=90)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -50,10 +49,6 @@ TAGS = "tags"
 ADDRESS = "address"
 TAG_SEPARATOR = "、"
 log = logging.getLogger(__name__)
-
-
-class SourceOnlyError(RuntimeError):
-    """Something tried to write into Sansan, which only feeds the MA."""
 
 
 def card_fields() -> frozenset[str]:
@@ -87,7 +82,7 @@ def card_values(
 
 
 class SansanSource:
-    """``tasks.load.CustomerTarget`` over the Sansan Open API; it reads, it never writes."""
+    """A ``tasks.load.ChangeSource`` over the Sansan Open API: it reads, it is never written to."""
 
     def __init__(
         self,
@@ -124,21 +119,6 @@ class SansanSource:
             resolve_secret(target.auth.get("api_key")) or "",
             version=target.api_version or DEFAULT_VERSION,
             rate_per_second=rate_per_second,
-        )
-
-    def upsert_customers(self, records: list[Record]) -> list[RowOutcome]:
-        raise SourceOnlyError(self._source_only("customers"))
-
-    def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]:
-        raise SourceOnlyError(self._source_only(f"the {kind} action history"))
-
-    def upsert_masters(self, kind: str, records: list[Record]) -> list[RowOutcome]:
-        raise SourceOnlyError(self._source_only(f"the {kind} master"))
-
-    def _source_only(self, what: str) -> str:
-        return (
-            f"target {self.name}: Sansan is a source only (Sansan → MA); {what} cannot be written into it."
-            " Run only the inbound sync for this target."
         )
 
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import datetime
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ from sandbox.common import BackgroundServer
 from sandbox.sansan.app import create_app as sansan_app
 from sandbox.sansan.seed import seed as seed_sansan
 from schemas.mapping import field_map, flatten_customer
-from schemas.spec import Spec
+from schemas.spec import DESTINATION_KINDS, TARGET_KINDS, Spec
 from tasks.clients import state_store
-from tasks.load import StreamReport
+from tasks.load import ChangeSource, Destination, SourceOnlyError, StreamReport
 from tasks.plan import IN, PlanBook, PlannedMA, PlannedTarget, ReadOnlyState
 from tasks.sync_target import OUTBOUND, sync_inbound, sync_outbound
-from tasks.targets.sansan import SansanSource, SourceOnlyError
+from tasks.targets import ADAPTERS, destination_for
+from tasks.targets.sansan import SansanSource
 from tests.contract.worlds import CUSTOMERS, OUT_KINDS, WORLDS, World, ma_world, stage
 from tests.flows.conftest import write_spec
 
@@ -234,11 +236,22 @@ def test_sansan_withholds_an_email_shared_with_a_card_outside_the_window(
 
 def test_a_source_only_target_is_refused_as_a_destination(sansan: tuple[Spec, Any, str]) -> None:
     spec, _, _ = sansan
+    with pytest.raises(SourceOnlyError, match="source only"):
+        destination_for(spec, spec.targets[0])
     source = SansanSource(spec, spec.targets[0])
     try:
-        with pytest.raises(SourceOnlyError, match="source only"):
-            source.upsert_customers([("a@example.co.jp", {"email": "a@example.co.jp"})])
-        with pytest.raises(SourceOnlyError):
-            source.upsert_masters("form", [("f1", {"id": "f1"})])
+        assert not isinstance(source, Destination) and isinstance(source, ChangeSource)
     finally:
         source.close()
+
+
+def test_what_a_kind_can_do_is_its_adapter_type() -> None:
+    """The spec's DESTINATION_KINDS (what flows load) and the adapters' types say the same."""
+    for kind, path in ADAPTERS.items():
+        module, name = path.split(":")
+        adapter = getattr(import_module(module), name)
+        upserts = ("upsert_customers", "upsert_actions", "upsert_masters")
+        loads = [callable(getattr(adapter, m, None)) for m in upserts]
+        assert loads == [kind in DESTINATION_KINDS] * 3, kind
+        assert callable(getattr(adapter, "changed_records", None)), kind
+    assert set(ADAPTERS) == set(TARGET_KINDS)

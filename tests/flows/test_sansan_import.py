@@ -21,11 +21,11 @@ from sandbox.satori.app import create_app as satori_app
 from schemas.cards import EMAIL_SHARED, EMAIL_SHARED_OLDER
 from schemas.spec import Spec
 from schemas.validate import load_spec
-from tasks.load import StreamReport
+from tasks.load import ChangeSource, Destination, SourceOnlyError, StreamReport, as_destination
 from tasks.sync_target import sync_inbound
-from tasks.targets import adapter_for
+from tasks.targets import adapter_for, destination_for
 from tasks.targets import sansan as sansan_source
-from tasks.targets.sansan import SansanSource, SourceOnlyError
+from tasks.targets.sansan import SansanSource
 from tests.flows.conftest import sandbox_call, write_spec
 
 TOKEN = "tok-sansan-import"
@@ -280,13 +280,14 @@ def test_sansan_is_a_source_only_and_unknown_fields_are_named(make_env: EnvFacto
     env = make_env()
     source = adapter_for(env.spec, env.spec.target(TARGET))
     try:
-        assert isinstance(source, SansanSource)
-        with pytest.raises(SourceOnlyError, match="source only"):
-            source.upsert_customers([("a@example.co.jp", {"email": "a@example.co.jp"})])
-        with pytest.raises(SourceOnlyError, match="form action history"):
-            source.upsert_actions("form", [])
+        assert isinstance(source, SansanSource) and isinstance(source, ChangeSource)
+        assert not isinstance(source, Destination)  # by type: it has no upsert to call
+        with pytest.raises(SourceOnlyError, match=r"source only.*action histories"):
+            as_destination(source)
     finally:
         source.close()
+    with pytest.raises(SourceOnlyError, match=f"{TARGET} is a source only"):
+        destination_for(env.spec, env.spec.target(TARGET))
     target = env.spec.target(TARGET)
     wrong = target.model_copy(update={"map": {**target.map, "title": "jobTitle"}})
     with pytest.raises(ValueError, match="jobTitle, which Sansan cards do not have"):

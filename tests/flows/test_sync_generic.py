@@ -57,6 +57,8 @@ class MemoryTarget:
     def upsert_actions(self, kind: str, records: list[tuple[str, dict[str, Any]]]) -> list[RowOutcome]:
         return [RowOutcome.created(key, key) for key, _ in records]
 
+    upsert_masters = upsert_actions
+
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
         yield [
             TargetRecord(key, self.modified[key], dict(values))
@@ -66,6 +68,9 @@ class MemoryTarget:
 
     def read_rejections(self) -> list[RowOutcome]:
         return []
+
+    def close(self) -> None:
+        """Nothing to release: the records live in this object."""
 
 
 @pytest.fixture()
