@@ -40,6 +40,7 @@ class MemoryTarget:
         self.records: dict[str, dict[str, Any]] = {}
         self.modified: dict[str, datetime] = {}
         self.sent = 0
+        self.masters: list[tuple[str, str]] = []
 
     def upsert_customers(self, records: list[tuple[str, dict[str, Any]]]) -> list[RowOutcome]:
         outcomes = []
@@ -57,7 +58,9 @@ class MemoryTarget:
     def upsert_actions(self, kind: str, records: list[tuple[str, dict[str, Any]]]) -> list[RowOutcome]:
         return [RowOutcome.created(key, key) for key, _ in records]
 
-    upsert_masters = upsert_actions
+    def upsert_masters(self, kind: str, records: list[tuple[str, dict[str, Any]]]) -> list[RowOutcome]:
+        self.masters += [(kind, key) for key, _ in records]
+        return [RowOutcome.created(key, key) for key, _ in records]
 
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
         yield [
@@ -168,6 +171,24 @@ def test_replay_moves_a_fixed_row_from_rejected_to_loaded(
     assert dismiss_rows(state, [last], "test account, nobody will fix it") == 1
     (dismissed,) = state.quarantined("memory", status="dismissed")
     assert "test account" in (dismissed.note or "") and "dismissed by" in (dismissed.note or "")
+
+
+def test_replay_resends_a_quarantined_master_row_to_the_target(
+    env: tuple[Any, SatoriClient, MemoryTarget],
+) -> None:
+    from tasks.load import StreamReport, record_outcomes
+    from tasks.replay import replay_rows
+
+    spec, ma, memory = env
+    state, target = state_store(spec), spec.targets[0]
+    sent = {"f1": {"id": "f1", "name": "資料請求フォーム"}}
+    refused = [RowOutcome.rejected("f1", "INVALID", "name too long", "name")]
+    record_outcomes(state, "r1", StreamReport("memory", "masters:form"), sent, refused, link=False)
+    (row,) = state.quarantined("memory")
+    result = replay_rows(spec, target, memory, ma, state, [row], "r2")
+    assert (result.replayed, result.still_rejected) == (1, 0)
+    assert memory.masters == [("form", "f1")]  # sent again as a master, not read back as a change
+    assert state.quarantined("memory") == []
 
 
 @pytest.mark.parametrize(
