@@ -13,12 +13,12 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors.http import HttpPolicy, chunked
 from connectors.kintone import MAX_GET, KintoneClient
-from connectors.kintone_model import BudgetExhausted, budget_day, escape_query_value
+from connectors.kintone_model import BudgetExhausted, budget_day
 from connectors.state import StateStore
 from schemas.actions import action_fields, master_fields
 from schemas.audit import AuditReport, SchemaDrift, action_drift, email_findings, kintone_drift
@@ -173,23 +173,10 @@ class KintoneTarget:
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
         """Customer records updated at or after ``since`` in (updated time, $id) order, 500 a page."""
         stamp, mapped = self._read_fields(self._customer_form())
-        fields = ["$id", stamp, *mapped]
-        order = f"order by {stamp} asc, $id asc"
-        where = f"{stamp} >= {escape_query_value(kintone_minute(since))}" if since else ""
+        rows = self.client.changed_since(self.app, mapped, since, stamp)
         try:
-            first = self.client.get_records(
-                self.app, f"{where} {order} limit {MAX_GET}".strip(), fields
-            ).records
-            yield self._unshared([target_record(r, stamp, mapped) for r in first], since)
-            if len(first) < MAX_GET:
-                return
-            last_time, last_id = first[-1][stamp]["value"], first[-1]["$id"]["value"]
-            after = f'({stamp} > "{last_time}" or ({stamp} = "{last_time}" and $id > {int(last_id)}))'
-            rest = self.client.iter_records_cursor(
-                self.app, f"{where} and {after} {order}" if where else f"{after} {order}", fields
-            )
-            with contextlib.closing(rest):
-                for page in chunked((target_record(r, stamp, mapped) for r in rest), MAX_GET):
+            with contextlib.closing(rows):
+                for page in chunked((target_record(r, stamp, mapped) for r in rows), MAX_GET):
                     yield self._unshared(page, since)
         except BudgetExhausted as exc:
             reason = f"{exc}: the remaining changed records are read on the next run"
@@ -230,8 +217,3 @@ class KintoneTarget:
     def close(self) -> None:
         self.client.close()
         self.state.close()
-
-
-def kintone_minute(moment: datetime) -> str:
-    """An instant as a kintone datetime literal, floored to the minute (kintone keeps no seconds)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00Z")

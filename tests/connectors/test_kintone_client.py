@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -339,3 +340,18 @@ def test_parallel_writes_over_the_concurrency_limit_are_retried(tmp_path: Path) 
         refused = [e for e in srv.request_log.entries if e.status == 429]
     assert [o.status for o in outcomes] == [Status.CREATED] * 800
     assert refused and writes(srv) == 4 + len(refused)  # 4 bulkRequests, plus each refusal sent again
+
+
+def test_changed_since_reads_past_the_first_page_once_each_in_stamp_order(
+    server: tuple[BackgroundServer, DemoApps],
+) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.customers.token)
+    client.upsert_records(demo.customers.id, "メールアドレス", customers(1203, "changed"))
+    every = {int(r["$id"]["value"]) for r in client.iter_records_seek(demo.customers.id)}
+    seen = list(client.changed_since(demo.customers.id, ["メールアドレス"], None))
+    order = [(r["更新日時"]["value"], int(r["$id"]["value"])) for r in seen]
+    assert len(seen) == len(every) >= 1203 and {i for _, i in order} == every  # the cursor took the rest
+    assert order == sorted(order) and set(seen[0]) == {"$id", "更新日時", "メールアドレス"}
+    later = datetime.fromisoformat(max(order)[0].replace("Z", "+00:00")) + timedelta(minutes=1)
+    assert list(client.changed_since(demo.customers.id, ["メールアドレス"], later)) == []
