@@ -28,6 +28,11 @@ class Destination(Protocol):
 
     name: str
 
+    @property
+    def batch_rows(self) -> int:
+        """How many rows to hand over at a time for the fewest round trips (the writer's capacity)."""
+        ...
+
     def upsert_customers(self, records: list[Record]) -> list[RowOutcome]: ...
 
     def upsert_actions(self, kind: str, records: list[Record]) -> list[RowOutcome]: ...

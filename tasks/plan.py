@@ -90,6 +90,10 @@ class PlannedTarget:
             }
         return self._current
 
+    @property
+    def batch_rows(self) -> int:
+        return self.inner.batch_rows
+
     def upsert_customers(self, records: list[Record]) -> list[RowOutcome]:
         current = self._now()
         return [

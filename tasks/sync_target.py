@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connectors.http import chunked
 from connectors.satori import SatoriClient
 from connectors.staging import StagingArea
 from connectors.state import StateStore
@@ -46,7 +47,6 @@ from tasks.writeback import MaCustomers, write_back
 OUTBOUND = "outbound"
 INBOUND = "inbound"
 SNAPSHOT = "snapshot"
-BATCH_ROWS = 1_000
 
 
 def format_mark(moment: datetime) -> str:
@@ -64,16 +64,17 @@ def staged_cuts(staging: StagingArea, company: str) -> list[str]:
     return sorted(n for n in cuts if staging.exists(f"{cut_path(company, n)}/{MANIFEST_FILE}"))
 
 
-def parquet_batches(staging: StagingArea, relative: str) -> Iterator[list[dict[str, Any]]]:
-    for batch in staging.parquet(relative).iter_batches(batch_size=BATCH_ROWS):
+def parquet_batches(staging: StagingArea, relative: str, rows: int) -> Iterator[list[dict[str, Any]]]:
+    """A staged file ``rows`` at a time (the destination's batch size)."""
+    for batch in staging.parquet(relative).iter_batches(batch_size=rows):
         yield batch.to_pylist()
 
 
-def snapshot_batches(ma: SatoriClient, spec: Spec) -> Iterator[list[dict[str, Any]]]:
-    """Every MA customer with the spec's readable fields: a new target's first load."""
+def snapshot_batches(ma: SatoriClient, spec: Spec, rows: int) -> Iterator[list[dict[str, Any]]]:
+    """Every MA customer with the spec's readable fields, ``rows`` at a time: a new target's first load."""
     schema = readable_fields(spec)
-    for page in ma.iter_search([], order="customer_id"):
-        yield [customer_row(c, schema) for c in page]
+    customers = (customer_row(c, schema) for page in ma.iter_search([], order="customer_id") for c in page)
+    yield from chunked(customers, rows)
 
 
 def sync_outbound(
@@ -105,7 +106,9 @@ def sync_outbound(
         reports += load_cut(spec, target, adapter, fmap, staging, state, run_id, cut, customers=False)
     snapshot_taken = mark is None and bool(cuts)
     if snapshot_taken:
-        snapshot = load_customers(adapter, fmap, snapshot_batches(ma, spec), state, run_id)
+        snapshot = load_customers(
+            adapter, fmap, snapshot_batches(ma, spec, adapter.batch_rows), state, run_id
+        )
         snapshot.stream = f"customers:{SNAPSHOT}"
         reports.append(snapshot)
         if snapshot.deferred:
@@ -143,15 +146,15 @@ def load_cut(
     folder = cut_path(spec.company, cut)
     reports = []
     if customers:
-        batches = parquet_batches(staging, f"{folder}/{CUSTOMERS_FILE}")
+        batches = parquet_batches(staging, f"{folder}/{CUSTOMERS_FILE}", adapter.batch_rows)
         reports.append(load_customers(adapter, fmap, batches, state, run_id))
     for kind, master in target.masters.items():  # masters first: action rows name them
-        batches = parquet_batches(staging, f"{folder}/{master_file(kind)}")
+        batches = parquet_batches(staging, f"{folder}/{master_file(kind)}", adapter.batch_rows)
         fields = master_fields(target.kind, master)
         reports.append(load_keyed(adapter, "masters", kind, fields, batches, state, run_id))
     for kind, action in target.actions.items():
         fields = action_fields(target.kind, action)
-        batches = parquet_batches(staging, f"{folder}/{action_file(kind)}")
+        batches = parquet_batches(staging, f"{folder}/{action_file(kind)}", adapter.batch_rows)
         reports.append(load_keyed(adapter, "actions", kind, fields, batches, state, run_id))
     return reports
 

@@ -97,6 +97,10 @@ class KintoneTarget:
         self._read_deferred: list[RowOutcome] = []
         self.holders = EmailHolders(self.client, self.app, self.fmap)
 
+    @property
+    def batch_rows(self) -> int:
+        return self.client.rows_at_once
+
     def form(self, app: int) -> dict[str, FieldInfo]:
         """An app's live form, read once per adapter."""
         if app not in self._forms:

@@ -68,6 +68,10 @@ class SalesforceTarget:
         self._described: dict[str, dict[str, FieldInfo]] = {}
         self._refused: list[RowOutcome] = []
 
+    @property
+    def batch_rows(self) -> int:
+        return self.client.rows_at_once
+
     def fields(self, obj: str) -> dict[str, FieldInfo]:
         """describe() of ``obj``, once per run."""
         if obj not in self._described:

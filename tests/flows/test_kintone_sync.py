@@ -303,6 +303,17 @@ def test_the_daily_budget_defers_rows_instead_of_failing_them(new_env: EnvFactor
     assert env.kintone_writes() == 1  # one batch; the others were never sent
 
 
+def test_a_first_load_goes_in_the_fewest_calls(new_env: EnvFactory) -> None:
+    env = new_env(customers=4_500)
+    reports = env.outbound("r1")
+    assert reports["customers:snapshot"].counts.loaded == 4_500
+    # one batch of 4,500 (the MA's 500-row pages regrouped): 45 requests of 100 rows in bulkRequests
+    # spread over the 4 calls in flight; the form and email histories (30 rows each) one call each
+    assert env.kintone_writes() == 4 + 2
+    day = budget_day().isoformat()
+    assert env.state().requests_used("kintone-customers", f"app:{env.apps.customers.id}", day) >= 45
+
+
 def test_duplicate_emails_in_kintone_are_reported_and_the_rest_loads(new_env: EnvFactory) -> None:
     env = new_env(120, match="hashcode")
     change_form(env.kintone, env.apps.customers.id, {"メールアドレス": {"unique": False}})

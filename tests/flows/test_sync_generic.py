@@ -35,6 +35,7 @@ class MemoryTarget:
     """A target that keeps records in a dict keyed by the match field; it refuses a 'BAD' name."""
 
     name = "memory"
+    batch_rows = 1_000
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
