@@ -1,0 +1,64 @@
+"""The retry rule of every step (Prefect's ``retry_condition_fn``): the error policy's, as the HTTP layer's.
+
+Transient HTTP errors are retried inside the connectors; a step is retried as a whole only when
+what stopped it is one the policy retries (a target still down), never a refused credential.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from prefect import Task, runtime
+from prefect.client.schemas.objects import State, TaskRun
+
+from schemas.errors import error_rule, retried
+from schemas.messages import cli_language, lookup, retry_notice
+
+P = ParamSpec("P")
+R = TypeVar("R")
+log = logging.getLogger("renkei.steps")
+_attempts: dict[str, int] = {}  # requests sent so far by a failing task run (its retries share its id)
+
+
+def still_down(exc: BaseException) -> bool:
+    """True for failures a later attempt may not meet: the error policy retries them (schemas/errors.py)."""
+    return retried(exc)
+
+
+def retry_when_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Prefect's ``retry_condition_fn`` of every step: retried as the HTTP layer would; the person
+    running it sees one line saying so (the wait is otherwise silent)."""
+    try:
+        state.result()
+    except Exception as exc:
+        if not still_down(exc):
+            return False
+        rule = error_rule(exc)
+        reason = lookup(rule.message if rule else None)
+        language = cli_language(os.environ.get("LANG"))
+        delay = int(task.retry_delay_seconds[0]) if isinstance(task.retry_delay_seconds, list) else 0
+        log.warning("%s: %s", task_run.name, retry_notice(reason, delay, language))
+        return True
+    return False
+
+
+def counted_attempts(step: Callable[P, R]) -> Callable[P, R]:
+    """A step whose exception tells how many requests its tries sent in all (``attempts``)."""
+
+    @functools.wraps(step)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        key = str(runtime.task_run.id)
+        try:
+            result = step(*args, **kwargs)
+        except Exception as exc:
+            _attempts[key] = _attempts.get(key, 0) + int(getattr(exc, "attempts", 1))
+            exc.attempts = _attempts[key]  # type: ignore[attr-defined]
+            raise
+        _attempts.pop(key, None)
+        return result
+
+    return run
