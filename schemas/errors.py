@@ -165,12 +165,6 @@ def error_rule(error: BaseException) -> Rule | None:
     return found
 
 
-def retried(error: BaseException) -> bool:
-    """True when a later attempt may succeed: the step is retried (Prefect's retry_condition_fn)."""
-    rule = error_rule(error)
-    return rule is not None and rule.retried
-
-
 def retried_statuses() -> frozenset[int]:
     """Every status 100–599 the policy retries (urllib3's ``status_forcelist``)."""
     return frozenset(s for s in range(100, 600) if (rule := status_rule(s)) is not None and rule.retried)

@@ -15,7 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import Task, runtime
 from prefect.client.schemas.objects import State, TaskRun
 
-from schemas.errors import error_rule, retried
+from schemas.errors import error_rule
 from schemas.messages import cli_language, lookup, retry_notice
 
 P = ParamSpec("P")
@@ -26,7 +26,8 @@ _attempts: dict[str, int] = {}  # requests sent so far by a failing task run (it
 
 def still_down(exc: BaseException) -> bool:
     """True for failures a later attempt may not meet: the error policy retries them (schemas/errors.py)."""
-    return retried(exc)
+    rule = error_rule(exc)
+    return rule is not None and rule.retried
 
 
 def retry_when_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -35,13 +36,13 @@ def retry_when_transient(task: Task[..., Any], task_run: TaskRun, state: State[A
     try:
         state.result()
     except Exception as exc:
-        if not still_down(exc):
-            return False
         rule = error_rule(exc)
-        reason = lookup(rule.message if rule else None)
+        if rule is None or not rule.retried:
+            return False
         language = cli_language(os.environ.get("LANG"))
-        delay = int(task.retry_delay_seconds[0]) if isinstance(task.retry_delay_seconds, list) else 0
-        log.warning("%s: %s", task_run.name, retry_notice(reason, delay, language))
+        delays = task.retry_delay_seconds if isinstance(task.retry_delay_seconds, list) else [0]
+        delay = int(delays[max(1, min(task_run.run_count, len(delays))) - 1])
+        log.warning("%s: %s", task_run.name, retry_notice(lookup(rule.message), delay, language))
         return True
     return False
 

@@ -98,8 +98,9 @@ def _failed(error: BaseException) -> Any:
 def test_every_step_retries_by_the_policy_and_stage_cut_no_longer_retries_a_refused_token() -> None:
     steps = (load_target, write_back_target, stage_cut)
     assert all(step.retry_condition_fn is retry_when_transient for step in steps)
-    run: Any = SimpleNamespace(name="stage cut 20261128T0200+0900")
+    run: Any = SimpleNamespace(name="stage cut 20261128T0200+0900", run_count=1)
     refused = HttpError("GET", "/api/integration/v1/cuts", 401, None, "invalid token")
     down = HttpError("GET", "/api/integration/v1/cuts", None, "ConnectError", "gave up after 6 attempts")
     assert retry_when_transient(stage_cut, run, _failed(refused)) is False
     assert retry_when_transient(stage_cut, run, _failed(down)) is True
+    assert retry_when_transient(stage_cut, run, _failed(ValueError("a bug"))) is False
