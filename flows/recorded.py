@@ -20,6 +20,7 @@ from tasks.redact import redact
 
 T = TypeVar("T")
 SPEC_ENTRIES = {"MA": "ma", "notify": "notify.smtp"}  # the steps that are not a target's
+MA_KEYS = {"auth": "ma.token", "url": "ma.url"}
 
 
 def stream_lines(reports: StreamReport | list[StreamReport] | None) -> list[StreamLine]:
@@ -28,8 +29,10 @@ def stream_lines(reports: StreamReport | list[StreamReport] | None) -> list[Stre
 
 
 def spec_entry(spec: Spec, who: str, key: str | None = None) -> str:
-    """Where in the spec to fix it: ``targets[1].auth (salesforce)``, ``ma``, ``notify.smtp``."""
+    """Where in the spec to fix it: ``targets[1].auth (salesforce)``, ``ma.token``, ``notify.smtp``."""
     index = next((i for i, t in enumerate(spec.targets) if t.name == who), None)
+    if who == "MA":
+        return MA_KEYS.get(key or "", "ma")
     if index is None:
         return SPEC_ENTRIES.get(who, "")
     return f"targets[{index}]{'.' + key if key else ''} ({spec.targets[index].kind})"

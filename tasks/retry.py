@@ -52,14 +52,15 @@ def counted_attempts(step: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(step)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        key = str(runtime.task_run.id)
+        key = runtime.task_run.id  # None when called outside a task run (``.fn()``): nothing to add up
         try:
             result = step(*args, **kwargs)
         except Exception as exc:
-            _attempts[key] = _attempts.get(key, 0) + int(getattr(exc, "attempts", 1))
-            exc.attempts = _attempts[key]  # type: ignore[attr-defined]
+            if key is not None:
+                _attempts[key] = _attempts.get(key, 0) + int(getattr(exc, "attempts", 1))
+                exc.attempts = _attempts[key]  # type: ignore[attr-defined]
             raise
-        _attempts.pop(key, None)
+        _attempts.pop(key or "", None)
         return result
 
     return run
