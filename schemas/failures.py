@@ -36,12 +36,17 @@ def target_line(failures: list[StepFailure], next_cut: str | None, language: Lan
     where_en = f" ({first.where})" if first.where else ""
     attempts = sum(f.attempts for f in failures)
     seconds = round(sum(f.seconds for f in failures))
-    steps_ja = "・".join(STEP_NAMES.get(f.step, f.step) for f in failures)
-    steps_en = ", ".join(f.step for f in failures)
+    tried = [f for f in failures if f.attempted] or failures
+    steps_ja = "・".join(STEP_NAMES.get(f.step, f.step) for f in tried)
+    steps_en = ", ".join(f.step for f in tried)
     did_ja, did_en = f"{steps_ja}: 未完了", f"{steps_en}: not finished"
     if attempts:
         did_ja = f"{steps_ja}: {attempts} 回試行、{seconds} 秒"
         did_en = f"{steps_en}: {attempts} attempt(s) in {seconds} s"
+    skipped = [f for f in failures if not f.attempted]
+    if skipped:
+        did_ja += f"（{'・'.join(STEP_NAMES.get(f.step, f.step) for f in skipped)}は見送り）"
+        did_en += f" ({', '.join(f.step for f in skipped)} not attempted)"
     later_ja = f"（次のカット {next_cut}）" if next_cut and first.kind == "transient" else ""
     later_en = f" (next cut {next_cut})" if next_cut and first.kind == "transient" else ""
     ja = f"{first.target}{where}: {entry.ja}{code} — {did_ja} — {entry.fix_ja}{later_ja}"

@@ -39,7 +39,8 @@ def test_one_line_per_target_with_what_renkei_did_and_what_next() -> None:
     down, refused = failure_lines(report(DOWN, REFUSED, NOT_ASKED), "en")
     assert down == (
         "salesforce-leads (targets[1].url (salesforce)): the target did not answer (no connection) — "
-        "load, write back: 12 attempt(s) in 65 s — check that the target is up, its URL and the network; "
+        "load: 12 attempt(s) in 65 s (write back not attempted) — "
+        "check that the target is up, its URL and the network; "
         "if it was only down, the next cut continues where this one stopped (next cut 20261208T1100+0900)"
     )
     assert refused.startswith(
