@@ -63,7 +63,9 @@ def markdown(report: RunReport) -> str:
         ]
     if report.failures:
         lines += ["", "## 完了しなかったステップ Failed steps", ""]
-        lines += [f"- **{f.target}** {f.step}: {f.message}" for f in report.failures]
+        lines += [f"- {_cell(line)}" for line in failure_lines(report, "both")]
+        lines += ["", "詳細 details:", ""]
+        lines += [f"- **{f.target}** {f.step}: {f.message}" for f in report.failures if f.attempted]
     errors = report.first_errors()
     if errors:
         lines += [
