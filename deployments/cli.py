@@ -67,26 +67,26 @@ DebugOption = typer.Option(
 def validate(
     spec: Path = SpecArg,
     online: bool = typer.Option(
-        False, "--online", help="Also check the spec against the MA's own field catalog and cut times."
+        False,
+        "--online",
+        help="Also check the spec against the field catalogs of the MA (types, options, cut times) and of"
+        " every kintone and Salesforce target (each mapped field exists and fits).",
     ),
 ) -> None:
     """Check an integration spec (連携要件連絡書) and list every problem at once.
 
     Exit 0 when valid (warnings are printed), 2 when not. Offline it checks the spec alone; with
-    --online also against the MA: custom field types, options, unique flags and cut times.
+    --online also against the MA (custom field types, options, unique flags, cut times) and against
+    each target's own fields (kintone form, Salesforce describe): a mapped field it lacks is named
+    with the closest field it has.
 
     Example: renkei validate examples/all.yaml --online
     """
     parsed, problems = validate_spec_file(spec, os.environ)
     if online and parsed is not None:
-        from connectors.http import HttpError
-        from tasks.ma_catalog import online_spec
+        from tasks.target_catalog import online_problems
 
-        try:
-            problems += online_spec(parsed)[1]
-        except HttpError as exc:
-            err_console.print(f"[red]cannot read the MA's field catalog[/red]: {escape(str(exc))}")
-            raise typer.Exit(2) from exc
+        problems += online_problems(parsed)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     language = cli_language(os.environ.get("LANG"))
@@ -98,10 +98,13 @@ def validate(
         text = escape(problem_text(problem, language))
         err_console.print(f"[yellow]{warning}[/yellow] {text}", markup=True, highlight=False, soft_wrap=True)
     if online:
-        checked_ja, checked_en = "MA の項目定義とも照合済み", "checked against the MA's field catalog"
+        checked_ja = "MA と連携先の項目定義とも照合済み"
+        checked_en = "checked against the field catalogs of the MA and the targets"
     else:
-        checked_ja = "オフライン検証（連携要件連絡書のみ）: --online で MA の項目定義とも照合します"
-        checked_en = "checked offline, from the spec alone: --online also checks it against the MA"
+        checked_ja = "オフライン検証（連携要件連絡書のみ）: --online で MA と連携先の項目定義とも照合します"
+        checked_en = (
+            "checked offline, from the spec alone: --online also checks it against the MA and the targets"
+        )
     if errors or parsed is None:
         ja = f"エラー {len(errors)} 件、警告 {len(warnings)} 件 — 無効です。上の各行を直してください"
         ja += f"。{checked_ja}"
