@@ -189,7 +189,7 @@ def backfill(
         raise typer.Exit(2) from exc
     with _recorded(), cli_progress(), quiet_console(debug):
         state = run_deployed(backfill_flow, str(spec), start=first, end=last, targets=target or None)
-    _finish(state, debug)
+    _finish(state, spec, debug)
 
 
 @app.command()
@@ -309,20 +309,34 @@ def demo(
     serve: bool = typer.Option(
         False, "--serve", help="Then start the Prefect server with its UI and serve the deployments."
     ),
-    ui_port: int = typer.Option(4200, "--ui-port", help="The Prefect server's port on 127.0.0.1."),
+    ui_port: int | None = typer.Option(
+        None,
+        "--ui-port",
+        help="The Prefect server's port on 127.0.0.1 (default 4200, or N+5 with --port-base).",
+    ),
+    port_base: int | None = typer.Option(
+        None,
+        "--port-base",
+        help="Move every port to N, N+1, …: MA, kintone, Salesforce, Sansan, SMTP, then the Prefect server;"
+        " the demo's folder becomes var/demo-N (a second demo beside a running one).",
+    ),
 ) -> None:
     """Start every stand-in with sample data, validate the demo spec, sync once, plan once.
 
-    Its runs are kept in var/prefect, so `renkei demo --serve` shows them in the Prefect UI.
+    Every step prints a line with the seconds since the start. Its runs are kept in var/prefect, so
+    `renkei demo --serve` shows them in the Prefect UI.
 
-    Example: renkei demo --serve
+    Example: renkei demo --serve    ·    renkei demo --port-base 9700
     """
     from deployments.demo import run_demo
     from deployments.server import ServerError
     from sandbox.demo_env import PortsBusy
 
     try:
-        code = run_demo(console, ui_port if serve else None)
+        code = run_demo(console, serve, port_base, ui_port)
+    except ValueError as exc:  # a --port-base out of range
+        err_console.print(escape(str(exc)), highlight=False)
+        raise typer.Exit(2) from exc
     except ServerError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(1) from exc
@@ -353,13 +367,14 @@ def run(
     load_or_exit(spec, target or ())
     with _recorded(), quiet_console(debug):
         state = run_deployed(sync, str(spec), targets=target or None)
-    _finish(state, debug)
+    _finish(state, spec, debug)
 
 
-def _finish(state: State[Any], debug: bool = False) -> None:
+def _finish(state: State[Any], spec: Path, debug: bool = False) -> None:
     """Print a run's report and exit 0 (completed), 1 (a step failed or it crashed), 3 (lock held)."""
     from flows.report import print_report
     from flows.states import report_of
+    from schemas.rejected import RowContext, person_fields
 
     if state.is_cancelled():
         err_console.print(f"[yellow]{escape(state.message or 'not started')}[/yellow]", highlight=False)
@@ -368,7 +383,8 @@ def _finish(state: State[Any], debug: bool = False) -> None:
     if report is None:
         err_console.print(f"[red]{state.name}[/red]: {escape(state.message or '')}", highlight=False)
         raise typer.Exit(1)
-    print_report(report, console, cli_language(os.environ.get("LANG")), debug)
+    people = RowContext(person_fields(load_spec(spec)), {})  # the rejected rows' people, by the spec's map
+    print_report(report, console, cli_language(os.environ.get("LANG")), debug, context=people)
     raise typer.Exit(1 if report.outcome in ("failed", "crashed") else 0)
 
 

@@ -14,7 +14,8 @@ from connectors.state import StateStore
 from flows.names import artifact_key
 from flows.recorded import step_failure
 from schemas.failures import failure_lines
-from schemas.messages import Language
+from schemas.messages import RUN_OUTCOMES, Language, in_language, lookup
+from schemas.rejected import NO_CONTEXT, RowContext, person_label
 from schemas.report import RunReport, StepFailure
 from schemas.schedule import next_cut
 from schemas.spec import Spec
@@ -115,24 +116,29 @@ def finish_report(spec: Spec, state: StateStore, report: RunReport) -> None:
 
 
 def print_report(
-    report: RunReport, console: Console | None = None, language: Language = "both", debug: bool = False
+    report: RunReport,
+    console: Console | None = None,
+    language: Language = "both",
+    debug: bool = False,
+    *,
+    context: RowContext = NO_CONTEXT,
+    shown: int = 10,
 ) -> None:
     """The counts table, then one line per failed target (its details with ``debug``), then the first
-    rejected rows and the run's page."""
+    ``shown`` rejections and the run's page, in ``language`` (the CLI's)."""
+    keys = ("target", "stream", "in", "loaded", "skipped", "rejected", "deferred")
+    # "連携先 target": Japanese, English, or both as the artifact shows them
+    headers = [
+        COUNT_COLUMNS[k].split(" ", 1)[language == "en"] if language != "both" else COUNT_COLUMNS[k]
+        for k in keys
+    ]
     table = Table(
-        Column("target", overflow="fold"),
-        Column("stream", overflow="fold"),
-        "in",
-        "loaded",
-        "skipped",
-        "rejected",
-        "deferred",
-        title=f"{report.company}: {report.outcome}",
+        *(Column(h, overflow="fold") for h in headers[:2]),
+        *headers[2:],
+        title=f"{report.company}: {RUN_OUTCOMES[report.outcome].reason(language)}",
     )
     for row in report.table():
-        table.add_row(
-            *(str(row[c]) for c in ("target", "stream", "in", "loaded", "skipped", "rejected", "deferred"))
-        )
+        table.add_row(*(str(row[c]) for c in keys))
     out = console or Console()
     out.print(table)
     if report.staged_only:
@@ -147,13 +153,33 @@ def print_report(
         out.print(f"[red]✗[/red] {escape(line)}", highlight=False, soft_wrap=True)
     for failure in report.failures if debug else []:
         out.print(f"  {failure.target} {failure.step}: {failure.message}", highlight=False, markup=False)
-    for target, stream, error in report.first_errors(10):
-        out.print(
-            f"[yellow]rejected[/yellow] {target} {stream} {error.key}: {error.code} {error.message}",
-            highlight=False,
-        )
+    print_rejections(report, out, language, context, shown)
     if report.run_url:
         out.print(f"Prefect UI: {report.run_url}", highlight=False, soft_wrap=True)
+
+
+def print_rejections(
+    report: RunReport, out: Console, language: Language, context: RowContext, shown: int
+) -> None:
+    """``エラー kintone-customers inbound 山田 太郎（会社）[field]: reason (code)``, then how many more."""
+    errors = report.first_errors(shown)
+    word = in_language("エラー", "rejected", language)
+    for target, stream, error in errors:
+        code = error.code or error.status.value
+        who = person_label(context, target, error.payload or {}, company=True) or error.key
+        where = f" [{error.field}]" if error.field else ""
+        reason = lookup(code).reason(language)
+        out.print(
+            f"[yellow]{word}[/yellow] {escape(f'{target} {stream} {who}{where}: {reason} ({code})')}",
+            highlight=False,
+        )
+    more = report.totals.rejected - len(errors)
+    if more > 0:
+        ja, en = f"…他 {more:,} 件", f"…and {more:,} more"
+        hint = in_language(
+            "一覧: renkei replay SPEC --list", "every row: renkei replay SPEC --list", language
+        )
+        out.print(f"{in_language(ja, en, language)} ({hint})", highlight=False)
 
 
 def notify_crash(spec_path: str, run_id: str, message: str, url: str | None = None) -> None:
