@@ -168,9 +168,10 @@ def print_rejections(
         code = error.code or error.status.value
         who = person_label(context, target, error.payload or {}, company=True) or error.key
         where = f" [{error.field}]" if error.field else ""
-        reason = lookup(code).reason(language)
+        entry = lookup(code)
+        reason = entry.reason(language) + (f" ({code})" if entry.theirs or language != "ja" else "")
         out.print(
-            f"[yellow]{word}[/yellow] {escape(f'{target} {stream} {who}{where}: {reason} ({code})')}",
+            f"[yellow]{word}[/yellow] {escape(f'{target} {stream} {who}{where}: {reason}')}",
             highlight=False,
         )
     more = report.totals.rejected - len(errors)

@@ -82,7 +82,7 @@ def test_the_first_rejections_name_the_person_and_the_reason_never_a_hex_key_the
     ja = printed(sansan_report(24), "ja")
     lines = [line for line in ja.splitlines() if line.startswith("エラー")]
     assert len(lines) == 5
-    who, why = "小林 大輔（さくら商事株式会社） [email]", "メールアドレスがありません (email_missing)"
+    who, why = "小林 大輔（さくら商事株式会社） [email]", "メールアドレスがありません"
     assert lines[0] == f"エラー sansan-cards inbound {who}: {why}"
     assert "…他 19 件 (一覧: renkei replay SPEC --list)" in ja
     assert not any(f"{i:032X}" in ja for i in range(9))  # no card key anywhere
