@@ -557,7 +557,7 @@ def audit(
             )
             problems = True
             continue
-        console.print(render_report(report))
+        console.print(render_report(report, cli_language(os.environ.get("LANG"))))
         problems = problems or not report.clean
     if problems:
         raise typer.Exit(1)
