@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from flows.demo import demo_ports
+from deployments.demo import demo_ports
 from flows.progress import timed_lines
 from flows.report import print_report
 from sandbox.demo_env import DemoPorts

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.cli import app
+from deployments.cli import app
 from sandbox.common import free_port
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 
