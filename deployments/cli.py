@@ -384,7 +384,9 @@ def _finish(state: State[Any], spec: Path, debug: bool = False) -> None:
         err_console.print(f"[red]{state.name}[/red]: {escape(state.message or '')}", highlight=False)
         raise typer.Exit(1)
     people = RowContext(person_fields(load_spec(spec)), {})  # the rejected rows' people, by the spec's map
-    print_report(report, console, cli_language(os.environ.get("LANG")), debug, context=people)
+    print_report(
+        report, console, cli_language(os.environ.get("LANG")), debug, context=people, spec_path=str(spec)
+    )
     raise typer.Exit(1 if report.outcome in ("failed", "crashed") else 0)
 
 

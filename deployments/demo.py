@@ -95,7 +95,9 @@ def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int 
                 return 1
             say(f"sync: {RUN_OUTCOMES[report.outcome].reason(language)}")
         people = RowContext(person_fields(spec), {})
-        print_report(report, console, language, context=people, shown=FIRST_REJECTIONS)
+        print_report(
+            report, console, language, context=people, shown=FIRST_REJECTIONS, spec_path=str(spec_path)
+        )
         planned = run_deployed(plan, str(spec_path)).result()  # its reads are not loads: no lines
         with timed_lines(console, started) as say:
             say("plan written: what a next sync would change (nothing sent)")

@@ -123,9 +123,11 @@ def print_report(
     *,
     context: RowContext = NO_CONTEXT,
     shown: int = 10,
+    spec_path: str = "SPEC",
 ) -> None:
     """The counts table, then one line per failed target (its details with ``debug``), then the first
-    ``shown`` rejections and the run's page, in ``language`` (the CLI's)."""
+    ``shown`` rejections and the run's page, in ``language`` (the CLI's); ``spec_path`` completes the
+    command that lists every rejected row."""
     keys = ("target", "stream", "in", "loaded", "skipped", "rejected", "deferred")
     # "連携先 target": Japanese, English, or both as the artifact shows them
     headers = [
@@ -153,13 +155,13 @@ def print_report(
         out.print(f"[red]✗[/red] {escape(line)}", highlight=False, soft_wrap=True)
     for failure in report.failures if debug else []:
         out.print(f"  {failure.target} {failure.step}: {failure.message}", highlight=False, markup=False)
-    print_rejections(report, out, language, context, shown)
+    print_rejections(report, out, language, context, shown, spec_path)
     if report.run_url:
         out.print(f"Prefect UI: {report.run_url}", highlight=False, soft_wrap=True)
 
 
 def print_rejections(
-    report: RunReport, out: Console, language: Language, context: RowContext, shown: int
+    report: RunReport, out: Console, language: Language, context: RowContext, shown: int, spec_path: str
 ) -> None:
     """``エラー kintone-customers inbound 山田 太郎（会社）[field]: reason (code)``, then how many more."""
     errors = report.first_errors(shown)
@@ -177,10 +179,9 @@ def print_rejections(
     more = report.totals.rejected - len(errors)
     if more > 0:
         ja, en = f"…他 {more:,} 件", f"…and {more:,} more"
-        hint = in_language(
-            "一覧: renkei replay SPEC --list", "every row: renkei replay SPEC --list", language
-        )
-        out.print(f"{in_language(ja, en, language)} ({hint})", highlight=False)
+        listed = f"renkei replay {spec_path} --list"
+        hint = in_language(f"一覧: {listed}", f"every row: {listed}", language)
+        out.print(escape(f"{in_language(ja, en, language)} ({hint})"), highlight=False)
 
 
 def notify_crash(spec_path: str, run_id: str, message: str, url: str | None = None) -> None:

@@ -74,7 +74,8 @@ def sansan_report(rejected: int) -> RunReport:
 def printed(report: RunReport, language: str) -> str:
     out = io.StringIO()
     people = RowContext(person_fields(load_spec(ROOT / "examples" / "demo.yaml")), {})
-    print_report(report, Console(file=out, width=200), language, context=people, shown=5)  # type: ignore[arg-type]
+    spec = "examples/demo.yaml"
+    print_report(report, Console(file=out, width=200), language, context=people, shown=5, spec_path=spec)  # type: ignore[arg-type]
     return out.getvalue()
 
 
@@ -84,14 +85,14 @@ def test_the_first_rejections_name_the_person_and_the_reason_never_a_hex_key_the
     assert len(lines) == 5
     who, why = "小林 大輔（さくら商事株式会社） [email]", "メールアドレスがありません"
     assert lines[0] == f"エラー sansan-cards inbound {who}: {why}"
-    assert "…他 19 件 (一覧: renkei replay SPEC --list)" in ja
+    assert "…他 19 件 (一覧: renkei replay examples/demo.yaml --list)" in ja
     assert not any(f"{i:032X}" in ja for i in range(9))  # no card key anywhere
     assert "no email address" not in ja and "rejected" not in ja and "一部の行がエラー" in ja
     en = printed(sansan_report(24), "en")
     assert (
         "rejected sansan-cards inbound 藤原 由美子（㈱日本物産） [email]: the email address is missing" in en
     )
-    assert "…and 19 more (every row: renkei replay SPEC --list)" in en
+    assert "…and 19 more (every row: renkei replay examples/demo.yaml --list)" in en
     assert "more" not in printed(sansan_report(5), "en")  # all shown: nothing more to say
 
 
