@@ -15,7 +15,7 @@ from flows.names import artifact_key
 from flows.recorded import step_failure
 from schemas.failures import failure_lines
 from schemas.messages import RUN_OUTCOMES, Language, in_language, lookup
-from schemas.rejected import NO_CONTEXT, RowContext, person_label
+from schemas.rejected import NO_CONTEXT, RowContext, person_fields, person_label
 from schemas.report import RunReport, StepFailure
 from schemas.schedule import next_cut
 from schemas.spec import Spec
@@ -46,7 +46,9 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(report: RunReport) -> str:
+def markdown(report: RunReport, context: RowContext = NO_CONTEXT) -> str:
+    """The run report artifact: Japanese and English; each first error names the person (by the spec's
+    map) and gives the catalogue's reason and fix, the target's own message beside when it sent one."""
     lines = [f"# {report.company} — {report.flow}: {report.outcome}", ""]
     if report.run_url:
         lines.append(f"- 実行画面 run: {report.run_url}")
@@ -73,17 +75,28 @@ def markdown(report: RunReport) -> str:
             "",
             "## 最初のエラー First errors",
             "",
-            "| 連携先 target | ストリーム stream | キー key | コード code | 項目 field | 内容 message |",
-            "|---|---|---|---|---|---|",
+            "| 連携先 target | ストリーム stream | 人・キー who | 項目 field | 理由 reason | 直し方 fix"
+            " | 連携先のメッセージ message |",
+            "|---|---|---|---|---|---|---|",
         ]
-        lines += [
-            "| " + " | ".join(_cell(c) for c in (t, s, e.key, e.code, e.field or "", e.message)) + " |"
-            for t, s, e in errors
-        ]
+        for t, s, e in errors:
+            entry = lookup(e.code or e.status.value)
+            who = person_label(context, t, e.payload or {}, company=True) or e.key
+            theirs = e.message if entry.theirs else ""
+            cells = (
+                t,
+                s,
+                who,
+                e.field or "",
+                f"{entry.reason('both')} ({e.code})",
+                entry.fix("both"),
+                theirs,
+            )
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
 
-def publish(report: RunReport) -> None:
+def publish(report: RunReport, context: RowContext = NO_CONTEXT) -> None:
     """The table and markdown artifacts the Prefect UI shows for this run."""
     if report.lines:
         create_table_artifact(
@@ -92,7 +105,7 @@ def publish(report: RunReport) -> None:
             description=COUNTS_RULE,
         )
     create_markdown_artifact(
-        markdown(report), key=artifact_key(report.company, "report"), description="Run report"
+        markdown(report, context), key=artifact_key(report.company, "report"), description="Run report"
     )
 
 
@@ -112,7 +125,7 @@ def finish_report(spec: Spec, state: StateStore, report: RunReport) -> None:
     report.new_rejections = sum(1 for row in open_rows if row.run_id == report.run_id)
     notify(spec, state, report)
     state.finish_run(report.run_id, report.outcome, {"lines": report.table(), "cuts": report.cuts})
-    publish(report)
+    publish(report, RowContext(person_fields(spec), {}))
 
 
 def print_report(

@@ -15,8 +15,9 @@ from rich.console import Console
 
 from deployments.demo import demo_ports
 from flows.progress import timed_lines
-from flows.report import print_report
+from flows.report import markdown, print_report
 from sandbox.demo_env import DemoPorts
+from schemas.messages import lookup
 from schemas.outcomes import Counts, RowOutcome
 from schemas.rejected import RowContext, person_fields
 from schemas.report import RunReport, StreamLine
@@ -113,3 +114,13 @@ def test_each_stream_loaded_is_a_line_with_the_seconds_since_the_start_only_whil
         "kintone-customers actions:email: 1,201 件 — loaded 1,200, rejected 1",  # never an emoji for :email
     ]
     assert all(re.match(r"^\[ *\d+\.\ds\] ", line) for line in lines)
+
+
+def test_the_run_report_artifact_names_the_person_with_the_catalogues_reason_and_fix() -> None:
+    people = RowContext(person_fields(load_spec(ROOT / "examples" / "demo.yaml")), {})
+    text = markdown(sansan_report(24), people)
+    row = next(line for line in text.splitlines() if "小林 大輔（さくら商事株式会社）" in line)
+    entry = lookup("email_missing")
+    assert f"{entry.ja} / {entry.en} (email_missing)" in row and f"{entry.fix_ja} / {entry.fix_en}" in row
+    assert not any(f"{i:032X}" in text for i in range(9))  # the person, never the card's hex key
+    assert "no email address" not in text  # our English detail: the catalogue's words are enough
