@@ -20,15 +20,24 @@ FIRST_SHOWN = 50
 
 
 def audit_markdown(reports: list[AuditReport]) -> str:
-    lines = ["# Audit", ""]
+    """The audit artifact in Japanese and English: every finding with the catalogue's reason and fix."""
+    lines = ["# 監査 Audit", ""]
     for report in reports:
-        state = "clean" if report.clean else "needs attention"
-        lines.append(f"## {report.target} ({report.kind}): {report.scanned} records scanned, {state}")
-        lines += [f"- duplicate {d.email}: records {', '.join(d.record_ids)}" for d in report.duplicates]
-        lines += [f"- bad email in record {b.record_id}: {b.rule} — {b.message}" for b in report.bad_emails]
-        lines += [f"- drift {d.target_field} ({d.ma_field}): {d.rule} — {d.message}" for d in report.drift]
+        state = "問題なし clean" if report.clean else "要対応 needs attention"
+        lines.append(f"## {report.target} ({report.kind}): {report.scanned} 件 records scanned, {state}")
+        lines += [
+            f"- {lookup('duplicate_email').reason('both')}: {d.email} — {', '.join(d.record_ids)}"
+            for d in report.duplicates
+        ]
+        lines += [f"- {b.record_id}: {_finding(b.rule, b.message)}" for b in report.bad_emails]
+        lines += [f"- {d.target_field} ({d.ma_field}): {_finding(d.rule, d.message)}" for d in report.drift]
         lines.append("")
     return "\n".join(lines)
+
+
+def _finding(rule: str, detail: str) -> str:
+    entry = lookup(rule)
+    return f"{entry.reason('both')} ({rule}: {detail}) → {entry.fix('both')}"
 
 
 @flow(name="audit", flow_run_name=timed("audit"), log_prints=True)
