@@ -1,9 +1,9 @@
 """`validate --online`: the spec against the MA's field catalog and each target's own fields.
 
-kintone's form (form/fields.json of the customer app and of every action and master app) and
-Salesforce's describe() of the customer object are read once each; every mapped field a target lacks
-or cannot use is a problem at the spec entry to fix (schemas/target_fields.py). A catalog that cannot
-be read is one problem of its own and the others are still checked. Nothing is written anywhere.
+kintone's form (form/fields.json) and Salesforce's describe(), of the customer app or object and of
+every action and master one, are read once each; every mapped field a target lacks or cannot use is a
+problem at the spec entry to fix (schemas/target_fields.py). A catalog that cannot be read is one
+problem of its own and the others are still checked. Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -16,13 +16,18 @@ from simple_salesforce.exceptions import SalesforceError
 from connectors.http import HttpError, HttpPolicy
 from connectors.salesforce_auth import SalesforceAuthError
 from schemas.actions import action_fields, master_fields
-from schemas.audit import action_drift, kintone_drift, salesforce_drift
+from schemas.audit import action_drift, kintone_drift, salesforce_drift, salesforce_object_drift
 from schemas.mapping import field_map
 from schemas.spec import Problem, Spec, Target
 from schemas.target_fields import column_path, customer_path, drift_problem
 from tasks.ma_catalog import online_spec
 from tasks.targets.kintone import kintone_client
-from tasks.targets.salesforce import DEFAULT_OBJECT, salesforce_client
+from tasks.targets.salesforce import (
+    DEFAULT_ACTION_OBJECT,
+    DEFAULT_MASTER_OBJECT,
+    DEFAULT_OBJECT,
+    salesforce_client,
+)
 
 UNREADABLE = (HttpError, SalesforceAuthError, SalesforceError, requests.RequestException, OSError)
 # a person waits on validate: a target that does not answer is reported in seconds, not minutes
@@ -81,8 +86,24 @@ def _salesforce(spec: Spec, target: Target, path: str) -> Iterator[Problem]:
     client = salesforce_client(target, QUICK)
     try:
         described = client.describe(obj)
+        for drift in salesforce_drift(fmap, obj, described):
+            yield drift_problem(drift, customer_path(drift, fmap, path), dict.fromkeys(described, ""))
+        for section, entries in (("actions", target.actions), ("masters", target.masters)):
+            for kind, entry in entries.items():
+                if section == "actions":
+                    entry_obj, fields = (
+                        entry.object or DEFAULT_ACTION_OBJECT,
+                        action_fields("salesforce", entry),
+                    )
+                else:
+                    entry_obj, fields = (
+                        entry.object or DEFAULT_MASTER_OBJECT,
+                        master_fields("salesforce", entry),
+                    )
+                held = client.describe(entry_obj)
+                customer = (fmap.key_target, obj) if section == "actions" else None
+                for drift in salesforce_object_drift(entry_obj, fields.values(), held, customer):
+                    where = column_path(drift, entry, fields, f"{path}.{section}.{kind}")
+                    yield drift_problem(drift, where, dict.fromkeys(held, ""))
     finally:
         client.close()
-    names = dict.fromkeys(described, "")
-    for drift in salesforce_drift(fmap, obj, described):
-        yield drift_problem(drift, customer_path(drift, fmap, path), names)

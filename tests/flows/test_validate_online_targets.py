@@ -95,7 +95,7 @@ def test_a_salesforce_field_the_object_lacks_is_named_with_the_closest_it_has(
 
     result = runner.invoke(app, ["validate", str(spec_file(env, tmp_path, typo)), "--online"], env=ENGLISH)
     assert result.exit_code == 2
-    errors = lines_of(result.output)
+    errors = [x for x in lines_of(result.output) if "Lead has no" in x]  # (the action object follows)
     assert errors == [
         "error targets[1].match.target: SATORI_CustomerID__c: field_missing: SATORI_CustomerID__c is mapped "
         "but Lead has no field with this code (did you mean SATORI_Customer_ID__c?)",
@@ -162,3 +162,14 @@ def test_the_shipped_demo_spec_is_valid_online_with_only_its_explained_warnings(
     warnings = [x for x in online.output.splitlines() if x.startswith("warning ")]
     assert warnings == [x for x in offline.output.splitlines() if x.startswith("warning ")]
     assert all("readable_writable" in x for x in warnings)  # each explained on its line of the file
+
+
+def test_a_salesforce_action_objects_field_is_checked_too(env: DemoEnvironment, tmp_path: Path) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        doc["targets"][1]["actions"]["form"]["fields"] = {"name": "Form_Nmae__c"}
+
+    result = runner.invoke(app, ["validate", str(spec_file(env, tmp_path, change)), "--online"], env=ENGLISH)
+    assert result.exit_code == 2
+    (line,) = lines_of(result.output)
+    assert line.startswith("error targets[1].actions.form.fields.name: Form_Nmae__c: field_missing:")
+    assert "SATORI_Action__c has no field" in line and line.endswith("?)")
