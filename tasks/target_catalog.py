@@ -37,7 +37,7 @@ QUICK = HttpPolicy(connect_timeout=5.0, read_timeout=30.0, max_attempts=2, backo
 def online_problems(spec: Spec) -> list[Problem]:
     """What ``validate --online`` adds: the MA's catalog, then every kintone and Salesforce target's."""
     try:
-        found = online_spec(spec)[1]
+        found = online_spec(spec, policy=QUICK)[1]
     except (*UNREADABLE, KeyError, ValueError) as exc:
         hint = f"the MA's field catalog could not be read ({exc}): check ma.url and ma.token"
         found = [Problem("ma.url", "ma", "catalog_unreadable", hint)]

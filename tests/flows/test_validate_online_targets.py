@@ -173,3 +173,18 @@ def test_a_salesforce_action_objects_field_is_checked_too(env: DemoEnvironment, 
     (line,) = lines_of(result.output)
     assert line.startswith("error targets[1].actions.form.fields.name: Form_Nmae__c: field_missing:")
     assert "SATORI_Action__c has no field" in line and line.endswith("?)")
+
+
+def test_an_ma_that_does_not_answer_is_one_line_and_the_targets_are_still_checked(
+    env: DemoEnvironment, tmp_path: Path
+) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        doc["ma"]["url"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        doc["targets"][0]["map"]["department"] = "部 署"
+
+    result = runner.invoke(app, ["validate", str(spec_file(env, tmp_path, change)), "--online"], env=ENGLISH)
+    assert result.exit_code == 2
+    assert [x.split(": ")[0:3] for x in lines_of(result.output)] == [
+        ["error ma.url", "ma", "catalog_unreadable"],
+        ["error targets[0].map.department", "部 署", "field_missing"],
+    ]
