@@ -25,6 +25,7 @@ from schemas.report import RunReport
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
+from tasks.exports import stage_exports_task
 from tasks.extract import StagedCut, commit_staging_watermark, cuts_between, find_due_cuts, stage_cut
 from tasks.steps import load_target
 
@@ -46,6 +47,9 @@ def stage_cuts(spec: Spec, cuts: list[Cut], run_id: str) -> list[StagedCut]:
 
 
 def stage_due_cuts(spec: Spec, run_id: str, requested: str | None = None) -> list[StagedCut]:
+    """The due cuts of the integration API, or (``ma.access: public``) the customer exports dropped since."""
+    if spec.ma.access == "public":
+        return stage_exports_task(spec, run_id)
     return stage_cuts(spec, find_due_cuts(spec, requested), run_id)
 
 
@@ -76,6 +80,8 @@ def extract(spec_path: str, cut: str | None = None) -> list[StagedCut] | State[A
     run_id = _run_id("extract")
     try:
         with run_lock(state_store(spec), "extract", run_id):
+            if spec.ma.access == "public":
+                return stage_due_cuts(spec, run_id)
             return _ledgered(spec, "extract", find_due_cuts(spec, cut), run_id)
     except RunLocked as exc:
         get_run_logger().warning("%s", exc)

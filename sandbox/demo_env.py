@@ -29,6 +29,7 @@ from sandbox.satori.seed import seed as seed_ma
 from schemas import clock
 
 MA_TOKEN = "demo-token"
+MA_PUBLIC_KEY = "demo-public-key"  # the public API v4's company_secret: its own credential
 SANSAN_KEY = "renkeidemo0000000000000000000000"
 KINTONE_TOKENS = (
     "renkeiDemoCustomerToken00000000000000001",
@@ -129,7 +130,10 @@ class DemoEnvironment:
             now=now,
             recent=sizes.recent,
         )
-        self._serve("satori", satori_app(ma_dir, {MA_TOKEN: "demo"}, self._faults()))
+        self._serve(
+            "satori",
+            satori_app(ma_dir, {MA_TOKEN: "demo"}, self._faults(), public_keys={MA_PUBLIC_KEY: "demo"}),
+        )
 
         kintone = kintone_app(kintone_dir, "Administrator", "renkei-demo", self._faults())
         store = kintone.state.kintone.store

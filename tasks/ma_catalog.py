@@ -27,7 +27,10 @@ def run_spec(spec: Spec) -> tuple[Spec, dict[str, Any] | None, list[str]]:
     """The spec a run (or a plan, an audit) uses, the catalog it read, and one line per difference.
 
     When the catalog cannot be read the run goes on with the spec alone (checked offline) and says so.
+    Under ``ma.access: public`` there is no catalog to read: the spec's custom_fields are all renkei knows.
     """
+    if spec.ma.access == "public":
+        return spec, None, []
     try:
         followed, problems, catalog = online_spec(spec)
     except (HttpError, KeyError, ValueError) as exc:  # unreachable, or a catalog renkei cannot read
