@@ -18,6 +18,7 @@ from connectors.http import chunked
 from connectors.satori import V4_BULK_LIMIT, V4Credentials, V4Writer
 from connectors.staging import StagingArea
 from schemas.catalog import CUSTOM_PREFIX
+from schemas.clock import now
 from schemas.outcomes import RowOutcome
 from schemas.spec import Spec
 from schemas.staging import CUSTOMERS_FILE, cut_path
@@ -26,6 +27,7 @@ from tasks.sync_target import staged_cuts
 from tasks.writeback import MaCustomers
 
 Key = Literal["email", "hashcode"]
+WRITTEN_FILE = "_public/written.json"  # beside the cut folders (staged_cuts lists cut ids only)
 
 
 def v4_cell(value: Any) -> str:
@@ -66,7 +68,8 @@ class PublicMa:
         self._known: dict[str, dict[str, dict[str, Any]]] | None = None
 
     def known(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Customers by email and by hashcode, from every staged export (oldest first, newest wins)."""
+        """Customers by email and by hashcode, from every staged export (oldest first, newest wins),
+        then what renkei wrote after the customer's last exported update."""
         if self._known is None:
             self._known = {"email": {}, "hashcode": {}}
             for cut in staged_cuts(self.staging, self.company):
@@ -75,6 +78,11 @@ class PublicMa:
                     continue
                 for row in self.staging.parquet(relative).read().to_pylist():
                     self._remember(as_customer(row))
+            for key, rows in self._written().items():
+                for value, row in rows.items():
+                    exported = self._known[key].get(value, {}).get("updated_at") or ""
+                    if row["updated_at"] > exported:
+                        self._remember(row)
         return self._known
 
     def _remember(self, customer: dict[str, Any]) -> None:
@@ -84,24 +92,37 @@ class PublicMa:
                 merged = {**self._known[key].get(customer[key], {}), **customer}
                 self._known[key][customer[key]] = merged
 
+    def _written(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return self.staging.read_json(self._written_file) or {}
+
+    @property
+    def _written_file(self) -> str:
+        return f"{self.company}/{WRITTEN_FILE}"
+
     def bulk_get(self, *, emails: Iterable[str] = (), hashcodes: Iterable[str] = ()) -> list[dict[str, Any]]:
         key, wanted = ("email", list(emails)) if emails else ("hashcode", list(hashcodes))
         known = self.known()[key]
         return [known[k] for k in wanted if k in known]
 
     def bulk_upsert(self, rows: Iterable[dict[str, Any]], key: Key = "email") -> list[RowOutcome]:
-        """One outcome per row in input order; 10,000 rows a job."""
+        """One outcome per row in input order; 10,000 rows a job. What was written is remembered (in
+        the staging area) until an export newer than the write shows the customer: a rerun compares
+        with it and writes nothing twice."""
         outcomes: list[RowOutcome] = []
+        remembered = self._written().get(key, {})
         for batch in chunked(rows, V4_BULK_LIMIT):
             written = self.writer.bulk([v4_row(r) for r in batch], identity_type=key)
+            stamp = now().isoformat()
             for row, outcome in zip(batch, written, strict=True):
                 if outcome.status.loaded:
-                    custom = {
-                        **(self.known()[key].get(row[key], {}).get("custom") or {}),
-                        **(row.get("custom") or {}),
-                    }
-                    self._remember({**row, "custom": custom})
+                    before = self.known()[key].get(row[key], {})
+                    custom = {**(before.get("custom") or {}), **(row.get("custom") or {})}
+                    merged = {**before, **row, "custom": custom, "updated_at": stamp}
+                    self._remember(merged)
+                    remembered[row[key]] = merged
             outcomes += written
+        if remembered:
+            self.staging.write_json(self._written_file, {**self._written(), key: remembered})
         return outcomes
 
 
