@@ -28,7 +28,14 @@ from schemas.clock import now
 from schemas.email import normalise_email
 from schemas.ma_export import HeaderProblem, ValueProblem, read_header, typed
 from schemas.spec import Spec
-from schemas.staging import CUSTOMERS_FILE, MANIFEST_FILE, cut_path, format_cut, parse_cut
+from schemas.staging import (
+    CUSTOMERS_FILE,
+    MANIFEST_FILE,
+    customer_schema,
+    cut_path,
+    format_cut,
+    parse_cut,
+)
 from tasks.clients import staging_area, state_store
 from tasks.extract import CUTS_STREAM, STAGING, StagedCut, quarantine_bad_rows, readable_fields
 from tasks.redact import masked_failures
@@ -49,19 +56,21 @@ def export_batches(
     text: str,
     name: str,
     schema: pa.Schema,
+    required: list[str],
     custom: dict[str, CustomFieldSpec],
     zone: ZoneInfo,
     out: ExportRows,
 ) -> Iterator[pa.RecordBatch]:
-    """The rows of one export as record batches of ``schema``; a header that breaks the contract
-    raises ContractError naming the file and the column before any row is staged."""
+    """The rows of one export as record batches of ``schema``; a header that breaks the contract (a
+    column outside the catalog, a ``required`` one missing) raises ContractError naming the file and
+    the column before any row is staged."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
         return
     columns, problems = read_header(header, custom)
     position = {f.name: i for i, f in enumerate(columns) if f is not None}
-    for missing in (n for n in schema.names if n not in position):
+    for missing in (n for n in required if n not in position):
         known = lookup_field(missing, custom)
         label = known.label if known else missing
         problems.append(_missing(label, missing))
@@ -70,7 +79,7 @@ def export_batches(
         raise ContractError(
             f"{name}: {said} — the export does not match the spec's catalog: nothing of it staged"
         )
-    fields = [(n, position[n], lookup_field(n, custom)) for n in schema.names]
+    fields = [(n, position.get(n), lookup_field(n, custom)) for n in schema.names]
     rows: list[dict[str, Any]] = []
     for line, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
@@ -101,11 +110,11 @@ def _missing(label: str, name: str) -> HeaderProblem:
 
 
 def _row(
-    cells: list[str], fields: list[tuple[str, int, Any]], zone: ZoneInfo, line: int, out: ExportRows
+    cells: list[str], fields: list[tuple[str, int | None, Any]], zone: ZoneInfo, line: int, out: ExportRows
 ) -> dict[str, Any] | None:
     row: dict[str, Any] = {}
     for name, index, fdef in fields:
-        text = cells[index]
+        text = "" if index is None else cells[index]
         try:
             value = typed(fdef, text, zone)
             if name == "email" and value is not None:
@@ -121,6 +130,15 @@ def _row(
             return None
         row[name] = value
     return row
+
+
+def export_schema(spec: Spec) -> pa.Schema:
+    """The staged customers: the extract's contract (identity and readable fields, required in the
+    header), then the Writable fields an export shows — a write-back compares with them, as the
+    integration API's bulk get lets it, so a rerun writes nothing twice."""
+    custom, base = spec.custom_specs(), readable_fields(spec).names
+    names = [*base, *(n for n in spec.fields if spec.direction(n).writes and n not in base)]
+    return customer_schema([f for f in (lookup_field(n, custom) for n in names) if f is not None])
 
 
 def next_cut_id(mark: str | None) -> str:
@@ -142,12 +160,14 @@ def stage_exports(spec: Spec, run_id: str) -> list[StagedCut]:
     state, staging = state_store(spec), staging_area(spec)
     mark = state.watermark(STAGING, CUTS_STREAM)
     cut = next_cut_id(mark)
-    schema, custom, zone = readable_fields(spec), spec.custom_specs(), ZoneInfo(spec.timezone)
+    schema, custom, zone = export_schema(spec), spec.custom_specs(), ZoneInfo(spec.timezone)
+    required = readable_fields(spec).names
     left_out = [ExportRows() for _ in files]
 
     def batches() -> Iterator[pa.RecordBatch]:
         for file, out in zip(files, left_out, strict=True):
-            yield from export_batches(folder.read_text(file), file.name, schema, custom, zone, out)
+            text = folder.read_text(file)
+            yield from export_batches(text, file.name, schema, required, custom, zone, out)
 
     path = cut_path(spec.company, cut)
     stats = staging.write_batches(f"{path}/{CUSTOMERS_FILE}", schema, batches())
