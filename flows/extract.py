@@ -29,6 +29,11 @@ from tasks.exports import stage_exports_task
 from tasks.extract import StagedCut, commit_staging_watermark, cuts_between, find_due_cuts, stage_cut
 from tasks.steps import load_target
 
+PUBLIC_NO_CUTS = (
+    "ma.access: public のため MA のカットはありません。管理画面の顧客 CSV を ma.exports に置いてください /"
+    " ma.access: public has no MA cuts to backfill: drop the admin screen's customer export in ma.exports"
+)
+
 
 def stage_cuts(spec: Spec, cuts: list[Cut], run_id: str) -> list[StagedCut]:
     """Stage each cut whole, then move the staging watermark past it; a table artifact of the rows."""
@@ -142,6 +147,8 @@ def _backfill(spec: Spec, window: tuple[datetime, datetime], targets: list[str],
 
 def stage_window(spec: Spec, window: tuple[datetime, datetime], run_id: str) -> list[StagedCut]:
     """Every cut generated in [start, end), oldest first, staged."""
+    if spec.ma.access == "public":
+        raise ValueError(PUBLIC_NO_CUTS)
     with ma_client(spec) as ma:
         cuts = [c for c in cuts_between(ma, *window) if c.at < window[1]]
     return stage_cuts(spec, cuts, run_id)
