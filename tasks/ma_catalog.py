@@ -9,6 +9,11 @@ from schemas.ma_catalog import MaCatalog, catalog_problems, follow_catalog
 from schemas.spec import Problem, Spec
 from tasks.clients import ma_client
 
+PUBLIC_NO_CATALOG = (
+    "the MA's field catalog is read through the integration API, which ma.access: public does not use:"
+    " the spec's custom_fields stand for it (each export's header is checked against them)"
+)
+
 
 def read_catalog(spec: Spec) -> MaCatalog:
     """One request to the MA's ``/fields``."""
@@ -19,6 +24,13 @@ def read_catalog(spec: Spec) -> MaCatalog:
 def online_spec(spec: Spec, wire: dict[str, Any] | None = None) -> tuple[Spec, list[Problem], MaCatalog]:
     """The spec as the MA defines its fields, every difference found, and the catalog (``wire``: one
     already read by this run, so a subflow does not ask again)."""
+    if spec.ma.access == "public":  # the catalog is read through the integration API only
+        catalog = MaCatalog(spec.custom_specs(), tuple(spec.cuts))
+        return (
+            spec,
+            [Problem("ma.access", "public", "public_no_catalog", PUBLIC_NO_CATALOG, "warning")],
+            catalog,
+        )
     catalog = MaCatalog.from_wire(wire) if wire is not None else read_catalog(spec)
     return follow_catalog(spec, catalog), catalog_problems(spec, catalog), catalog
 
