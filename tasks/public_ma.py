@@ -1,10 +1,11 @@
 """The MA as a user without the Data Integration Option reaches it (``ma.access: public``).
 
-Writes go through the public customer API v4's bulk CSV upsert (at most 10,000 rows a job, its status
-polled, one outcome per row from its failed_rows; a blank cell never overwrites; identity by email or
-hashcode). v4 cannot read, so the customers a write-back compares with are those the admin screen's
-exports showed (the staged customers.parquet of every export cut, the newest value winning) and what
-this run wrote since: a target record whose email no export showed is not an MA customer to update.
+Writes go through the public customer API v4: one row through its single upsert, more through its
+bulk CSV upsert (at most 10,000 rows a job, its status polled, one outcome per row from its
+failed_rows); a blank value never overwrites; identity by email or hashcode. v4 cannot read, so
+the customers a write-back compares with are those the admin screen's exports showed (the staged
+customers.parquet of every export cut, the newest value winning) and what renkei wrote since: a
+target record whose email no export showed is not an MA customer to update.
 """
 
 from __future__ import annotations
@@ -105,13 +106,17 @@ class PublicMa:
         return [known[k] for k in wanted if k in known]
 
     def bulk_upsert(self, rows: Iterable[dict[str, Any]], key: Key = "email") -> list[RowOutcome]:
-        """One outcome per row in input order; 10,000 rows a job. What was written is remembered (in
+        """One outcome per row in input order. A single row goes through the single upsert (no job
+        to poll); more go as bulk CSV jobs of at most 10,000 rows. What was written is remembered (in
         the staging area) until an export newer than the write shows the customer: a rerun compares
         with it and writes nothing twice."""
         outcomes: list[RowOutcome] = []
         remembered = self._written().get(key, {})
         for batch in chunked(rows, V4_BULK_LIMIT):
-            written = self.writer.bulk([v4_row(r) for r in batch], identity_type=key)
+            if len(batch) == 1:
+                written = [self.writer.upsert(v4_row(batch[0]), identity_type=key)]
+            else:
+                written = self.writer.bulk([v4_row(r) for r in batch], identity_type=key)
             stamp = now().isoformat()
             for row, outcome in zip(batch, written, strict=True):
                 if outcome.status.loaded:

@@ -35,6 +35,7 @@ CARD = {
     "title": "課長",
     "email": "hanako.public@sample.co.jp",
 }
+SECOND_CARD = {**CARD, "personId": "E" * 32, "lastName": "田中", "email": "tanaka.public@sample.co.jp"}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,9 @@ def test_public_access_reads_the_export_and_writes_through_v4_only(
     spec = public_spec(env, tmp_path)
     exported = drop_export(env, tmp_path, "customers_20261207.csv")
     assert exported.decode("cp932").splitlines()[0].startswith("顧客ID,ハッシュコード,メールアドレス,姓,名")
-    httpx.post(f"{env.servers['sansan'].url}/_sandbox/cards", json={"cards": [CARD]}).raise_for_status()
+    httpx.post(
+        f"{env.servers['sansan'].url}/_sandbox/cards", json={"cards": [CARD, SECOND_CARD]}
+    ).raise_for_status()
     env.servers["satori"].request_log.entries.clear()
 
     first = sync_report(str(spec))
@@ -101,8 +104,8 @@ def test_public_access_reads_the_export_and_writes_through_v4_only(
     assert [
         p.name.endswith("_customers_20261207.csv") for p in (tmp_path / "exports" / "archive").iterdir()
     ] == [True]
-    # the Sansan card became an MA customer through v4
-    assert line(first, "sansan-cards", "inbound").loaded == 1
+    # the Sansan cards became MA customers through v4
+    assert line(first, "sansan-cards", "inbound").loaded == 2
 
     # a sales stage changed in kintone goes back into the MA through v4
     email, record = next(iter(sorted(in_kintone.items())))
@@ -111,12 +114,16 @@ def test_public_access_reads_the_export_and_writes_through_v4_only(
         client.update_records(1, "メールアドレス", [{"メールアドレス": email, "商談ステージ": stage}])
     second = sync_report(str(spec))
     assert not second.failures, second.failures
-    assert line(second, "sansan-cards", "inbound").loaded == 0  # the card again: nothing written twice
+    assert line(second, "sansan-cards", "inbound").loaded == 0  # the cards again: nothing written twice
     assert line(second, "kintone-customers", "inbound").loaded == 1
 
     paths = ma_paths(env)
     assert not [p for p in paths if p.startswith(INTEGRATION_API)]
-    assert paths.count("/api/v4/public/bulk_customers/upsert.json") == 2  # the card, then the stage
+    # the two cards as one bulk CSV job (its status polled), then the one stage by the single upsert
+    assert [p for p in paths if p.startswith("/api/") and not p.endswith("status.json")] == [
+        "/api/v4/public/bulk_customers/upsert.json",
+        "/api/v4/public/customer/upsert.json",
+    ]
     assert "/api/v4/public/bulk_customers/status.json" in paths
     with SatoriClient(env.servers["satori"].url, MA_TOKEN) as ma:  # checked afterwards, as the operator
         card = ma.get_customer(email=CARD["email"])

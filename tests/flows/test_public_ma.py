@@ -78,3 +78,18 @@ def test_bulk_upsert_through_faults_gives_one_outcome_per_row_and_remembers_them
         ("sato@example.jp", "佐藤", {"sales_stage": "受注"})
     ]
     again.writer.close()
+
+
+def test_one_row_goes_through_the_single_upsert(server: BackgroundServer, tmp_path: Path) -> None:
+    httpx.put(f"{server.url}/_sandbox/faults", json={"rate": 0}).raise_for_status()
+    writer = V4Writer(server.url, V4Credentials("u", "s", "acme", PUBLIC_KEY), FAST)
+    ma = PublicMa(writer, StagingArea(str(tmp_path / "staging")), "acme")
+    try:
+        [written] = ma.bulk_upsert([{"email": "one@example.jp", "last_name": "一人"}])
+        [refused] = ma.bulk_upsert([{"email": "two@example.jp", "custom": {"sales_stage": "不明"}}])
+    finally:
+        writer.close()
+    assert written.status is Status.UPDATED and written.target_id  # the MA's hashcode
+    assert refused.status is Status.REJECTED and "sales_stage" in (refused.message or "")
+    paths = [e.path for e in server.request_log.entries if e.path.startswith("/api/")]
+    assert paths == ["/api/v4/public/customer/upsert.json"] * 2
