@@ -20,7 +20,9 @@ from connectors.satori import SatoriClient
 from flows.sync import sync_report
 from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, DemoEnvironment, DemoPorts, DemoSizes
 from schemas.report import RunReport
-from schemas.validate import validate_spec_file
+from schemas.validate import load_spec, validate_spec_file
+from tasks.targets import adapter_for
+from tasks.targets.salesforce import SalesforceTarget
 
 PUBLIC = Path(__file__).parents[2] / "examples" / "public.yaml"
 INTEGRATION_API = "/api/integration/"
@@ -104,6 +106,7 @@ def test_public_access_reads_the_export_and_writes_through_v4_only(
     assert [
         p.name.endswith("_customers_20261207.csv") for p in (tmp_path / "exports" / "archive").iterdir()
     ] == [True]
+    assert line(first, "salesforce-leads", "customers").loaded == 40  # and Salesforce
     # the Sansan cards became MA customers through v4
     assert line(first, "sansan-cards", "inbound").loaded == 2
 
@@ -112,16 +115,29 @@ def test_public_access_reads_the_export_and_writes_through_v4_only(
     stage = "受注" if record.get("商談ステージ") != "受注" else "失注"
     with KintoneClient(env.servers["kintone"].url, api_tokens=[KINTONE_TOKENS[0]]) as client:
         client.update_records(1, "メールアドレス", [{"メールアドレス": email, "商談ステージ": stage}])
+    # and a title changed on a Salesforce lead goes back by hashcode
+    leads = adapter_for(load_spec(spec), load_spec(spec).target("salesforce-leads"))
+    assert isinstance(leads, SalesforceTarget)
+    try:
+        found = leads.client.call(lambda sf: sf.query(f"SELECT Id FROM Lead WHERE Email = '{email}'"))
+        lead_id = found["records"][0]["Id"]
+        leads.client.call(
+            lambda sf: sf.restful(f"sobjects/Lead/{lead_id}", method="PATCH", json={"Title": "部長"})
+        )
+    finally:
+        leads.close()
     second = sync_report(str(spec))
     assert not second.failures, second.failures
     assert line(second, "sansan-cards", "inbound").loaded == 0  # the cards again: nothing written twice
     assert line(second, "kintone-customers", "inbound").loaded == 1
+    assert line(second, "salesforce-leads", "inbound").loaded == 1
 
     paths = ma_paths(env)
     assert not [p for p in paths if p.startswith(INTEGRATION_API)]
-    # the two cards as one bulk CSV job (its status polled), then the one stage by the single upsert
+    # the two cards as one bulk CSV job (its status polled); the stage and the title one row each
     assert [p for p in paths if p.startswith("/api/") and not p.endswith("status.json")] == [
         "/api/v4/public/bulk_customers/upsert.json",
+        "/api/v4/public/customer/upsert.json",
         "/api/v4/public/customer/upsert.json",
     ]
     assert "/api/v4/public/bulk_customers/status.json" in paths
@@ -129,7 +145,8 @@ def test_public_access_reads_the_export_and_writes_through_v4_only(
         card = ma.get_customer(email=CARD["email"])
         assert (card["last_name_reading"], card["title"]) == ("サトウ", "課長")
         assert card["custom"]["first_contact"] == "2026-11-20"
-        assert ma.get_customer(email=email)["custom"]["sales_stage"] == stage
+        changed = ma.get_customer(email=email)
+        assert (changed["custom"]["sales_stage"], changed["title"]) == (stage, "部長")
 
 
 def test_validate_refuses_action_histories_and_masters_under_public_access(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -54,7 +55,7 @@ def test_bulk_upsert_through_faults_gives_one_outcome_per_row_and_remembers_them
 ) -> None:
     staging = StagingArea(str(tmp_path / "staging"))
     writer = V4Writer(server.url, V4Credentials("u", "s", "acme", PUBLIC_KEY), FAST)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"email": "sato@example.jp", "last_name": "佐藤", "custom": {"sales_stage": "受注"}},
         {"email": "suzuki@example.jp", "custom": {"sales_stage": "存在しない段階"}},
         {"email": "takahashi@example.jp", "last_name": "髙橋"},
