@@ -25,7 +25,8 @@ from starlette.responses import Response
 from sandbox.satori import db
 from sandbox.satori.deps import Company, StoreDep
 from sandbox.satori.store import Store, customers_json
-from schemas.catalog import CUSTOM_PREFIX, DEFAULT_FIELDS, FieldDef
+from schemas.catalog import CUSTOM_PREFIX, DEFAULT_FIELDS, FieldDef, FieldType
+from schemas.staging import JST
 
 router = APIRouter(prefix="/_sandbox", include_in_schema=False)
 Encoding = Literal["cp932", "utf-8-sig"]
@@ -62,15 +63,19 @@ EXPORTED = (
 _BY_NAME = {f.name: f for f in DEFAULT_FIELDS}
 
 
-def _cell(value: Any) -> str:
+def _cell(field: FieldDef, value: Any) -> str:
+    """A value as the admin screen shows it: dates ``YYYY/MM/DD``, times ``YYYY/MM/DD HH:MM:SS`` (Japan
+    time, no offset), lists comma-joined, flags 1/0."""
     if value is None:
         return ""
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, str) and len(value) > 19 and value[10] == "T":  # an ISO time from the store
-        return datetime.fromisoformat(value).strftime("%Y/%m/%d %H:%M:%S")
+    if field.type is FieldType.DATETIME:
+        return datetime.fromisoformat(str(value)).astimezone(JST).strftime("%Y/%m/%d %H:%M:%S")
+    if field.type is FieldType.DATE:
+        return str(value)[:10].replace("-", "/")
     return str(value)
 
 
@@ -90,7 +95,9 @@ def export_csv(store: Store, company: str, encoding: Encoding = "cp932") -> byte
         custom = customer.get("custom") or {}
         writer.writerow(
             [
-                _cell(custom.get(f.name.removeprefix(CUSTOM_PREFIX)) if f.is_custom else customer.get(f.name))
+                _cell(
+                    f, custom.get(f.name.removeprefix(CUSTOM_PREFIX)) if f.is_custom else customer.get(f.name)
+                )
                 for f in columns
             ]
         )
