@@ -116,7 +116,7 @@ def typed(field: FieldDef, text: str, zone: ZoneInfo) -> Any:
                 if field.max_length is not None and len(text) > field.max_length:
                     raise ValueProblem("too_long", f"longer than {field.max_length} characters")
                 return text
-    except (ValueError, KeyError) as exc:
-        if isinstance(exc, ValueProblem):
-            raise
+    except ValueProblem:
+        raise
+    except (ValueError, KeyError):
         raise ValueProblem("invalid_value", f"not a {field.type.value} value") from None
