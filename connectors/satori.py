@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from schemas.staging import check_cut_id
 
 API = "/api/integration/v1"
 BULK_LIMIT = 1_000
+V4_BULK_LIMIT = 10_000
 PAGE_LIMIT = 500
 STREAM_CHUNK = 1 << 20
 Key = Literal["email", "hashcode"]
@@ -246,8 +248,16 @@ class V4Credentials:
 class V4Writer:
     """Writes through the public Web API v4 (single customer and bulk CSV), as the real service takes them."""
 
-    def __init__(self, base_url: str, credentials: V4Credentials, policy: HttpPolicy | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        credentials: V4Credentials,
+        policy: HttpPolicy | None = None,
+        poll_seconds: float = 5.0,
+        max_wait: float = 1800.0,
+    ):
         self.credentials = credentials
+        self.poll_seconds, self.max_wait = poll_seconds, max_wait
         self.http = RetryingClient(base_url, policy, classify=classify_v4)
 
     def _single(self, action: str, fields: dict[str, str], key: str, identity_type: Key) -> RowOutcome:
@@ -289,7 +299,7 @@ class V4Writer:
             data={**self.credentials.form(), "identity_type": identity_type},
             files={"customer_csv_file": ("customers.csv", buffer.getvalue().encode("utf-8"), "text/csv")},
         ).json()
-        status = self.bulk_status(reply["body"]["process_code"])
+        status = self.wait_for(reply["body"]["process_code"])
         failed = {f["row_number"] - 2: f["message"] for f in status.get("failed_rows", [])}
         return [
             RowOutcome.rejected(row.get(identity_type, ""), "bulk_row_failed", failed[i])
@@ -297,6 +307,21 @@ class V4Writer:
             else RowOutcome.updated(row.get(identity_type, ""))
             for i, row in enumerate(rows)
         ]
+
+    def wait_for(self, process_code: str) -> dict[str, Any]:
+        """Poll status.json until the job is finished (the service runs bulk jobs in the background):
+        after 0.2 s, then twice as long each time up to ``poll_seconds``, for at most ``max_wait``."""
+        waited, delay = 0.0, 0.2
+        while True:
+            status = self.bulk_status(process_code)
+            if status.get("process_status") == "finished":
+                return status
+            if waited >= self.max_wait:
+                raise TimeoutError(
+                    f"bulk job {process_code} not finished after {waited:.0f} s: the MA is still on it"
+                )
+            time.sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, self.poll_seconds)
 
     def bulk_status(self, process_code: str) -> dict[str, Any]:
         """A bulk job's body: process_status and failed_rows [{row_number (header = 1), message}]."""

@@ -101,6 +101,7 @@ class StagingArea:
     def write_json(self, relative: str, document: dict[str, Any]) -> None:
         target = self.full(relative)
         temporary = f"{target}.tmp-{uuid.uuid4().hex}"
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
         with self.fs.open(temporary, "w", encoding="utf-8") as out:
             json.dump(document, out, ensure_ascii=False, indent=2, sort_keys=True)
         self.fs.mv(temporary, target)

@@ -145,7 +145,8 @@ def extract(
         None, "--cut", help="One cut, e.g. 20261128T0200+0900 (default: every due cut)."
     ),
 ) -> None:
-    """Stage the MA's due cuts (masters, action histories, changed customers) into Parquet.
+    """Stage the MA's due cuts (masters, action histories, changed customers) into Parquet; under
+    ma.access: public, the admin screen's customer exports dropped in ma.exports.
 
     Example: renkei extract examples/demo.yaml --cut 20261128T0200+0900
     """

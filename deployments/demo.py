@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from rich.console import Console
 
+from deployments.demo_public import PUBLIC_SPEC, run_public_demo
 from deployments.serve import build_deployments, serve_spec
 from deployments.server import DEFAULT_PORT, local_server, recorded_locally
 from flows.deployed import run_deployed
@@ -101,6 +102,8 @@ def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int 
         planned = run_deployed(plan, str(spec_path)).result()  # its reads are not loads: no lines
         with timed_lines(console, started) as say:
             say("plan written: what a next sync would change (nothing sent)")
+        public_spec = _spec_for(env, PUBLIC_SPEC, "public")  # the MA as a user without the option reaches it
+        public = run_public_demo(env, console, public_spec)
         mails = len(env.mail.messages) if env.mail else 0
         stored = load_spec(spec_path).storage
         console.print(f"staging:  {stored.staging}")
@@ -112,11 +115,13 @@ def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int 
             console.print("the runs in the Prefect UI: .venv/bin/renkei demo --serve", highlight=False)
         else:  # joins the server started above
             serve_spec(spec_path, serve_port, lambda line: console.print(line, highlight=False))
-    return 0 if report.outcome != "failed" else 1
+    return 0 if "failed" not in (report.outcome, public) else 1
 
 
-def _spec_for(env: DemoEnvironment) -> Path:
-    """The demo spec pointed at this environment's ports and folder (``--port-base``)."""
-    path = env.folder / "demo.yaml"
-    path.write_text(yaml.safe_dump(env.spec_document(DEMO_SPEC), allow_unicode=True), encoding="utf-8")
+def _spec_for(env: DemoEnvironment, template: Path = DEMO_SPEC, within: str = "") -> Path:
+    """``template`` pointed at this environment's ports and folder (``--port-base``), written there."""
+    path = env.folder / within / template.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = env.spec_document(template, within)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     return path

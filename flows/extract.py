@@ -25,9 +25,15 @@ from schemas.report import RunReport
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
+from tasks.exports import stage_exports_task
 from tasks.extract import StagedCut, commit_staging_watermark, cuts_between, find_due_cuts, stage_cut
 from tasks.load import progress
 from tasks.steps import load_target
+
+PUBLIC_NO_CUTS = (
+    "ma.access: public のため MA のカットはありません。管理画面の顧客 CSV を ma.exports に置いてください /"
+    " ma.access: public has no MA cuts to backfill: drop the admin screen's customer export in ma.exports"
+)
 
 
 def stage_cuts(spec: Spec, cuts: list[Cut], run_id: str) -> list[StagedCut]:
@@ -49,6 +55,9 @@ def stage_cuts(spec: Spec, cuts: list[Cut], run_id: str) -> list[StagedCut]:
 
 
 def stage_due_cuts(spec: Spec, run_id: str, requested: str | None = None) -> list[StagedCut]:
+    """The due cuts of the integration API, or (``ma.access: public``) the customer exports dropped since."""
+    if spec.ma.access == "public":
+        return stage_exports_task(spec, run_id)
     return stage_cuts(spec, find_due_cuts(spec, requested), run_id)
 
 
@@ -79,6 +88,8 @@ def extract(spec_path: str, cut: str | None = None) -> list[StagedCut] | State[A
     run_id = _run_id("extract")
     try:
         with run_lock(state_store(spec), "extract", run_id):
+            if spec.ma.access == "public":
+                return stage_due_cuts(spec, run_id)
             return _ledgered(spec, "extract", find_due_cuts(spec, cut), run_id)
     except RunLocked as exc:
         get_run_logger().warning("%s", exc)
@@ -139,6 +150,8 @@ def _backfill(spec: Spec, window: tuple[datetime, datetime], targets: list[str],
 
 def stage_window(spec: Spec, window: tuple[datetime, datetime], run_id: str) -> list[StagedCut]:
     """Every cut generated in [start, end), oldest first, staged."""
+    if spec.ma.access == "public":
+        raise ValueError(PUBLIC_NO_CUTS)
     with ma_client(spec) as ma:
         cuts = [c for c in cuts_between(ma, *window) if c.at < window[1]]
     return stage_cuts(spec, cuts, run_id)

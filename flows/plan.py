@@ -22,6 +22,7 @@ from tasks.clients import ma_client, staging_area, state_store
 from tasks.load import TwoWay, as_source
 from tasks.ma_catalog import run_spec
 from tasks.plan import PlanBook, PlannedChange, PlannedMA, PlannedTarget, ReadOnlyState
+from tasks.public_ma import ma_customers
 from tasks.resync import pending_resync
 from tasks.sync_target import OUTBOUND, sync_inbound, sync_outbound
 from tasks.targets import adapter_for
@@ -111,12 +112,12 @@ def plan(spec_path: str, targets: list[str] | None = None) -> PlanResult:
     for target in (t for t in spec.targets if not targets or t.name in targets):
         real = adapter_for(spec, target)
         try:
-            with ma_client(spec) as ma:
+            with ma_client(spec) as ma, ma_customers(spec) as writes:
                 if isinstance(real, TwoWay):
                     planned = PlannedTarget(real, field_map(spec, target).key_target, book)
                     sync_outbound(spec, target, planned, ma, staging, state, run_id)
                 if any(spec.direction(f).writes for f in target.map):
-                    dry_ma = PlannedMA(ma, target.name, book)
+                    dry_ma = PlannedMA(writes, target.name, book)
                     sync_inbound(spec, target, as_source(real), dry_ma, state, run_id)
         finally:
             real.close()

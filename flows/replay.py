@@ -14,7 +14,8 @@ from flows.names import timed
 from flows.states import refused_state
 from schemas.spec import Spec
 from schemas.validate import load_spec
-from tasks.clients import ma_client, state_store
+from tasks.clients import state_store
+from tasks.public_ma import ma_customers
 from tasks.replay import ReplayResult, dismiss_rows, replay_rows
 from tasks.targets import adapter_for
 
@@ -66,7 +67,7 @@ def _replay(
             continue
         adapter = adapter_for(spec, chosen)
         try:
-            with ma_client(spec) as ma:
+            with ma_customers(spec) as ma:  # the integration API, or v4 and the exports (public)
                 done = replay_rows(spec, chosen, adapter, ma, state, rows, run_id)
         finally:
             adapter.close()

@@ -25,6 +25,13 @@ def resync(spec_path: str, target: str, fields: list[str] | None = None) -> Stre
         fields: MA fields to send (e.g. address); empty: every field added or changed in the mapping.
     """
     spec = run_spec(load_spec(spec_path))[0]
+    if spec.ma.access == "public":
+        raise ValueError(
+            "ma.access: public では再送に使う MA の検索がありません。"
+            "全顧客の CSV エクスポートを ma.exports に置けば次の同期で新しい項目も送られます"
+            " / ma.access: public cannot search the MA to resend a field: drop a full customer"
+            " export in ma.exports and the next sync sends the new field with every customer"
+        )
     chosen = spec.target(target)
     fmap = field_map(spec, chosen)
     state = state_store(spec)

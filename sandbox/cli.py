@@ -55,6 +55,9 @@ def satori(
     data: Path = DataOpt,
     token: str = typer.Option("demo-token", "--token", help="Bearer token of the demo company."),
     company: str = typer.Option("demo", "--company", help="Company (MA account) the token belongs to."),
+    public_key: str = typer.Option(
+        "demo-public-key", "--public-key", help="The public API v4's company_secret of that company."
+    ),
     faults: float = FaultsOpt,
     fault_seed: int = FaultSeedOpt,
     fault_kinds: str | None = FaultKindsOpt,
@@ -73,6 +76,7 @@ def satori(
         data=data,
         token=token,
         company=company,
+        public_key=public_key,
         **_conditions(faults, fault_seed, fault_kinds, latency, jitter, per_record_ms),
     )
 

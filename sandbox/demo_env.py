@@ -29,6 +29,7 @@ from sandbox.satori.seed import seed as seed_ma
 from schemas import clock
 
 MA_TOKEN = "demo-token"
+MA_PUBLIC_KEY = "demo-public-key"  # the public API v4's company_secret: its own credential
 SANSAN_KEY = "renkeidemo0000000000000000000000"
 KINTONE_TOKENS = (
     "renkeiDemoCustomerToken00000000000000001",
@@ -129,7 +130,10 @@ class DemoEnvironment:
             now=now,
             recent=sizes.recent,
         )
-        self._serve("satori", satori_app(ma_dir, {MA_TOKEN: "demo"}, self._faults()))
+        self._serve(
+            "satori",
+            satori_app(ma_dir, {MA_TOKEN: "demo"}, self._faults(), public_keys={MA_PUBLIC_KEY: "demo"}),
+        )
 
         kintone = kintone_app(kintone_dir, "Administrator", "renkei-demo", self._faults())
         store = kintone.state.kintone.store
@@ -164,15 +168,16 @@ class DemoEnvironment:
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
-    def spec_document(self, template: Path) -> dict[str, Any]:
-        """The demo spec ``template`` pointed at this environment's ports and folder."""
+    def spec_document(self, template: Path, within: str = "") -> dict[str, Any]:
+        """The demo spec ``template`` pointed at this environment's ports and folder (its sub-folder
+        ``within``, where a second spec keeps its own staging, state and dropped exports)."""
         doc: dict[str, Any] = yaml.safe_load(template.read_text(encoding="utf-8"))
+        base = self.folder / within
         doc["ma"]["url"] = f"http://127.0.0.1:{self.ports.satori}"
+        if "exports" in doc["ma"]:
+            doc["ma"]["exports"] = str(base / "exports" / "*.csv")
         doc["notify"]["smtp"]["port"] = self.ports.smtp
-        doc["storage"] = {
-            "staging": str(self.folder / "staging"),
-            "state": f"sqlite:///{self.folder / 'state.db'}",
-        }
+        doc["storage"] = {"staging": str(base / "staging"), "state": f"sqlite:///{base / 'state.db'}"}
         for target in doc["targets"]:
             scheme = "https" if target["kind"] == "salesforce" else "http"
             target["url"] = f"{scheme}://127.0.0.1:{getattr(self.ports, target['kind'])}"

@@ -23,7 +23,17 @@ from schemas.policy import ConflictRule, Direction
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BLOCK_PREFIX = "prefect-block:"
 SECRET_KEYS = frozenset(
-    {"token", "api_token", "password", "client_secret", "api_key", "private_key", "security_token"}
+    {
+        "token",
+        "api_token",
+        "password",
+        "client_secret",
+        "api_key",
+        "private_key",
+        "security_token",
+        "user_secret",
+        "company_secret",
+    }
 )
 ACTION_KINDS = ("form", "campaign", "tag", "segment_added", "segment_removed", "email")
 MASTER_KINDS = ("form", "campaign", "tag", "segment", "email")
@@ -80,9 +90,25 @@ class Storage(_Model):
     state: str = "sqlite:///./var/state.db"
 
 
+class V4Keys(_Model):
+    """The public API v4's four key fields, from the MA's admin screen (secrets as ${VAR} or a block)."""
+
+    user_key: str
+    user_secret: str
+    company_key: str
+    company_secret: str
+
+
 class MaSettings(_Model):
+    """How renkei reaches the MA: ``integration`` is the Data Integration Option's API (its operator
+    only); ``public`` is what every MA user has: v4 for writes, the admin screen's exports for reads."""
+
     url: str
-    token: str
+    token: str = ""  # the integration API's token (access: integration)
+    access: Literal["integration", "public"] = "integration"
+    v4: V4Keys | None = None  # access: public
+    exports: str | None = None  # access: public — fsspec glob of the customer exports
+    exports_archive: str | None = None  # where picked-up exports go (default: archive/ beside them)
 
 
 class CustomField(_Model):

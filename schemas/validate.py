@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from schemas.access import access_problems
 from schemas.catalog import (
     CUSTOM_FIELD_TYPES,
     CUSTOM_IDENTIFIER,
@@ -112,6 +113,7 @@ def validate_spec_data(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[Spe
     spec.targets = [target for _, target in checked]
     problems += _check_settings(spec, raw)
     problems += _check_fields(spec)
+    problems += access_problems(spec, checked)
     seen_names: set[str] = set()
     for index, target in checked:
         path = f"targets[{index}]"

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from connectors.csv_rows import TypedCsv
+from connectors.csv_rows import BadRow, TypedCsv
 from connectors.satori import Cut, SatoriClient
 from connectors.staging import FileStats, StagingArea, manifest_document
 from connectors.state import Rejection, StateStore
@@ -94,7 +94,14 @@ def changed_customers(ma: SatoriClient, cut: Cut, schema: pa.Schema) -> Iterator
         yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
-def quarantine_bad_rows(state: StateStore, cut: str, name: str, typed: TypedCsv, run_id: str) -> None:
+class LeftOut(Protocol):
+    """What a staged file set aside: rows that could not be typed, columns not staged."""
+
+    bad: list[BadRow]
+    extra: list[str]
+
+
+def quarantine_bad_rows(state: StateStore, cut: str, name: str, typed: LeftOut, run_id: str) -> None:
     """Rows of an MA file that could not be typed, kept with their cut, line, column and value; a file
     staged again closes the entries of its rows that type now (the MA fixed them)."""
     rows = [

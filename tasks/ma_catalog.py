@@ -9,6 +9,11 @@ from schemas.ma_catalog import MaCatalog, catalog_problems, follow_catalog
 from schemas.spec import Problem, Spec
 from tasks.clients import ma_client
 
+PUBLIC_NO_CATALOG = (
+    "the MA's field catalog is read through the integration API, which ma.access: public does not use:"
+    " the spec's custom_fields stand for it (each export's header is checked against them)"
+)
+
 
 def read_catalog(spec: Spec, policy: HttpPolicy | None = None) -> MaCatalog:
     """One request to the MA's ``/fields``."""
@@ -21,6 +26,13 @@ def online_spec(
 ) -> tuple[Spec, list[Problem], MaCatalog]:
     """The spec as the MA defines its fields, every difference found, and the catalog (``wire``: one
     already read by this run, so a subflow does not ask again; ``policy``: how long to insist)."""
+    if spec.ma.access == "public":  # the catalog is read through the integration API only
+        catalog = MaCatalog(spec.custom_specs(), tuple(spec.cuts))
+        return (
+            spec,
+            [Problem("ma.access", "public", "public_no_catalog", PUBLIC_NO_CATALOG, "warning")],
+            catalog,
+        )
     catalog = MaCatalog.from_wire(wire) if wire is not None else read_catalog(spec, policy)
     return follow_catalog(spec, catalog), catalog_problems(spec, catalog), catalog
 
@@ -29,7 +41,10 @@ def run_spec(spec: Spec) -> tuple[Spec, dict[str, Any] | None, list[str]]:
     """The spec a run (or a plan, an audit) uses, the catalog it read, and one line per difference.
 
     When the catalog cannot be read the run goes on with the spec alone (checked offline) and says so.
+    Under ``ma.access: public`` there is no catalog to read: the spec's custom_fields are all renkei knows.
     """
+    if spec.ma.access == "public":
+        return spec, None, []
     try:
         followed, problems, catalog = online_spec(spec)
     except (HttpError, KeyError, ValueError) as exc:  # unreachable, or a catalog renkei cannot read

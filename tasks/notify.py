@@ -157,7 +157,9 @@ def _register_spec_secrets(spec: Spec) -> None:
     Secret blocks are resolved (and registered) where they are used; loading them here would make
     the email depend on the Prefect API, which a crash hook cannot count on.
     """
+    keys = spec.ma.v4
     values = [spec.ma.token, *(v for t in spec.targets for k, v in t.auth.items() if k in SECRET_KEYS)]
+    values += [keys.user_secret, keys.company_secret] if keys is not None else []
     for value in values:
         if not value.startswith(BLOCK_PREFIX):
             register_secret(value)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from connectors.satori import SatoriClient
 from connectors.state import Rejection, StateStore
 from schemas.mapping import TargetRecord, flatten_customer, jsonable
 from schemas.outcomes import RowOutcome
 from tasks.load import Record, TwoWay
+from tasks.writeback import MaCustomers
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class PlannedTarget:
 class PlannedMA:
     """The MA client with reads passed through and bulk writes recorded."""
 
-    def __init__(self, inner: SatoriClient, target: str, book: PlanBook):
+    def __init__(self, inner: MaCustomers, target: str, book: PlanBook):
         self.inner = inner
         self.target = target
         self.book = book

@@ -11,7 +11,6 @@ import getpass
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from connectors.satori import SatoriClient
 from connectors.state import QuarantinedRow, StateStore
 from schemas.mapping import field_map
 from schemas.outcomes import Counts, RowOutcome
@@ -30,6 +29,7 @@ from tasks.load import (
     record_outcomes,
 )
 from tasks.sync_target import write_back_records
+from tasks.writeback import MaCustomers
 
 
 @dataclass
@@ -44,7 +44,7 @@ def replay_rows(
     spec: Spec,
     target: Target,
     adapter: Destination | ChangeSource,
-    ma: SatoriClient,
+    ma: MaCustomers,
     state: StateStore,
     rows: list[QuarantinedRow],
     run_id: str,

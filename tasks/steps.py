@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from schemas.spec import Spec
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.load import StreamReport
+from tasks.public_ma import ma_customers
 from tasks.redact import masked_failures
 from tasks.retry import counted_attempts, retry_when_transient
 from tasks.sync_target import sync_inbound, sync_outbound
@@ -60,7 +61,8 @@ def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport
     target = spec.target(target_name)
     adapter = source_for(spec, target)
     try:
-        with ma_client(spec) as ma, state_store(spec) as state:
+        # the integration API, or (ma.access: public) the public API v4
+        with ma_customers(spec) as ma, state_store(spec) as state:
             return sync_inbound(spec, target, adapter, ma, state, run_id)
     finally:
         adapter.close()

@@ -98,14 +98,15 @@ def sync_outbound(
     mark = state.watermark(target.name, OUTBOUND)
     cuts = staged_cuts(staging, spec.company)
     reports: list[StreamReport] = []
-    pending = pending_resync(state, fmap, target.kind) if mark is not None else None
+    integration = spec.ma.access == "integration"  # public: no search to re-read or snapshot the MA
+    pending = pending_resync(state, fmap, target.kind) if mark is not None and integration else None
     if pending is not None:  # a mapping change reaches every linked record first
         reports.append(resync_fields(adapter, fmap, pending.fields, ma, state, run_id))
         if reports[-1].deferred:
             return reports
     for cut in (c for c in resend if mark is not None and c <= mark and c in cuts):
         reports += load_cut(spec, target, adapter, fmap, staging, state, run_id, cut, customers=False)
-    snapshot_taken = mark is None and bool(cuts)
+    snapshot_taken = mark is None and bool(cuts) and integration
     if snapshot_taken:
         snapshot = load_customers(
             adapter, fmap, snapshot_batches(ma, spec, adapter.batch_rows), state, run_id

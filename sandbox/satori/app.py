@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from sandbox.common import FaultConfig, Latency, install_sandbox_tools, serve_foreground
-from sandbox.satori import api, control, v4
+from sandbox.satori import admin_export, api, control, v4
 from sandbox.satori.cutfiles import CutFiles
 from sandbox.satori.db import database_url_for, make_engine
 from sandbox.satori.deps import ApiError, error_response, render_error
@@ -25,7 +25,8 @@ Auth: `Authorization: Bearer <token>`; a token sees only its own company. Errors
 at most 500 per page. Cuts are generated at 02:00 and 11:00 Asia/Tokyo; a cut holds the actions
 recorded in [previous cut, this cut). Request bodies above 32 MiB get 413.
 
-Public API v4: `company_key` is the company id and `company_secret` is that company's Bearer token;
+Public API v4: `company_key` is the company id and `company_secret` that company's public key, a
+credential of its own (the Bearer token does not open v4, nor the public key the integration API);
 `user_key` and `user_secret` must be present (any value).
 """
 
@@ -54,12 +55,16 @@ def create_app(
     faults: FaultConfig | None = None,
     database_url: str | None = None,
     latency: Latency | None = None,
+    public_keys: dict[str, str] | None = None,
 ) -> FastAPI:
-    """The stand-in over ``<data_dir>/satori.db`` (or ``database_url``); ``tokens`` maps token → company."""
+    """The stand-in over ``<data_dir>/satori.db`` (or ``database_url``); ``tokens`` maps the integration
+    API's token → company, ``public_keys`` the public API v4's company_secret → company."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(make_engine(database_url or database_url_for(data_dir)), CutFiles(data_dir / "cuts"))
     for token, company in (tokens or {}).items():
         store.ensure_company(company, token)
+    for secret, company in (public_keys or {}).items():
+        store.ensure_public_key(company, secret)
     app = FastAPI(title="SATORI stand-in (renkei)", version="1.0.0", description=DESCRIPTION)
     app.state.store = store
     app.state.v4_processes = {}
@@ -79,12 +84,20 @@ def create_app(
     app.include_router(api.router)
     app.include_router(v4.router)
     app.include_router(control.router)
+    app.include_router(admin_export.router)
     install_sandbox_tools(app, render_error, faults, latency)
     return app
 
 
 def serve(
-    port: int, data: Path, token: str, company: str, faults: FaultConfig, latency: Latency | None = None
+    port: int,
+    data: Path,
+    token: str,
+    company: str,
+    faults: FaultConfig,
+    latency: Latency | None = None,
+    public_key: str | None = None,
 ) -> None:
     """`renkei sandbox satori`: the stand-in in the foreground on 127.0.0.1:``port``."""
-    serve_foreground(create_app(data, {token: company}, faults, latency=latency), port)
+    keys = {public_key: company} if public_key else None
+    serve_foreground(create_app(data, {token: company}, faults, latency=latency, public_keys=keys), port)

@@ -35,6 +35,14 @@ companies = Table(
     Column("name", String(255), nullable=False),
 )
 
+# the public API v4's company secret: a credential of its own, never the integration API's token
+public_keys = Table(
+    "public_keys",
+    metadata,
+    Column("company_id", String(64), ForeignKey("companies.id"), primary_key=True),
+    Column("company_secret", String(255), nullable=False, unique=True),
+)
+
 custom_fields = Table(
     "custom_fields",
     metadata,

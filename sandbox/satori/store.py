@@ -41,6 +41,20 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(db.companies.c.id).where(db.companies.c.token == token)).scalar()
 
+    def ensure_public_key(self, company_id: str, company_secret: str) -> None:
+        """Give the company this public API v4 ``company_secret`` (the company must exist)."""
+        keys = db.public_keys
+        with self.engine.begin() as conn:
+            conn.execute(keys.delete().where(keys.c.company_id == company_id))
+            conn.execute(insert(keys).values(company_id=company_id, company_secret=company_secret))
+
+    def company_for_public_key(self, company_secret: str) -> str | None:
+        keys = db.public_keys
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(keys.c.company_id).where(keys.c.company_secret == company_secret)
+            ).scalar()
+
     def define_custom_field(self, company_id: str, spec: CustomFieldSpec) -> None:
         with self.engine.begin() as conn:
             define_custom_field(conn, company_id, spec)

@@ -1,6 +1,8 @@
 """The public Web API v4 write shapes: single customer (form-encoded) and bulk CSV (multipart).
 
-Auth is the four form fields; ``company_key`` is the company id and ``company_secret`` its token.
+Auth is the four form fields; ``company_key`` is the company id and ``company_secret`` the company's
+public key (its own credential: the integration API's Bearer token does not open v4, nor this key
+the integration API).
 Blank values never overwrite; registration on an existing customer only fills blank fields,
 adds tags and changes the delivery permission. Bulk jobs run at once; status.json reports them.
 """
@@ -90,7 +92,7 @@ def _company(store: Store, values: Mapping[str, Any]) -> str:
     given = {name: values.get(name) for name in AUTH_FIELDS}
     if not all(isinstance(v, str) and v for v in given.values()):
         raise V4Error(401, f"send all of {', '.join(AUTH_FIELDS)}")
-    company = store.company_for_token(str(given["company_secret"]))
+    company = store.company_for_public_key(str(given["company_secret"]))
     if company is None or company != given["company_key"]:
         raise V4Error(401, "company_key and company_secret do not match")
     return company
@@ -225,9 +227,15 @@ async def _bulk(request: Request, registration: bool) -> JSONResponse:
         except Rejection as exc:
             failed.append({"row_number": number, "message": f"{exc.field}: {exc.message}"})
     code = uuid.uuid4().hex
+    # the real service processes a job in the background: the first status read says "processing"
     request.app.state.v4_processes[code] = (
         company,
-        {"process_code": code, "process_status": "finished", "total_rows": len(rows), "failed_rows": failed},
+        {
+            "process_code": code,
+            "process_status": "processing",
+            "total_rows": len(rows),
+            "failed_rows": failed,
+        },
     )
     return _reply(202, "Accepted", {"process_code": code})
 
@@ -280,4 +288,8 @@ def bulk_status(
     found = request.app.state.v4_processes.get(process_code)
     if found is None or found[0] != company:
         return _reply(404, f"no process {process_code!r}")
-    return _reply(200, "OK", found[1])
+    job = dict(found[1])
+    found[1]["process_status"] = "finished"
+    if job["process_status"] != "finished":
+        job.pop("failed_rows")
+    return _reply(200, "OK", job)

@@ -14,13 +14,16 @@ from sandbox.satori.app import create_app
 from schemas.outcomes import Status
 
 TOKEN = "tok-v4"
-CREDENTIALS = V4Credentials("user-key", "user-secret", "acme", TOKEN)
+PUBLIC_KEY = "acme-public-key"  # the v4 company_secret: a credential of its own
+CREDENTIALS = V4Credentials("user-key", "user-secret", "acme", PUBLIC_KEY)
 FAST = HttpPolicy(max_attempts=2, backoff_base=0.01)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
-    with BackgroundServer(create_app(Path(tmp_path_factory.mktemp("v4")), {TOKEN: "acme"})) as running:
+    with BackgroundServer(
+        create_app(Path(tmp_path_factory.mktemp("v4")), {TOKEN: "acme"}, public_keys={PUBLIC_KEY: "acme"})
+    ) as running:
         yield running
 
 
@@ -88,9 +91,20 @@ def test_wrong_keys_are_refused(server: BackgroundServer) -> None:
     with pytest.raises(HttpError) as caught:
         wrong.upsert({"email": "a@example.jp"})
     assert caught.value.status == 401
-    other_company = V4Writer(server.url, V4Credentials("u", "s", "beta", TOKEN), FAST)
+    other_company = V4Writer(server.url, V4Credentials("u", "s", "beta", PUBLIC_KEY), FAST)
     with pytest.raises(HttpError):
         other_company.upsert({"email": "a@example.jp"})
+
+
+def test_each_api_opens_only_with_its_own_credentials(server: BackgroundServer) -> None:
+    """The integration API's token does not open v4; v4's company_secret does not open the integration API."""
+    token_as_v4_key = V4Writer(server.url, V4Credentials("u", "s", "acme", TOKEN), FAST)
+    with pytest.raises(HttpError) as caught:
+        token_as_v4_key.upsert({"email": "a@example.jp"})
+    assert caught.value.status == 401
+    with SatoriClient(server.url, PUBLIC_KEY, FAST) as key_as_token, pytest.raises(HttpError) as refused:
+        key_as_token.get_customer(email="a@example.jp")
+    assert refused.value.status == 401
 
 
 def test_bulk_csv_upsert_reports_failed_rows_and_keeps_blank_cells(
@@ -115,6 +129,13 @@ def test_bulk_csv_upsert_reports_failed_rows_and_keeps_blank_cells(
     assert registered[0].status is Status.UPDATED
     after = reader.get_customer(email="bulk1@example.jp")
     assert (after["department"], after["memo"]) == ("経理部", "メモ")
+
+
+def test_bulk_job_is_polled_until_finished(writer: V4Writer, server: BackgroundServer) -> None:
+    server.request_log.entries.clear()
+    assert writer.bulk([{"email": "poll@example.jp", "last_name": "待機"}])[0].status is Status.UPDATED
+    polls = [e for e in server.request_log.entries if e.path.endswith("/bulk_customers/status.json")]
+    assert len(polls) == 2  # "processing" first, then "finished"
 
 
 def test_bulk_status_of_an_unknown_process_is_404(writer: V4Writer) -> None:
