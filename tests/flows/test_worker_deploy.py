@@ -7,117 +7,36 @@ off so the sync deployment's cron never starts a run while the test is up.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from sandbox.common import LOOPBACK, BackgroundServer, free_port
+from sandbox.common import BackgroundServer
 from sandbox.satori.app import create_app as create_ma
 from sandbox.satori.seed import seed
 from schemas.validate import load_spec
 from tasks.clients import state_store
 from tests.flows.conftest import PINNED_WORLD_NOW, sandbox_call, write_spec
+from tests.servers import PREFECT, PrefectServer, prefect_server, start
 
-REPO = Path(__file__).parents[2]
-PREFECT = str(Path(sys.executable).with_name("prefect"))
 TOKEN = "tok-worker-deploy"
 DEPLOYMENTS = {"sync", "backfill", "plan", "replay", "audit"}
 RUN_TIMEOUT = 180.0
 
 
-@dataclass
-class Server:
-    api: str
-    env: dict[str, str]
-    logs: Path
-
-    def cli(self, *args: str, **env: str) -> str:
-        done = subprocess.run(
-            [PREFECT, *args],
-            cwd=REPO,
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
-
-
-def start(stack: ExitStack, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A subprocess in its own process group, stopped (group and all) when the stack closes."""
-    out = stack.enter_context(log.open("wb"))
-    process = subprocess.Popen(
-        args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-    def stop() -> None:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-
-    stack.callback(stop)
-    return process
-
-
-def wait_until_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the Prefect server exited:\n{log.read_text(errors='replace')}"
-        try:
-            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"the Prefect server did not come up:\n{log.read_text(errors='replace')}")
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    api = f"http://{LOOPBACK}:{port}/api"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": api,
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_CLI_PROMPT": "false",
-    }
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     with ExitStack() as stack:
-        log = home / "server.log"
-        process = start(
-            stack,
-            [PREFECT, "server", "start", "--host", LOOPBACK, "--port", str(port), "--no-scheduler"],
-            env,
-            log,
-        )
-        wait_until_healthy(api, process, log)
-        yield Server(api, env, home)
+        yield prefect_server(stack, tmp_path_factory.mktemp("prefect-home"))
 
 
 def wait_for_final(api: str, run_id: Any, worker: subprocess.Popen[bytes], log: Path) -> Any:
@@ -133,7 +52,7 @@ def wait_for_final(api: str, run_id: Any, worker: subprocess.Popen[bytes], log: 
 
 
 def test_a_backfill_deployed_from_prefect_yaml_runs_on_a_process_worker(
-    server: Server, tmp_path: Path
+    server: PrefectServer, tmp_path: Path
 ) -> None:
     seed(tmp_path / "ma", 30, 300, company="acme", token=TOKEN, now=PINNED_WORLD_NOW)
     with ExitStack() as stack:
@@ -145,7 +64,7 @@ def test_a_backfill_deployed_from_prefect_yaml_runs_on_a_process_worker(
         server.cli(
             "deploy", "--prefect-file", "deployments/prefect.yaml", "--all", RENKEI_SPEC=str(spec_path)
         )
-        worker_log = server.logs / "worker.log"
+        worker_log = server.home / "worker.log"
         worker = start(
             stack,
             [PREFECT, "worker", "start", "--pool", "renkei", "--type", "process"],
