@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from deployments.serve import build_deployments, serve_spec
+from deployments.serve import build_deployments, serve_specs
 from deployments.server import local_server, recorded_locally
 from flows.deployed import run_deployed
 from flows.plan import plan
@@ -67,5 +67,5 @@ def _run_demo(console: Console, serve_port: int | None) -> int:
         if serve_port is None:
             console.print("the runs in the Prefect UI: .venv/bin/renkei demo --serve", highlight=False)
         else:  # joins the server started above
-            serve_spec(DEMO_SPEC, serve_port, lambda line: console.print(line, highlight=False))
+            serve_specs([DEMO_SPEC], serve_port, lambda line: console.print(line, highlight=False))
     return 0 if report.outcome != "failed" else 1

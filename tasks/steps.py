@@ -14,6 +14,7 @@ from schemas.spec import Spec
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.load import StreamReport
 from tasks.redact import masked_failures
+from tasks.service_limits import calls_to
 from tasks.sync_target import sync_inbound, sync_outbound
 from tasks.targets import destination_for, source_for
 
@@ -57,7 +58,7 @@ def load_target(
     target = spec.target(target_name)
     adapter = destination_for(spec, target)
     try:
-        with ma_client(spec) as ma:
+        with calls_to(target), ma_client(spec) as ma:
             staging, state = staging_area(spec), state_store(spec)
             return sync_outbound(spec, target, adapter, ma, staging, state, run_id, resend or ())
     finally:
@@ -78,7 +79,7 @@ def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport
     target = spec.target(target_name)
     adapter = source_for(spec, target)
     try:
-        with ma_client(spec) as ma:
+        with calls_to(target), ma_client(spec) as ma:
             return sync_inbound(spec, target, adapter, ma, state_store(spec), run_id)
     finally:
         adapter.close()
