@@ -1,10 +1,10 @@
 """The Parquet staging area: streaming writes, atomic renames, checksums and the manifest.
 
-The root is a local path or any fsspec URL (s3://, gs://, memory://; for s3:// the endpoint and keys come
-from the usual ``AWS_*`` environment, e.g. ``AWS_ENDPOINT_URL`` for an S3-compatible store). Every file is written to a
-temporary name and renamed when complete, and ``manifest.json`` is written last: a cut folder with a
-manifest is whole. Rows stream through in fixed-size row groups, so memory does not grow with the
-size of a cut and the same rows always give the same bytes.
+The root is a local path or any fsspec URL (s3://, gs://, memory://; for s3:// the endpoint and keys
+come from the usual ``AWS_*`` environment, e.g. ``AWS_ENDPOINT_URL`` for an S3-compatible store).
+Every file is written to a temporary name and renamed when complete, and ``manifest.json`` is written
+last: a cut folder with a manifest is whole. Rows stream through in fixed-size row groups, so memory
+does not grow with the size of a cut and the same rows always give the same bytes.
 """
 
 from __future__ import annotations

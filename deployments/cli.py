@@ -497,6 +497,35 @@ def serve(
 
 
 @app.command()
+def deploy(
+    specs: list[Path] = typer.Argument(
+        ..., exists=True, readable=True, help="Spec files (YAML), or folders of them: one company each."
+    ),
+) -> None:
+    """Deploy every company's five deployments on the work pool `renkei` (deployments/prefect.yaml).
+
+    Runs on the Prefect server PREFECT_API_URL names; workers (`prefect worker start --pool renkei`)
+    run the flows. Each company's deployments carry its name (acme-sync, ...); the companies on one
+    kintone domain share its 100 concurrent calls (a Prefect global concurrency limit).
+
+    Example: renkei deploy /etc/renkei/specs/
+    """
+    from deployments.pool import DeployError, deploy_specs
+    from deployments.serve import SpecsError, spec_files
+
+    try:
+        for file in spec_files(specs):
+            load_or_exit(file)
+        deploy_specs(specs, lambda line: console.print(line, highlight=False, soft_wrap=True))
+    except SpecsError as exc:
+        err_console.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    except DeployError as exc:
+        err_console.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
 def audit(
     spec: Path = SpecArg,
     target: str | None = typer.Option(None, "--target", help="Only this target."),

@@ -29,7 +29,7 @@ from tests.flows.conftest import PINNED_WORLD_NOW, sandbox_call, write_spec
 from tests.servers import PREFECT, PrefectServer, prefect_server, start
 
 TOKEN = "tok-worker-deploy"
-DEPLOYMENTS = {"sync", "backfill", "plan", "replay", "audit"}
+DEPLOYMENTS = {f"acme-{flow}" for flow in ("sync", "backfill", "plan", "replay", "audit")}
 RUN_TIMEOUT = 180.0
 
 
@@ -62,7 +62,12 @@ def test_a_backfill_deployed_from_prefect_yaml_runs_on_a_process_worker(
 
         server.cli("work-pool", "create", "renkei", "--type", "process")
         server.cli(
-            "deploy", "--prefect-file", "deployments/prefect.yaml", "--all", RENKEI_SPEC=str(spec_path)
+            "deploy",
+            "--prefect-file",
+            "deployments/prefect.yaml",
+            "--all",
+            RENKEI_SPEC=str(spec_path),
+            RENKEI_COMPANY="acme",
         )
         worker_log = server.home / "worker.log"
         worker = start(
@@ -77,15 +82,16 @@ def test_a_backfill_deployed_from_prefect_yaml_runs_on_a_process_worker(
             assert set(deployed) == DEPLOYMENTS
             assert all(d.work_pool_name == "renkei" for d in deployed.values())
             assert all(d.parameters == {"spec_path": str(spec_path)} for d in deployed.values())
-            (schedule,) = deployed["sync"].schedules
+            assert all(d.tags == ["renkei", "acme"] for d in deployed.values())
+            (schedule,) = deployed["acme-sync"].schedules
             cron = schedule.schedule
             assert isinstance(cron, CronSchedule) and (cron.cron, cron.timezone) == (
                 "0 2,11 * * *",
                 "Asia/Tokyo",
             )
-            limit = deployed["sync"].global_concurrency_limit
+            limit = deployed["acme-sync"].global_concurrency_limit
             assert limit is not None and limit.limit == 1  # a second scheduled sync waits for the first
-            backfill = deployed["backfill"]
+            backfill = deployed["acme-backfill"]
             form = (backfill.parameter_openapi_schema or {})["properties"]
             assert {"spec_path", "start", "end", "targets"} <= set(form)
             # what the UI's "Run" form sends: the deployment's spec_path plus the typed fields, as JSON
