@@ -37,7 +37,6 @@ RUN_BY = {
     "prefect deploy --prefect-file deployments/prefect.yaml --all": WORKER,
     "prefect worker start --pool renkei --type process --limit 2": DISTRIBUTED,
     "prefect deployment run 'backfill/": WORKER,
-    "prefect deployment run 'replay/": WORKER,
 }
 
 

@@ -7,6 +7,7 @@ off so the sync deployment's cron never starts a run while the test is up.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,11 +15,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.schedules import CronSchedule
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 from sandbox.common import BackgroundServer
 from sandbox.satori.app import create_app as create_ma
@@ -31,17 +33,26 @@ from tests.servers import PREFECT, PrefectServer, prefect_server, start
 TOKEN = "tok-worker-deploy"
 DEPLOYMENTS = {f"acme-{flow}" for flow in ("sync", "backfill", "plan", "replay", "audit")}
 RUN_TIMEOUT = 180.0
+AUTH = "admin:worker-deploy-ui"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     with ExitStack() as stack:
-        yield prefect_server(stack, tmp_path_factory.mktemp("prefect-home"))
+        yield prefect_server(  # with basic auth on the API, as deployments/README.md §1 sets it up
+            stack,
+            tmp_path_factory.mktemp("prefect-home"),
+            PREFECT_SERVER_API_AUTH_STRING=AUTH,
+            PREFECT_API_AUTH_STRING=AUTH,
+        )
 
 
 def wait_for_final(api: str, run_id: Any, worker: subprocess.Popen[bytes], log: Path) -> Any:
     deadline = time.monotonic() + RUN_TIMEOUT
-    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+    with (
+        temporary_settings({PREFECT_API_URL: api, PREFECT_API_AUTH_STRING: AUTH}),
+        get_client(sync_client=True) as client,
+    ):
         while time.monotonic() < deadline:
             assert worker.poll() is None, f"the worker exited:\n{log.read_text(errors='replace')}"
             run = client.read_flow_run(run_id)
@@ -77,7 +88,13 @@ def test_a_backfill_deployed_from_prefect_yaml_runs_on_a_process_worker(
             worker_log,
         )
 
-        with temporary_settings({PREFECT_API_URL: server.api}), get_client(sync_client=True) as client:
+        assert httpx.post(f"{server.api}/deployments/filter", json={}).status_code == 401  # no auth, no API
+        inspected = server.cli("deployment", "inspect", "sync/acme-sync")
+        assert "0 2,11 * * *" in inspected and "Asia/Tokyo" in inspected
+        with (
+            temporary_settings({PREFECT_API_URL: server.api, PREFECT_API_AUTH_STRING: AUTH}),
+            get_client(sync_client=True) as client,
+        ):
             deployed = {d.name: d for d in client.read_deployments()}
             assert set(deployed) == DEPLOYMENTS
             assert all(d.work_pool_name == "renkei" for d in deployed.values())
@@ -94,21 +111,26 @@ def test_a_backfill_deployed_from_prefect_yaml_runs_on_a_process_worker(
             backfill = deployed["acme-backfill"]
             form = (backfill.parameter_openapi_schema or {})["properties"]
             assert {"spec_path", "start", "end", "targets"} <= set(form)
-            # what the UI's "Run" form sends: the deployment's spec_path plus the typed fields, as JSON
-            run = client.create_flow_run_from_deployment(
-                backfill.id,
-                parameters={
-                    "start": "2026-11-28",  # whole days in the spec's zone (Asia/Tokyo)
-                    "end": "2026-11-28",
-                    "targets": [],
-                },
-            )
+        # what the UI's "Run" form sends, from a shell (README §5): the typed fields as JSON
+        started = server.cli(
+            "deployment",
+            "run",
+            "backfill/acme-backfill",
+            "-p",
+            'start="2026-11-28"',  # whole days in the spec's zone (Asia/Tokyo)
+            "-p",
+            'end="2026-11-28"',
+            "-p",
+            "targets=[]",
+        )
+        run_id = re.search(r"UUID: ([0-9a-f-]{36})", started)
+        assert run_id, started
 
-        finished = wait_for_final(server.api, run.id, worker, worker_log)
+        finished = wait_for_final(server.api, run_id[1], worker, worker_log)
         assert finished.state.type is StateType.COMPLETED, worker_log.read_text(errors="replace")
 
     spec = load_spec(spec_path)
-    ledger = state_store(spec).run(str(run.id))
+    ledger = state_store(spec).run(run_id[1])
     assert ledger is not None and ledger["flow"] == "backfill" and ledger["state"] == "completed"
     staged = sorted(p.name for p in (tmp_path / "staging" / "acme").iterdir())
     assert staged == ["20261128T0200+0900", "20261128T1100+0900"]
