@@ -25,6 +25,7 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -137,6 +138,7 @@ def outcome(run: FlowRun) -> str:
     return run.state.name if run.state.type is StateType.CANCELLED else run.state.type.value
 
 
+@pytest.mark.timeout(900 + 300 * ROUNDS * SCALE)  # the suite's size takes about 7 min on a loaded machine
 def test_three_companies_on_two_workers_one_killed_lose_and_duplicate_nothing(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
