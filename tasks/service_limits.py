@@ -48,5 +48,11 @@ def calls_to(target: Target) -> Iterator[None]:
         return
     size = ensure_limits({limit.name: limit.cap})[limit.name]
     occupy = max(1, min(limit.occupy, size))  # a limit lowered below the target's calls still admits it
-    with concurrency(limit.name, occupy=occupy, lease_duration=SLOT_LEASE_SECONDS, strict=True):
+    with concurrency(
+        limit.name,
+        occupy=occupy,
+        lease_duration=SLOT_LEASE_SECONDS,
+        strict=True,  # the limit exists (just ensured): a missing one is an error, not "no limit"
+        raise_on_lease_renewal_failure=False,  # a server hiccup never stops a load half way
+    ):
         yield
