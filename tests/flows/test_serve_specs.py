@@ -1,4 +1,4 @@
-"""Which specs `renkei serve` and `renkei deploy` take: files as given, a folder's *.yaml, one company once."""
+"""Which specs `renkei serve`, `renkei deploy` take: files as given, a folder's *.yaml; each company once."""
 
 from __future__ import annotations
 
