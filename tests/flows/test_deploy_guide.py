@@ -14,12 +14,15 @@ from pathlib import Path
 GUIDE = Path(__file__).parents[2] / "deployments" / "README.md"
 DISTRIBUTED = "tests/reliability/test_distributed.py"
 WORKER = "tests/flows/test_worker_deploy.py"
+STATE = "tests/flows/test_state_on_postgres_guide.py"
 
 # the first words of each command in the guide → the test that runs that command
 RUN_BY = {
     "pip install '.[postgres,s3]'": "test_the_extras_hold_the_drivers (below)",
-    "createuser": DISTRIBUTED,
+    "createuser": DISTRIBUTED,  # and STATE (as written, with --pwprompt)
     "createdb": DISTRIBUTED,
+    "pip install 'renkei[postgres]'": STATE,
+    "psql --dbname renkei": STATE,
     "export PREFECT_API_DATABASE_CONNECTION_URL": DISTRIBUTED,
     "export PREFECT_SERVER_ANALYTICS_ENABLED": DISTRIBUTED,
     "export PREFECT_SERVER_API_AUTH_STRING": WORKER,
