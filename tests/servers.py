@@ -58,11 +58,11 @@ def wait_until(
     """Poll ``ready`` until it holds; fail with the log when the process exits or time runs out."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert process.poll() is None, f"{process.args} exited:\n{log.read_text(errors='replace')[-4000:]}"
+        assert process.poll() is None, f"{process.args!r} exited:\n{log.read_text(errors='replace')[-4000:]}"
         if ready():
             return
         time.sleep(0.5)
-    raise AssertionError(f"{process.args} did not come up:\n{log.read_text(errors='replace')[-4000:]}")
+    raise AssertionError(f"{process.args!r} did not come up:\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def answers(url: str) -> Callable[[], bool]:
