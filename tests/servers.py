@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from s3fs import S3FileSystem
 
 from sandbox.common import LOOPBACK, free_port
 
@@ -110,10 +111,12 @@ def object_store(folder: Path) -> Iterator[ObjectStore]:
         )
         wait_until(answers(f"{store.endpoint}/moto-api/"), process, log, 60)
         os.environ.update(store.env)
+        S3FileSystem.clear_instance_cache()  # fsspec reuses a filesystem made for an earlier endpoint
         try:
             httpx.put(f"{store.endpoint}/{store.bucket}").raise_for_status()  # moto takes an unsigned create
             yield store
         finally:
+            S3FileSystem.clear_instance_cache()
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
