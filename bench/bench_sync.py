@@ -14,6 +14,7 @@ apart (an empty flow runs first).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -52,6 +53,7 @@ def child(spec_path: str) -> None:
     inside = {"seconds": 0.0}
 
     def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)  # Prefect names task runs from the signature ("load {target_name}")
         def run(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             try:

@@ -1,9 +1,9 @@
 """The one HTTP policy every connector uses: timeouts, bounded retries with backoff and jitter.
 
-Transient failures (429, 5xx, connection errors, timeouts) are retried here, inside one step, so
-the Prefect layer never has to; a 4xx is fatal and surfaces with the service's own message.
-Services that say more than the status (kintone's error codes, Sansan's ``retry_after`` field)
-pass a ``classify`` function that turns a response into a decision.
+What is retried is the error policy's (schemas/errors.py): transient failures (429, most 5xx,
+connection errors, timeouts) are retried here, inside one step; the rest surface at once with the
+service's own message. Services that say more than the status (kintone's error codes, Sansan's
+``retry_after`` field) pass a ``classify`` function that turns a response into a decision.
 """
 
 from __future__ import annotations
@@ -21,16 +21,12 @@ from typing import Any
 
 import httpx
 
+from schemas.errors import UNEXPECTED, Rule, causes, error_rule, rule_for, status_rule
+
 log = logging.getLogger("renkei.http")
 
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MASK = "********"
 CREDENTIAL_HEADER = re.compile(r"auth|token|key|secret|cookie|session", re.IGNORECASE)
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-)
 
 
 class Action(Enum):
@@ -43,6 +39,14 @@ class Action(Enum):
 class Decision:
     action: Action
     wait: float | None = None  # seconds the service asked us to wait, if it said
+    rule: Rule | None = None  # the policy's row that decided (None for an answer that is fine)
+
+
+def decide(rule: Rule | None, wait: float | None = None) -> Decision:
+    """The policy's rule as the client's decision: no rule is fine, a retried rule retries."""
+    if rule is None:
+        return Decision(Action.OK)
+    return Decision(Action.RETRY if rule.retried else Action.FAIL, wait, rule)
 
 
 Classifier = Callable[[httpx.Response], Decision]
@@ -69,14 +73,28 @@ class HttpPolicy:
 
 
 class HttpError(Exception):
-    """A request that failed for good: status, the service's code and message, never a secret."""
+    """A request that failed for good: status, the service's code and message, never a secret.
 
-    def __init__(self, method: str, url: str, status: int | None, code: str | None, message: str):
+    ``rule`` is the policy's row for it; ``attempts`` how many times it was sent."""
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int | None,
+        code: str | None,
+        message: str,
+        *,
+        rule: Rule | None = None,
+        attempts: int = 1,
+    ):
         self.method = method
         self.url = url
         self.status = status
         self.code = code
         self.message = message
+        self.rule = rule or rule_for(status, code)
+        self.attempts = attempts
         where = f"{method} {url}"
         status_text = f"HTTP {status}" if status is not None else "no response"
         code_text = f" {code}" if code else ""
@@ -101,12 +119,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def classify_status(response: httpx.Response) -> Decision:
-    """The default rule: 2xx/3xx fine, 429 and 5xx retried (honouring Retry-After), other 4xx fatal."""
-    if response.status_code < 400:
-        return Decision(Action.OK)
-    if response.status_code in RETRY_STATUSES:
-        return Decision(Action.RETRY, retry_after_seconds(response.headers.get("Retry-After")))
-    return Decision(Action.FAIL)
+    """The policy's status rule: 2xx/3xx fine; retried statuses wait as Retry-After says, if it does."""
+    return decide(status_rule(response.status_code), retry_after_seconds(response.headers.get("Retry-After")))
 
 
 def service_message(response: httpx.Response) -> tuple[str | None, str]:
@@ -176,17 +190,20 @@ class RetryingClient:
         With ``stream=True`` only the status is awaited: the caller reads the body (``iter_bytes``)
         and must close the response.
         """
-        decide = classify or self.classify
+        classify = classify or self.classify
         policy = self.policy
         waited = 0.0
         for attempt in range(policy.max_attempts):
             self.stats.attempts += 1
             try:
                 response = self.client.send(self.client.build_request(method, url, **kwargs), stream=stream)
-            except TRANSIENT_ERRORS as exc:
-                reason, decision, response_or_none = type(exc).__name__, Decision(Action.RETRY), None
+            except httpx.TransportError as exc:
+                reason, response_or_none = type(exc).__name__, None
+                decision = decide(error_rule(exc) or UNEXPECTED)
+                if decision.action is Action.FAIL:
+                    raise HttpError(method, url, None, reason, str(exc), rule=decision.rule) from None
             else:
-                decision = decide(response)
+                decision = classify(response)
                 if decision.action is Action.OK:
                     return response
                 reason, response_or_none = f"HTTP {response.status_code}", response
@@ -194,13 +211,21 @@ class RetryingClient:
                     response.read()
                     response.close()
                 if decision.action is Action.FAIL:
-                    raise self._error(method, url, response)
+                    raise self._error(method, url, response, decision, attempt + 1)
             wait = decision.wait if decision.wait is not None else policy.backoff(attempt)
             last = attempt + 1 >= policy.max_attempts or waited + wait > policy.max_total_wait
             if last:
                 if response_or_none is not None:
-                    raise self._error(method, url, response_or_none)
-                raise HttpError(method, url, None, reason, f"gave up after {attempt + 1} attempts")
+                    raise self._error(method, url, response_or_none, decision, attempt + 1)
+                raise HttpError(
+                    method,
+                    url,
+                    None,
+                    reason,
+                    f"gave up after {attempt + 1} attempts",
+                    rule=decision.rule,
+                    attempts=attempt + 1,
+                )
             log.info(
                 "retrying %s %s after %s (attempt %d, wait %.2fs)", method, url, reason, attempt + 1, wait
             )
@@ -209,12 +234,15 @@ class RetryingClient:
             waited += wait
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _error(self, method: str, url: str, response: httpx.Response) -> HttpError:
+    def _error(
+        self, method: str, url: str, response: httpx.Response, decision: Decision, attempts: int
+    ) -> HttpError:
         code, message = service_message(response)
         for credential in sent_credentials(response.request):
             message = message.replace(credential, MASK)  # a service that repeats what it was sent
+        where = str(response.request.url.copy_with(query=None))
         return HttpError(
-            method, str(response.request.url.copy_with(query=None)), response.status_code, code, message
+            method, where, response.status_code, code, message, rule=decision.rule, attempts=attempts
         )
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
@@ -237,6 +265,22 @@ class RetryingClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def gave_up(error: BaseException, method: str, url: str, attempts: int) -> HttpError:
+    """A library's connection error after its own retries (the Salesforce session's), as the HttpError
+    this client raises: the policy's rule, the attempts, the innermost cause instead of the pool's text."""
+    last = list(causes(error))[-1]
+    message = f"gave up after {attempts} attempts: {type(last).__name__}: {last}"
+    return HttpError(
+        method,
+        url.split("?")[0],
+        None,
+        type(error).__name__,
+        message,
+        rule=error_rule(error),
+        attempts=attempts,
+    )
 
 
 def sent_credentials(request: httpx.Request) -> list[str]:

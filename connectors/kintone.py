@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from connectors.http import HttpError, HttpPolicy, RetryingClient
+from connectors.http import Decision, HttpError, HttpPolicy, RetryingClient
 from connectors.kintone_batches import MAX_BULK, MAX_WRITE, BatchWriter
 from connectors.kintone_model import (
     BudgetExhausted,
@@ -39,8 +39,11 @@ Row = dict[str, object]
 
 
 class _Http(RetryingClient):
-    def _error(self, method: str, url: str, response: httpx.Response) -> HttpError:
-        return KintoneApiError.from_response(super()._error(method, url, response), response)
+    def _error(
+        self, method: str, url: str, response: httpx.Response, decision: Decision, attempts: int
+    ) -> HttpError:
+        base = super()._error(method, url, response, decision, attempts)
+        return KintoneApiError.from_response(base, response)
 
 
 class KintoneClient:

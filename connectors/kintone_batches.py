@@ -78,7 +78,7 @@ class BatchWriter:
             return self._halt(every, str(exc))
         except KintoneApiError as exc:
             if not exc.blames_rows:
-                if exc.status is None or exc.status in (429, 500, 502, 503, 504, 520):
+                if exc.status is None or (exc.rule is not None and exc.rule.retried):  # the error policy's
                     return self._halt(every, f"kintone unavailable: {exc}")
                 raise
             if len(batches) == 1:

@@ -14,36 +14,17 @@ import httpx
 
 from connectors.http import (
     MASK,
-    RETRY_STATUSES,
-    Action,
     Decision,
     HttpError,
+    decide,
     retry_after_seconds,
     sent_credentials,
     service_message,
 )
 from schemas import clock
+from schemas.errors import Action, rule_for
 from schemas.kintone_values import FieldInfo as FieldInfo  # re-exported for the client's callers
 
-# lock and limit errors kintone asks us to retry; checked before the fail prefixes (GAIA_RE18 is a lock)
-RETRY_CODES = frozenset({"GAIA_TM12", "GAIA_RE18", "GAIA_DA02", "GAIA_TO04", "CB_TO01", "CB_UN01"})
-FAIL_PREFIXES = (
-    "CB_VA",
-    "CB_IJ",
-    "CB_AU",
-    "CB_WA",
-    "CB_NO",
-    "GAIA_IQ",
-    "GAIA_RE",
-    "GAIA_IA",
-    "GAIA_QU",
-    "GAIA_CO",
-    "GAIA_AP",
-    "GAIA_IL",
-    "GAIA_LO",
-)
-# codes that blame the records of a batch, not the request: the rows can be isolated
-ROW_CODES = frozenset({"CB_VA01", "GAIA_RE01", "GAIA_RE20", "GAIA_CO02", "GAIA_LO04"})
 # records[3].code.value, records[3].record.code.value, and for a number that is not one the bracket
 # form kintone uses there: records[3][code].value, records[3].record[code].value
 ROW_PATH = re.compile(r"^records\[(\d+)\](?:\.record)?(?:\.([^.\[]+)|\[([^\]]+)\])")
@@ -72,18 +53,12 @@ def _code(response: httpx.Response) -> str | None:
 
 
 def classify_kintone(response: httpx.Response) -> Decision:
-    """kintone's codes before its statuses: a CB_VA01 sent as 520 still fails, a lock error retries."""
+    """kintone's codes before its statuses (schemas/errors.py): a CB_VA01 sent as 520 still fails, a
+    lock error retries."""
     if response.status_code < 400:
-        return Decision(Action.OK)
-    code = _code(response)
-    wait = retry_after_seconds(response.headers.get("Retry-After"))
-    if code in RETRY_CODES:
-        return Decision(Action.RETRY, wait)
-    if code and code.startswith(FAIL_PREFIXES):
-        return Decision(Action.FAIL)
-    if response.status_code in RETRY_STATUSES or response.status_code == 520:
-        return Decision(Action.RETRY, wait)
-    return Decision(Action.FAIL)
+        return decide(None)
+    rule = rule_for(response.status_code, _code(response))
+    return decide(rule, retry_after_seconds(response.headers.get("Retry-After")))
 
 
 class KintoneApiError(HttpError):
@@ -94,7 +69,7 @@ class KintoneApiError(HttpError):
     """
 
     def __init__(self, base: HttpError, errors: dict[str, list[str]], bulk_index: int | None = None):
-        super().__init__(base.method, base.url, base.status, base.code, base.message)
+        super().__init__(base.method, base.url, base.status, base.code, base.message, attempts=base.attempts)
         self.errors = errors
         self.bulk_index = bulk_index
 
@@ -111,7 +86,9 @@ class KintoneApiError(HttpError):
             message = str(body.get("message", base.message))
             for credential in sent_credentials(response.request):  # as HttpError's own message is
                 message = message.replace(credential, MASK)
-            base = HttpError(base.method, base.url, base.status, str(body["code"]), message)
+            base = HttpError(
+                base.method, base.url, base.status, str(body["code"]), message, attempts=base.attempts
+            )
         raw = body.get("errors") if isinstance(body, dict) else None
         errors = {
             str(path): [str(m) for m in (detail or {}).get("messages", [])]
@@ -122,7 +99,12 @@ class KintoneApiError(HttpError):
 
     @property
     def blames_rows(self) -> bool:
-        return self.code in ROW_CODES and not any(p in ("app", "records", "upsert") for p in self.errors)
+        rule = rule_for(None, self.code)
+        return (
+            rule is not None
+            and rule.action is Action.REJECT_ROW
+            and not any(p in ("app", "records", "upsert") for p in self.errors)
+        )
 
     def row_errors(self) -> dict[int, tuple[str, str]]:
         """Position in the batch → (field code, messages) for every record kintone named."""

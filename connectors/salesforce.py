@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -20,10 +21,11 @@ import requests
 from simple_salesforce import Salesforce, format_soql
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceRefusedRequest
 
-from connectors.http import HttpPolicy, chunked
+from connectors.http import HttpPolicy, chunked, gave_up
 from connectors.salesforce_auth import build_session, obtain_token
 from connectors.salesforce_budget import ApiBudget, parse_limit_info
 from connectors.salesforce_bulk import bulk_query, bulk_upsert
+from schemas.errors import Action, code_rule
 from schemas.outcomes import RowOutcome, Status
 from schemas.salesforce_values import FieldInfo
 
@@ -31,7 +33,6 @@ T = TypeVar("T")
 COLLECTION_SIZE = 200
 DEFAULT_BULK_THRESHOLD = 5000  # see bench/RESULTS.md "## Salesforce" (re-chosen at 150 ms latency)
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-LOCK_CODE = "UNABLE_TO_LOCK_ROW"
 
 
 class ApiLimitReached(Exception):
@@ -46,6 +47,12 @@ def _name(value: str) -> str:
 
 def _wire(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _retried_row(outcome: RowOutcome) -> bool:
+    """A row refused with a code the error policy retries (a record lock)."""
+    rule = code_rule(outcome.code) if outcome.status is Status.REJECTED else None
+    return rule is not None and rule.retried
 
 
 def _first_error(exc: SalesforceError) -> tuple[str, str]:
@@ -113,7 +120,8 @@ class SalesforceClient:
 
     def login(self) -> None:
         """Obtain a fresh token and point simple-salesforce at the instance it names."""
-        token = obtain_token(self.session, self.login_url, **self._credentials)  # type: ignore[arg-type]
+        with self._reachable():
+            token = obtain_token(self.session, self.login_url, **self._credentials)  # type: ignore[arg-type]
         self.logins += 1
         self._sf = Salesforce(
             session_id=token.access_token,
@@ -129,25 +137,37 @@ class SalesforceClient:
         assert self._sf is not None
         return self._sf
 
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """The session's connection errors, after its retries, as the HttpError every connector raises."""
+        try:
+            yield
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            url = exc.request.url if exc.request is not None and exc.request.url else self.login_url
+            raise gave_up(exc, "POST", str(url), self.policy.max_attempts) from exc
+
     def call(self, action: Callable[[Salesforce], T]) -> T:
-        """Run one simple-salesforce call: re-login once on INVALID_SESSION_ID, retry concurrency limits."""
+        """Run one simple-salesforce call: re-login once on INVALID_SESSION_ID, wait and retry where the
+        error policy says to (concurrent request limits)."""
         relogged = False
-        for attempt in range(self.policy.max_attempts):
-            try:
-                return action(self.sf)
-            except SalesforceExpiredSession:
-                if relogged:
-                    raise
-                relogged = True
-                self.login()
-            except SalesforceRefusedRequest as exc:
-                code, message = _first_error(exc)
-                if code != "REQUEST_LIMIT_EXCEEDED":
-                    raise
-                if "TotalRequests" in message:
-                    raise ApiLimitReached(message) from exc
-                time.sleep(self.policy.backoff(attempt))
-        return action(self.sf)
+        with self._reachable():
+            for attempt in range(self.policy.max_attempts):
+                try:
+                    return action(self.sf)
+                except SalesforceExpiredSession:
+                    if relogged:
+                        raise
+                    relogged = True
+                    self.login()
+                except SalesforceRefusedRequest as exc:
+                    code, message = _first_error(exc)
+                    rule = code_rule(code)
+                    if rule is None or rule.action is not Action.WAIT_AND_RETRY:
+                        raise
+                    if "TotalRequests" in message:
+                        raise ApiLimitReached(message) from exc
+                    time.sleep(self.policy.backoff(attempt))
+            return action(self.sf)
 
     def api_usage(self) -> tuple[int, int] | None:
         """(used, limit) from the last `Sforce-Limit-Info` seen; None before the first API call."""
@@ -229,11 +249,11 @@ class SalesforceClient:
                 outcomes.update(self._guarded_bulk(obj, ext, rows))
             else:
                 outcomes.update(self._collections(obj, ext, rows))
-            rows = [r for r in rows if outcomes[str(r[ext])].code == LOCK_CODE]
+            rows = [r for r in rows if _retried_row(outcomes[str(r[ext])])]
         for row in rows:  # still locked after every retry: transient, so the next run tries again
             key = str(row[ext])
             outcomes[key] = RowOutcome.deferred(
-                key, f"{LOCK_CODE} after {self.lock_retries} retries: {outcomes[key].message}"
+                key, f"{outcomes[key].code} after {self.lock_retries} retries: {outcomes[key].message}"
             )
         return outcomes
 

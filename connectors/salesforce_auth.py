@@ -6,18 +6,17 @@ simple-salesforce can only log in to *.salesforce.com hosts; we POST `{login_url
 
 from __future__ import annotations
 
-import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from connectors.http import MASK, RETRY_STATUSES, HttpPolicy
+from connectors.http import MASK, HttpPolicy
+from schemas.errors import error_rule, retried_statuses
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SECRET_FORM_KEYS = ("client_secret", "password", "assertion")
@@ -26,8 +25,9 @@ SECRET_FORM_KEYS = ("client_secret", "password", "assertion")
 class SalesforceAuthError(Exception):
     """The login URL refused our credentials: its error code and description, never a secret."""
 
-    def __init__(self, login_url: str, code: str, description: str):
+    def __init__(self, login_url: str, code: str, description: str, status: int | None = None):
         self.code = code
+        self.status = status
         self.description = description
         super().__init__(f"Salesforce login at {login_url} failed: {code}: {description}")
 
@@ -51,25 +51,14 @@ class PolicySession(requests.Session):
 
 
 class PolicyRetry(Retry):
-    """A TLS stream cut mid-handshake is a network fault (retried); a refused certificate is not."""
+    """urllib3's retry asking the error policy (schemas/errors.py): a TLS stream cut mid-handshake is a
+    network fault (retried), a refused certificate is not."""
 
     def _is_connection_error(self, err: Exception) -> bool:
-        if isinstance(err, urllib3.exceptions.SSLError):
-            return not _certificate_refused(err)
+        rule = error_rule(err)
+        if rule is not None:
+            return rule.retried
         return bool(super()._is_connection_error(err))
-
-
-def _certificate_refused(err: BaseException) -> bool:
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = (
-            seen.__cause__
-            or seen.__context__
-            or next((a for a in seen.args if isinstance(a, BaseException)), None)
-        )
-    return False
 
 
 def build_session(policy: HttpPolicy, verify: bool | str) -> PolicySession:
@@ -78,7 +67,7 @@ def build_session(policy: HttpPolicy, verify: bool | str) -> PolicySession:
         total=policy.max_attempts - 1,
         other=0,  # a refused certificate (or any other non-network error) will not pass later
         allowed_methods=None,
-        status_forcelist=sorted(RETRY_STATUSES),
+        status_forcelist=sorted(retried_statuses()),
         backoff_factor=policy.backoff_base,
         backoff_max=policy.backoff_cap,
         backoff_jitter=policy.backoff_base,
@@ -149,5 +138,5 @@ def obtain_token(
         for key in SECRET_FORM_KEYS:
             if len(form.get(key) or "") >= 4:  # a login URL that repeats what it was sent
                 description = description.replace(form[key], MASK)
-        raise SalesforceAuthError(login_url, code, description)
+        raise SalesforceAuthError(login_url, code, description, response.status_code)
     return Token(body["access_token"], body["instance_url"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -18,7 +19,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from connectors.http import Action, Decision, HttpError, HttpPolicy, RetryingClient, classify_status
+from connectors.http import Decision, HttpError, HttpPolicy, RetryingClient, classify_status
+from schemas.errors import Action
 
 MAX_PAGE_SIZE = 300
 
@@ -204,15 +206,17 @@ class SansanClient:
         self.requests_made += 1
 
     def _classify(self, response: httpx.Response) -> Decision:
-        """429: pause the bucket for ``retry_after`` and retry at once (the bucket does the waiting)."""
-        if response.status_code != 429:
-            return classify_status(response)
+        """The policy's status rule; told to wait (429), pause the bucket for ``retry_after`` and retry
+        at once (the bucket does the waiting)."""
+        decision = classify_status(response)
+        if decision.rule is None or decision.rule.action is not Action.WAIT_AND_RETRY:
+            return decision
         self.rate_limited += 1
         wait = retry_after(response)
         if wait is None:
-            return Decision(Action.RETRY)
+            return replace(decision, wait=None)
         self.bucket.pause(wait)
-        return Decision(Action.RETRY, 0.0)
+        return replace(decision, wait=0.0)
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.http.get(path, params=params).json()

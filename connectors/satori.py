@@ -25,7 +25,9 @@ from connectors.http import (
     RetryingClient,
     chunked,
     classify_status,
+    decide,
 )
+from schemas.errors import status_rule
 from schemas.ma_catalog import MaCatalog
 from schemas.outcomes import RowOutcome, Status
 from schemas.staging import check_cut_id
@@ -210,15 +212,16 @@ class SatoriClient:
 
 
 def classify_v4(response: httpx.Response) -> Decision:
-    """Public API v4 answers carry their own ``status``: a 200 whose body says 4xx is still a failure."""
+    """Public API v4 answers carry their own ``status``: a 200 whose body says 4xx is still a failure,
+    decided by the policy's rule for that status."""
     decision = classify_status(response)
     if decision.action is Action.OK:
         try:
             status = response.json().get("status", 200)
         except (ValueError, AttributeError):
             return decision
-        if isinstance(status, int) and status >= 400:
-            return Decision(Action.RETRY) if status == 429 or status >= 500 else Decision(Action.FAIL)
+        if isinstance(status, int):
+            return decide(status_rule(status))
     return decision
 
 

@@ -30,8 +30,14 @@ if TYPE_CHECKING:
 for _name, _value in (("DO_NOT_TRACK", "1"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false")):
     os.environ.setdefault(_name, _value)
 
+EXIT_CODES = """Exit codes (終了コード): 0 completed — rejected rows are mailed (完了);
+1 a step failed or the run crashed — one line per target says why (失敗);
+2 the spec or an option is not valid (設定の誤り);
+3 busy — another run holds the company's lock, or the demo's ports are taken; nothing changed (実行中)."""
+
 app = typer.Typer(
-    help="renkei (連携): keep the MA customer base in step with kintone, Salesforce and Sansan.",
+    help="renkei (連携): keep the MA customer base in step with kintone, Salesforce and Sansan.\n\n"
+    + EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -52,6 +58,9 @@ console = _console()
 err_console = _console(stderr=True)
 
 SpecArg = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The integration spec (YAML).")
+DebugOption = typer.Option(
+    False, "--debug", help="Show the libraries' retry warnings, tracebacks and each step's full error."
+)
 
 
 @app.command()
@@ -153,6 +162,7 @@ def backfill(
     target: list[str] | None = typer.Option(
         None, "--target", help="Deliver every cut of the range to this target (repeatable)."
     ),
+    debug: bool = DebugOption,
 ) -> None:
     """Stage every cut of a range of days, oldest first; with --target, deliver them to that target.
 
@@ -163,6 +173,7 @@ def backfill(
     """
     from datetime import date
 
+    from flows.console import quiet_console
     from flows.deployed import run_deployed
     from flows.extract import backfill as backfill_flow
     from flows.progress import cli_progress
@@ -173,9 +184,9 @@ def backfill(
     except ValueError as exc:
         err_console.print(f"--from/--to: {exc}; write a day as YYYY-MM-DD, e.g. 2026-11-25", markup=False)
         raise typer.Exit(2) from exc
-    with _recorded(), cli_progress():
+    with _recorded(), cli_progress(), quiet_console(debug):
         state = run_deployed(backfill_flow, str(spec), start=first, end=last, targets=target or None)
-    _finish(state)
+    _finish(state, debug)
 
 
 @app.command()
@@ -322,23 +333,27 @@ def demo(
 def run(
     spec: Path = SpecArg,
     target: list[str] | None = typer.Option(None, "--target", help="Only this target (repeatable)."),
+    debug: bool = DebugOption,
 ) -> None:
     """Run one sync now: extract, load every target, write back, report, notify.
 
-    Exit 0 when the run completed (rejected rows are reported and mailed), 1 when a step failed.
+    Exit 0 when the run completed (rejected rows are reported and mailed), 1 when a step failed (one
+    line per target: what, where in the spec, what renkei did, what next), 3 when another run holds
+    the company's lock.
 
     Example: renkei run examples/demo.yaml
     """
+    from flows.console import quiet_console
     from flows.deployed import run_deployed
     from flows.sync import sync
 
     load_or_exit(spec, target or ())
-    with _recorded():
+    with _recorded(), quiet_console(debug):
         state = run_deployed(sync, str(spec), targets=target or None)
-    _finish(state)
+    _finish(state, debug)
 
 
-def _finish(state: State[Any]) -> None:
+def _finish(state: State[Any], debug: bool = False) -> None:
     """Print a run's report and exit 0 (completed), 1 (a step failed or it crashed), 3 (lock held)."""
     from flows.report import print_report
     from flows.states import report_of
@@ -350,7 +365,7 @@ def _finish(state: State[Any]) -> None:
     if report is None:
         err_console.print(f"[red]{state.name}[/red]: {escape(state.message or '')}", highlight=False)
         raise typer.Exit(1)
-    print_report(report, console)
+    print_report(report, console, cli_language(os.environ.get("LANG")), debug)
     raise typer.Exit(1 if report.outcome in ("failed", "crashed") else 0)
 
 

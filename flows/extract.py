@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,8 @@ from connectors.satori import Cut
 from flows.lock import RunLocked, run_lock
 from flows.names import artifact_key, backfill_name, timed
 from flows.progress import step
-from flows.report import finish_report, step_failure, stream_lines
+from flows.recorded import run_step, stream_lines
+from flows.report import finish_report
 from flows.states import final_state, refused_state, run_url
 from schemas.clock import now
 from schemas.report import RunReport
@@ -123,16 +125,17 @@ def _backfill(spec: Spec, window: tuple[datetime, datetime], targets: list[str],
     state = state_store(spec)
     state.start_run("backfill", None, run_id)
     report = RunReport(spec.company, run_id, "backfill", run_url=run_url(), staged_only=not targets)
-    try:
-        with ma_client(spec) as ma:
-            cuts = [c for c in cuts_between(ma, *window) if c.at < window[1]]
-        report.cuts = [s.cut for s in stage_cuts(spec, cuts, run_id)]
-    except Exception as exc:
-        report.failures.append(step_failure("MA", "extract", exc))
+    staged = run_step(report, spec, "MA", "extract", partial(stage_window, spec, window, run_id))
+    report.cuts = [s.cut for s in staged or []]
     for name in targets if not report.failures else []:
-        try:
-            report.lines += stream_lines(load_target(spec, name, run_id, report.cuts))
-        except Exception as exc:
-            report.failures.append(step_failure(name, "load", exc))
+        load = partial(load_target, spec, name, run_id, report.cuts)
+        report.lines += stream_lines(run_step(report, spec, name, "load", load))
     finish_report(spec, state, report)
     return report
+
+
+def stage_window(spec: Spec, window: tuple[datetime, datetime], run_id: str) -> list[StagedCut]:
+    """Every cut generated in [start, end), oldest first, staged."""
+    with ma_client(spec) as ma:
+        cuts = [c for c in cuts_between(ma, *window) if c.at < window[1]]
+    return stage_cuts(spec, cuts, run_id)

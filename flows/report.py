@@ -6,17 +6,20 @@ import logging
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 
 from connectors.smtp import SmtpError
 from connectors.state import StateStore
 from flows.names import artifact_key
-from schemas.report import RunReport, StepFailure, StreamLine
+from flows.recorded import step_failure
+from schemas.failures import failure_lines
+from schemas.messages import Language
+from schemas.report import RunReport, StepFailure
 from schemas.schedule import next_cut
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import state_store
-from tasks.load import StreamReport
 from tasks.notify import send_run_notice
 from tasks.redact import redact
 
@@ -36,14 +39,6 @@ COUNT_COLUMNS = {  # the counts artifact's columns: Japanese first, English besi
     "rejected": "エラー rejected",
     "deferred": "次回へ deferred",
 }
-
-
-def stream_lines(reports: list[StreamReport]) -> list[StreamLine]:
-    return [StreamLine(r.target, r.stream, r.counts, tuple(r.errors)) for r in reports]
-
-
-def step_failure(target: str, step: str, exc: BaseException) -> StepFailure:
-    return StepFailure(target, step, redact(f"{type(exc).__name__}: {exc}"))
 
 
 def _cell(text: object) -> str:
@@ -68,7 +63,9 @@ def markdown(report: RunReport) -> str:
         ]
     if report.failures:
         lines += ["", "## 完了しなかったステップ Failed steps", ""]
-        lines += [f"- **{f.target}** {f.step}: {f.message}" for f in report.failures]
+        lines += [f"- {_cell(line)}" for line in failure_lines(report, "both")]
+        lines += ["", "詳細 details:", ""]
+        lines += [f"- **{f.target}** {f.step}: {f.message}" for f in report.failures if f.attempted]
     errors = report.first_errors()
     if errors:
         lines += [
@@ -104,7 +101,7 @@ def notify(spec: Spec, state: StateStore, report: RunReport) -> None:
         send_run_notice(spec, report, state)
     except SmtpError as exc:
         log.error("failure email not sent: %s", redact(str(exc)))
-        report.failures.append(StepFailure("notify", "email", redact(str(exc))))
+        report.failures.append(step_failure(spec, "notify", "email", exc))
 
 
 def finish_report(spec: Spec, state: StateStore, report: RunReport) -> None:
@@ -117,7 +114,11 @@ def finish_report(spec: Spec, state: StateStore, report: RunReport) -> None:
     publish(report)
 
 
-def print_report(report: RunReport, console: Console | None = None) -> None:
+def print_report(
+    report: RunReport, console: Console | None = None, language: Language = "both", debug: bool = False
+) -> None:
+    """The counts table, then one line per failed target (its details with ``debug``), then the first
+    rejected rows and the run's page."""
     table = Table(
         Column("target", overflow="fold"),
         Column("stream", overflow="fold"),
@@ -142,8 +143,10 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
             f"[yellow]earlier report[/yellow] run {item.run_id} ({item.recorded_at}): {state}",
             highlight=False,
         )
-    for failure in report.failures:
-        out.print(f"[red]failed[/red] {failure.target} {failure.step}: {failure.message}", highlight=False)
+    for line in failure_lines(report, language):
+        out.print(f"[red]✗[/red] {escape(line)}", highlight=False, soft_wrap=True)
+    for failure in report.failures if debug else []:
+        out.print(f"  {failure.target} {failure.step}: {failure.message}", highlight=False, markup=False)
     for target, stream, error in report.first_errors(10):
         out.print(
             f"[yellow]rejected[/yellow] {target} {stream} {error.key}: {error.code} {error.message}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from prefect import Flow, flow, get_run_logger, runtime
@@ -11,7 +12,8 @@ from prefect.client.schemas.objects import FlowRun, State
 from flows.extract import stage_due_cuts
 from flows.lock import RunLocked, run_lock
 from flows.names import timed
-from flows.report import finish_report, step_failure, stream_lines
+from flows.recorded import run_step, spec_entry, stream_lines
+from flows.report import finish_report
 from flows.states import final_state, refused_state, report_of, run_url
 from schemas.report import RunReport, StepFailure
 from schemas.schedule import next_cut
@@ -21,6 +23,7 @@ from tasks.clients import state_store
 from tasks.load import StreamReport
 from tasks.ma_catalog import online_spec, run_spec
 from tasks.steps import load_target, write_back_target
+from tasks.targets import change_sources
 
 
 @flow(name="sync-target", flow_run_name="load {target_name}", log_prints=True)
@@ -84,28 +87,33 @@ def sync(spec_path: str, targets: list[str] | None = None) -> State[Any]:
 
 
 def _sync(spec: Spec, spec_path: str, targets: list[str] | None, run_id: str) -> RunReport:
+    """stage → for each destination: load; for each source: write back → report → notify.
+
+    A failed step is recorded by ``run_step`` and the others go on (staging failed: the targets
+    still get what was staged before)."""
     state = state_store(spec)
     state.start_run("sync", None, run_id)
     report = RunReport(spec.company, run_id, "sync", next_cut=next_cut(spec), run_url=run_url())
     spec, catalog, differences = run_spec(spec)  # the MA's field catalog decides, read once a run
-    report.failures += [StepFailure("MA", "field catalog", d) for d in differences]
+    report.failures += [catalog_difference(spec, d) for d in differences]
     chosen = [t for t in spec.targets if not targets or t.name in targets]
-    try:
-        report.cuts = [c.cut for c in stage_due_cuts(spec, run_id)]
-    except Exception as exc:  # staging failed: the targets still get what was staged before
-        report.failures.append(step_failure("MA", "extract", exc))
+    staged = run_step(report, spec, "MA", "extract", partial(stage_due_cuts, spec, run_id))
+    report.cuts = [c.cut for c in staged or []]
     for target in (t for t in chosen if t.is_destination):
-        try:
-            report.lines += stream_lines(sync_target(spec_path, target.name, run_id, catalog))
-        except Exception as exc:
-            report.failures.append(step_failure(target.name, "load", exc))
-    for target in (t for t in chosen if any(spec.direction(f).writes for f in t.map)):
-        try:
-            report.lines += stream_lines([write_back_target(spec, target.name, run_id)])
-        except Exception as exc:
-            report.failures.append(step_failure(target.name, "write back", exc))
-    finish_report(spec, state, report)
+        load = partial(sync_target, spec_path, target.name, run_id, catalog)
+        report.lines += stream_lines(run_step(report, spec, target.name, "load", load))
+    for target in change_sources(spec, chosen):
+        write_back = partial(write_back_target, spec, target.name, run_id)
+        report.lines += stream_lines(run_step(report, spec, target.name, "write back", write_back))
+    finish_report(spec, state, report)  # report → notify
     return report
+
+
+def catalog_difference(spec: Spec, difference: str) -> StepFailure:
+    """The spec's fields differ from the MA's own catalog: fixed in custom_fields."""
+    return StepFailure(
+        "MA", "field catalog", difference, "ma_field_catalog", "configuration", spec_entry(spec, "MA")
+    )
 
 
 def sync_report(spec_path: str, targets: list[str] | None = None) -> RunReport:

@@ -306,9 +306,59 @@ RUN_OUTCOMES: dict[str, Message] = {
     "crashed": M("異常終了", "Prefect の実行画面でログを確認してください",
                  "crashed", "read the run's log in the Prefect UI"),
 }
+
+_NEXT_CUT = "止まっていただけなら、次のカットで続きから送ります"
+_NEXT_CUT_EN = "if it was only down, the next cut continues where this one stopped"
+# a step that did not finish, by the error policy's message (schemas/errors.py)
+STEP_FAILURES: dict[str, Message] = {
+    "target_unreachable": M("連携先に接続できません（応答なし）", f"連携先が稼働しているか、URL とネットワークを確認してください。{_NEXT_CUT}",
+                            "the target did not answer (no connection)", f"check that the target is up, its URL and the network; {_NEXT_CUT_EN}"),
+    "target_timeout": M("連携先の応答が時間内にありません", f"連携先の稼働状況と URL を確認してください。{_NEXT_CUT}",
+                        "the target did not answer in time", f"check the target's status and URL; {_NEXT_CUT_EN}"),
+    "target_unavailable": M("連携先が一時的に利用できません（5xx）", f"連携先の稼働状況を確認してください。{_NEXT_CUT}",
+                            "the target is temporarily unavailable (5xx)", f"check the target's status; {_NEXT_CUT_EN}"),
+    "rate_limited": M("連携先の利用上限（同時実行数・回数）に達しました", "しばらく待ってから実行するか、連携先の API 上限を確認してください",
+                      "the target's request limit was reached", "run again later, or check the target's API limits"),
+    "record_locked": M("連携先でレコードがロックされていました", "次のカットで再送します。続く場合は連携先で同時に更新している処理を確認してください",
+                       "the target held a lock on the record", "the next cut sends it again; if it persists, look for another job updating the same records"),
+    "credentials_refused": M("連携先が認証情報を拒否しました", "この連携先の auth（トークン・パスワード・鍵）と、その環境変数の値を確認してください",
+                             "the target refused the credentials", "check this target's auth (token, password, key) and the environment variables it names"),
+    "permission_refused": M("認証はできましたが、権限がありません", "連携先でこの利用者（トークン）にアプリ／オブジェクトの権限を付けてください",
+                            "the credentials work but lack a permission", "grant this user (token) access to the app or object in the target"),
+    "target_not_found": M("URL かアプリ／オブジェクトが見つかりません", "この連携先の url と app（object）を確認してください",
+                          "the URL, app or object was not found", "check this target's url and app (object)"),
+    "request_refused": M("連携先が要求を拒否しました", "連携先のメッセージを確認し、map と項目設定を直してください",
+                         "the target refused the request", "read the target's message, then fix the map or the field settings"),
+    "query_refused": M("連携先が検索条件を受け付けませんでした", "更新日時などの項目名が連携先にあるか確認してください",
+                       "the target refused the query", "check that the fields it names (updated time …) exist in the target"),
+    "target_unsupported": M("連携先がこの要求に対応していません", "url が連携先の API を指しているか確認してください",
+                            "the target does not support this request", "check that url points at the target's API"),
+    "certificate_refused": M("連携先の証明書を検証できません", "url のホスト名と、社内 CA の場合は ca_bundle を確認してください",
+                             "the target's certificate cannot be verified", "check the host name in url and, for a company CA, ca_bundle"),
+    "schema_drift": M("連携先の項目が spec と合いません（項目の削除・変更）", "`renkei audit SPEC` で違いを確認し、連携先か map を直してください",
+                      "the target's fields no longer match the spec", "run `renkei audit SPEC` to see the difference, then fix the target or the map"),
+    "file_contract": M("MA のファイルの列が取り決めと違います", "MA の提供元に確認してください。次のカットで読み直します",
+                       "an MA file's columns break their contract", "ask the MA's vendor; the next cut reads it again"),
+    "budget_exhausted": M("API の 1 日の上限に達しました", "残りの行は次のカットで送ります",
+                          "the daily API allowance is used up", "the next cut sends the rows left"),
+    "email_refused": M("メールサーバーが通知メールを受け付けませんでした", "notify.smtp を確認し、`renkei notify --test SPEC` で確かめてください",
+                       "the mail server refused the report", "check notify.smtp, then try `renkei notify --test SPEC`"),
+    "ma_field_catalog": M("spec の項目定義が MA の項目定義と違います", "`renkei validate --online SPEC` で確認し、custom_fields を MA に合わせてください",
+                          "the spec's fields differ from the MA's catalog", "run `renkei validate --online SPEC` and align custom_fields with the MA"),
+    "lock_held": M("別の実行が書き込み中のため、開始しませんでした（何も変更していません）", "その実行が終わってから、もう一度実行してください",
+                   "another run is writing, so this one did not start (nothing changed)", "run it again when that run has finished"),
+    "unexpected": M("予期しないエラーが起きました", "Prefect の実行画面でログを確認するか、--debug を付けて実行してください",
+                    "an unexpected error stopped the step", "read the run's log in the Prefect UI, or run again with --debug"),
+}
 # fmt: on
 
-CATALOGUE: Mapping[str, Message] = {**SPEC_RULES, **ROW_RULES, **TARGET_CODES, **RUN_OUTCOMES}
+CATALOGUE: Mapping[str, Message] = {
+    **SPEC_RULES,
+    **ROW_RULES,
+    **TARGET_CODES,
+    **RUN_OUTCOMES,
+    **STEP_FAILURES,
+}
 
 
 def lookup(code: str | None) -> Message:
@@ -329,6 +379,13 @@ def problem_text(problem: Problem, language: Language) -> str:
     ja = f"{head}{entry.ja} → {entry.fix_ja}{guess}"
     # the MA's own values (theirs) stay beside the Japanese, as a target's message does on a row
     return ja if language == "ja" and not entry.theirs else f"{ja}\n    {str(problem).removeprefix(head)}"
+
+
+def retry_notice(reason: Message, delay: int, language: Language) -> str:
+    """The one line a person sees while a step waits to try again."""
+    ja = f"{reason.ja}。{delay} 秒後にもう一度試みます"
+    en = f"{reason.en}; trying again in {delay} s"
+    return in_language(ja, en, language)
 
 
 def cli_language(lang: str | None) -> Language:

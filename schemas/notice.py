@@ -14,6 +14,7 @@ from email.utils import formatdate, make_msgid
 from typing import get_args
 
 from schemas.csvsafe import display_width, escape_surrogates, safe_cell
+from schemas.failures import failure_lines
 from schemas.messages import RUN_OUTCOMES, Language, lookup
 from schemas.outcomes import RowOutcome
 from schemas.rejected import NO_CONTEXT, RejectedRow, RowContext, column_headers, fixable_rows, person_label
@@ -36,6 +37,7 @@ WORDS: dict[str, dict[str, str]] = {
         "none": "なし",
         "counts": "■ 件数 (連携先 × ストリーム)",
         "failures": "■ 完了しなかったステップ",
+        "details": "詳細（連携先のメッセージ）:",
         "errors": "■ 最初のエラー ({n} 件)",
         "key": "キー",
         "code": "コード",
@@ -68,6 +70,7 @@ WORDS: dict[str, dict[str, str]] = {
         "none": "none",
         "counts": "Counts (target x stream)",
         "failures": "Steps that did not finish",
+        "details": "Details (the services' own words):",
         "errors": "First errors ({n} shown)",
         "key": "key",
         "code": "code",
@@ -223,9 +226,9 @@ def _section(report: RunReport, rejected: int, attached: int, language: Language
     if report.undelivered:
         parts.append(words["undelivered"] + "".join(_undelivered_line(u, words) for u in report.undelivered))
     if report.failures:
-        parts.append(
-            words["failures"] + "".join(f"\n- {f.target} / {f.step}: {f.message}" for f in report.failures)
-        )
+        lines = [f"\n- {line}" for line in failure_lines(report, language)]
+        details = [f"\n  {f.target} / {f.step}: {f.message}" for f in report.failures if f.attempted]
+        parts.append(words["failures"] + "".join(lines) + "\n" + words["details"] + "".join(details))
     errors = report.first_errors()
     if errors:
         parts.append(

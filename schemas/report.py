@@ -20,11 +20,22 @@ class StreamLine:
 
 @dataclass(frozen=True)
 class StepFailure:
-    """A step that did not finish (a target down, a bad credential): the others went on."""
+    """A step that did not finish (a target down, a bad credential): the others went on.
+
+    ``message`` is the technical detail (the service's own words, masked); the rest is what a person
+    reads: the error policy's ``reason`` (a code in schemas.messages) and ``kind``, the spec entry to
+    fix (``where``), the service's ``code``, and what renkei did (``attempts``, ``seconds``)."""
 
     target: str
     step: str
     message: str
+    reason: str = "unexpected"
+    kind: str = "system"
+    where: str = ""
+    code: str | None = None
+    attempts: int = 0
+    seconds: float = 0.0
+    attempted: bool = True  # False: not tried, the target did not answer an earlier step of the run
 
 
 @dataclass(frozen=True)

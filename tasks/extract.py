@@ -12,7 +12,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from connectors.csv_rows import ContractError, TypedCsv
+from connectors.csv_rows import TypedCsv
 from connectors.satori import Cut, SatoriClient
 from connectors.staging import FileStats, StagingArea, manifest_document
 from connectors.state import Rejection, StateStore
@@ -34,6 +34,7 @@ from schemas.staging import (
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.pause import pause_point
 from tasks.redact import masked_failures
+from tasks.retry import counted_attempts, retry_when_transient
 
 STAGING = "staging"
 CUTS_STREAM = "cuts"
@@ -152,25 +153,15 @@ def find_due_cuts(spec: Spec, requested: str | None = None) -> list[Cut]:
         return due_cuts(ma, state, requested)
 
 
-def _retryable(task: Any, run: Any, state: Any) -> bool:
-    """A file that breaks its contract gives the same answer when asked again: no retry."""
-    try:
-        state.result()
-    except ContractError:
-        return False
-    except Exception:
-        return True
-    return True
-
-
 @task(
     name="stage cut",
     task_run_name="stage cut {cut.id}",
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=[5, 30],
-    retry_condition_fn=_retryable,
+    retry_condition_fn=retry_when_transient,  # the error policy's: not a refused token, nor a broken file
 )
+@counted_attempts
 @masked_failures
 def stage_cut(spec: Spec, cut: Cut, run_id: str) -> StagedCut:
     """Idempotent: a retry rewrites the same files atomically."""

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import requests
-from prefect import Task, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import State, TaskRun
 
-from connectors.http import HttpError
 from schemas.spec import Spec
 from tasks.clients import ma_client, staging_area, state_store
 from tasks.load import StreamReport
 from tasks.redact import masked_failures
+from tasks.retry import counted_attempts, retry_when_transient
 from tasks.service_limits import calls_to
 from tasks.sync_target import sync_inbound, sync_outbound
 from tasks.targets import destination_for, source_for
@@ -24,21 +20,6 @@ STEP_RETRIES = 1
 STEP_RETRY_DELAYS: list[float] = [30.0]
 
 
-def still_down(exc: BaseException) -> bool:
-    """True for failures a later attempt may not meet: no answer, a 5xx, a 429."""
-    if isinstance(exc, HttpError):
-        return exc.status is None or exc.status >= 500 or exc.status == 429
-    return isinstance(exc, ConnectionError | TimeoutError | requests.ConnectionError | requests.Timeout)
-
-
-def retry_when_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    try:
-        state.result()
-    except Exception as exc:
-        return still_down(exc)
-    return False
-
-
 @task(
     name="load target",
     task_run_name="load {target_name}",
@@ -47,6 +28,7 @@ def retry_when_transient(task: Task[..., Any], task_run: TaskRun, state: State[A
     retry_delay_seconds=STEP_RETRY_DELAYS,
     retry_condition_fn=retry_when_transient,
 )
+@counted_attempts
 @masked_failures
 def load_target(
     spec: Spec, target_name: str, run_id: str, resend: list[str] | None = None
@@ -74,6 +56,7 @@ def load_target(
     retry_delay_seconds=STEP_RETRY_DELAYS,
     retry_condition_fn=retry_when_transient,
 )
+@counted_attempts
 @masked_failures
 def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport:
     """One target's changed Writable fields into the MA (idempotent: only differences are written)."""

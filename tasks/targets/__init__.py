@@ -7,6 +7,7 @@ source only. Each adapter is imported only when a spec uses its kind.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import import_module
 
 from schemas.spec import Spec, Target
@@ -17,6 +18,11 @@ ADAPTERS = {
     "salesforce": "tasks.targets.salesforce:SalesforceTarget",
     "sansan": "tasks.targets.sansan:SansanSource",
 }
+
+
+def change_sources(spec: Spec, targets: Iterable[Target]) -> list[Target]:
+    """The targets whose changes are written back: those that map a field writable into the MA."""
+    return [t for t in targets if any(spec.direction(f).writes for f in t.map)]
 
 
 def adapter_for(spec: Spec, target: Target) -> Destination | ChangeSource:

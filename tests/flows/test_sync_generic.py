@@ -205,7 +205,7 @@ def test_replay_resends_a_quarantined_master_row_to_the_target(
     ],
 )
 def test_a_step_is_retried_only_when_the_target_is_still_down(error: BaseException, retried: bool) -> None:
-    from tasks.steps import still_down
+    from tasks.retry import still_down
 
     assert still_down(error) is retried
 
