@@ -26,10 +26,16 @@ $(POSTGRES):
 	DEBIAN_FRONTEND=noninteractive $$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo) \
 		apt-get install -y -q postgresql
 
+# the first run says what it installs and that it takes a while (then nothing is installed again)
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "renkei: installing into $(VENV) — prefect, pandas, pyarrow, SQLAlchemy, simple-salesforce and the"
+	@echo "        test tools (a few minutes, on the first run only) / 初回のみ: 依存パッケージを $(VENV) に"
+	@echo "        インストールします（数分かかります）"
+	@start=$$(date +%s); \
+	$(PYTHON) -m venv $(VENV) && \
+	$(BIN)/pip install --quiet --upgrade pip && \
+	$(BIN)/pip install --quiet -e '.[dev]' && \
+	echo "renkei: installed in $$(( $$(date +%s) - start )) s / インストール完了" && \
 	touch $(STAMP)
 
 demo: $(STAMP)

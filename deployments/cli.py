@@ -67,26 +67,26 @@ DebugOption = typer.Option(
 def validate(
     spec: Path = SpecArg,
     online: bool = typer.Option(
-        False, "--online", help="Also check the spec against the MA's own field catalog and cut times."
+        False,
+        "--online",
+        help="Also check the spec against the field catalogs of the MA (types, options, cut times) and of"
+        " every kintone and Salesforce target (each mapped field exists and fits).",
     ),
 ) -> None:
     """Check an integration spec (連携要件連絡書) and list every problem at once.
 
     Exit 0 when valid (warnings are printed), 2 when not. Offline it checks the spec alone; with
-    --online also against the MA: custom field types, options, unique flags and cut times.
+    --online also against the MA (custom field types, options, unique flags, cut times) and against
+    each target's own fields (kintone form, Salesforce describe): a mapped field it lacks is named
+    with the closest field it has.
 
     Example: renkei validate examples/all.yaml --online
     """
     parsed, problems = validate_spec_file(spec, os.environ)
     if online and parsed is not None:
-        from connectors.http import HttpError
-        from tasks.ma_catalog import online_spec
+        from tasks.target_catalog import online_problems
 
-        try:
-            problems += online_spec(parsed)[1]
-        except HttpError as exc:
-            err_console.print(f"[red]cannot read the MA's field catalog[/red]: {escape(str(exc))}")
-            raise typer.Exit(2) from exc
+        problems += online_problems(parsed)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     language = cli_language(os.environ.get("LANG"))
@@ -98,10 +98,13 @@ def validate(
         text = escape(problem_text(problem, language))
         err_console.print(f"[yellow]{warning}[/yellow] {text}", markup=True, highlight=False, soft_wrap=True)
     if online:
-        checked_ja, checked_en = "MA の項目定義とも照合済み", "checked against the MA's field catalog"
+        checked_ja = "MA と連携先の項目定義とも照合済み"
+        checked_en = "checked against the field catalogs of the MA and the targets"
     else:
-        checked_ja = "オフライン検証（連携要件連絡書のみ）: --online で MA の項目定義とも照合します"
-        checked_en = "checked offline, from the spec alone: --online also checks it against the MA"
+        checked_ja = "オフライン検証（連携要件連絡書のみ）: --online で MA と連携先の項目定義とも照合します"
+        checked_en = (
+            "checked offline, from the spec alone: --online also checks it against the MA and the targets"
+        )
     if errors or parsed is None:
         ja = f"エラー {len(errors)} 件、警告 {len(warnings)} 件 — 無効です。上の各行を直してください"
         ja += f"。{checked_ja}"
@@ -186,7 +189,7 @@ def backfill(
         raise typer.Exit(2) from exc
     with _recorded(), cli_progress(), quiet_console(debug):
         state = run_deployed(backfill_flow, str(spec), start=first, end=last, targets=target or None)
-    _finish(state, debug)
+    _finish(state, spec, debug)
 
 
 @app.command()
@@ -306,20 +309,34 @@ def demo(
     serve: bool = typer.Option(
         False, "--serve", help="Then start the Prefect server with its UI and serve the deployments."
     ),
-    ui_port: int = typer.Option(4200, "--ui-port", help="The Prefect server's port on 127.0.0.1."),
+    ui_port: int | None = typer.Option(
+        None,
+        "--ui-port",
+        help="The Prefect server's port on 127.0.0.1 (default 4200, or N+5 with --port-base).",
+    ),
+    port_base: int | None = typer.Option(
+        None,
+        "--port-base",
+        help="Move every port to N, N+1, …: MA, kintone, Salesforce, Sansan, SMTP, then the Prefect server;"
+        " the demo's folder becomes var/demo-N (a second demo beside a running one).",
+    ),
 ) -> None:
     """Start every stand-in with sample data, validate the demo spec, sync once, plan once.
 
-    Its runs are kept in var/prefect, so `renkei demo --serve` shows them in the Prefect UI.
+    Every step prints a line with the seconds since the start. Its runs are kept in var/prefect, so
+    `renkei demo --serve` shows them in the Prefect UI.
 
-    Example: renkei demo --serve
+    Example: renkei demo --serve    ·    renkei demo --port-base 9700
     """
     from deployments.demo import run_demo
     from deployments.server import ServerError
     from sandbox.demo_env import PortsBusy
 
     try:
-        code = run_demo(console, ui_port if serve else None)
+        code = run_demo(console, serve, port_base, ui_port)
+    except ValueError as exc:  # a --port-base out of range
+        err_console.print(escape(str(exc)), highlight=False)
+        raise typer.Exit(2) from exc
     except ServerError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
         raise typer.Exit(1) from exc
@@ -350,13 +367,14 @@ def run(
     load_or_exit(spec, target or ())
     with _recorded(), quiet_console(debug):
         state = run_deployed(sync, str(spec), targets=target or None)
-    _finish(state, debug)
+    _finish(state, spec, debug)
 
 
-def _finish(state: State[Any], debug: bool = False) -> None:
+def _finish(state: State[Any], spec: Path, debug: bool = False) -> None:
     """Print a run's report and exit 0 (completed), 1 (a step failed or it crashed), 3 (lock held)."""
     from flows.report import print_report
     from flows.states import report_of
+    from schemas.rejected import RowContext, person_fields
 
     if state.is_cancelled():
         err_console.print(f"[yellow]{escape(state.message or 'not started')}[/yellow]", highlight=False)
@@ -365,7 +383,10 @@ def _finish(state: State[Any], debug: bool = False) -> None:
     if report is None:
         err_console.print(f"[red]{state.name}[/red]: {escape(state.message or '')}", highlight=False)
         raise typer.Exit(1)
-    print_report(report, console, cli_language(os.environ.get("LANG")), debug)
+    people = RowContext(person_fields(load_spec(spec)), {})  # the rejected rows' people, by the spec's map
+    print_report(
+        report, console, cli_language(os.environ.get("LANG")), debug, context=people, spec_path=str(spec)
+    )
     raise typer.Exit(1 if report.outcome in ("failed", "crashed") else 0)
 
 
@@ -575,7 +596,7 @@ def audit(
             )
             problems = True
             continue
-        console.print(render_report(report))
+        console.print(render_report(report, cli_language(os.environ.get("LANG"))))
         problems = problems or not report.clean
     if problems:
         raise typer.Exit(1)

@@ -1,43 +1,71 @@
-"""`renkei demo`: the trial environment, one full sync and a plan, in under a minute."""
+"""`renkei demo`: the trial environment, one full sync and a plan, in under a minute.
+
+Each step prints a line with the seconds since the start (stand-ins seeded, the cut staged, every
+stream of every target loaded, the plan written), then the counts, the first rejections with the
+person and the reason in the CLI's language, and where everything is. ``--port-base N`` moves every
+port (the stand-ins, SMTP, the Prefect server) to N, N+1, … and the demo's folder to var/demo-N, so
+a second demo runs beside the first without touching it.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import astuple
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import yaml
 from rich.console import Console
 
 from deployments.serve import build_deployments, serve_specs
-from deployments.server import local_server, recorded_locally
+from deployments.server import DEFAULT_PORT, local_server, recorded_locally
 from flows.deployed import run_deployed
 from flows.plan import plan
+from flows.progress import timed_lines
 from flows.report import print_report
 from flows.states import report_of
 from flows.sync import sync
-from sandbox.demo_env import DemoEnvironment
+from sandbox.demo_env import DemoEnvironment, DemoPorts
 from schemas import clock
+from schemas.messages import RUN_OUTCOMES, cli_language
+from schemas.rejected import RowContext, person_fields
 from schemas.validate import load_spec
 
 DEMO_SPEC = Path("examples/demo.yaml")
 DEMO_FOLDER = Path("var/demo")
+FIRST_REJECTIONS = 5
 
 
-def run_demo(console: Console, serve_port: int | None = None) -> int:
+def demo_ports(port_base: int | None) -> tuple[DemoPorts, int]:
+    """The stand-ins' ports and the Prefect server's: the demo spec's own, or N, N+1, … N+5."""
+    if port_base is None:
+        return DemoPorts(), DEFAULT_PORT
+    if not 1024 <= port_base <= 65_535 - 5:
+        raise ValueError(f"--port-base {port_base}: choose a port from 1024 to 65530 (six in a row are used)")
+    return DemoPorts(*range(port_base, port_base + 5)), port_base + 5
+
+
+def run_demo(
+    console: Console, serve: bool = False, port_base: int | None = None, ui_port: int | None = None
+) -> int:
     """Start every stand-in, sync once (all targets, both ways), plan once, print where things are.
 
     The runs are recorded in var/prefect's database (or the local server when one is up); with
-    ``serve_port`` the Prefect server with its UI then starts there and serves the deployments.
+    ``serve`` the Prefect server with its UI then starts and serves the deployments.
     """
-    if serve_port is None:
-        with recorded_locally():
-            return _run_demo(console, None)
-    with local_server(serve_port) as ui:
+    ports, default_ui = demo_ports(port_base)
+    ui_port = ui_port or default_ui
+    folder = DEMO_FOLDER if port_base is None else DEMO_FOLDER.with_name(f"demo-{port_base}")
+    if not serve:
+        with recorded_locally(port=ui_port):
+            return _run_demo(console, ports, folder, None)
+    with local_server(ui_port) as ui:
         console.print(f"Prefect UI: {ui}", highlight=False)
-        return _run_demo(console, serve_port)
+        return _run_demo(console, ports, folder, ui_port)
 
 
-def _run_demo(console: Console, serve_port: int | None) -> int:
+def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int | None) -> int:
     started = time.monotonic()
     spec = load_spec(DEMO_SPEC)
     console.print(
@@ -46,26 +74,49 @@ def _run_demo(console: Console, serve_port: int | None) -> int:
     if clock.moved():
         at = clock.now().astimezone(ZoneInfo(spec.timezone))
         console.print(f"時計 clock: {at:%Y-%m-%d %H:%M:%S %Z} (RENKEI_NOW / RENKEI_CLOCK_OFFSET)")
-    with DemoEnvironment(DEMO_FOLDER) as env:
-        console.print(
-            "stand-ins up: MA :8701, kintone :8702, Salesforce :8703 (HTTPS), Sansan :8704, SMTP :8725"
+    language = cli_language(os.environ.get("LANG"))
+    with DemoEnvironment(folder, ports=ports) as env:
+        with timed_lines(console, started) as say:
+            sizes = env.sizes
+            seeded = f"{sizes.customers:,} customers, {sizes.actions:,} actions, {sizes.cards:,} cards"
+            say(f"stand-ins seeded: {seeded}")
+            listening = "MA :{}, kintone :{}, Salesforce :{} (HTTPS), Sansan :{}, SMTP :{}".format(
+                *astuple(ports)
+            )
+            say(f"stand-ins up: {listening}")
+            say("Prefect: registering the demo's deployments (its local API starts first, about 15 s)")
+            spec_path = _spec_for(env) if ports != DemoPorts() else DEMO_SPEC
+            for deployment in build_deployments(spec_path):  # the demo's runs are listed under them
+                deployment.apply()
+            say("sync: stage the MA's cut, load every target, write the targets' changes back")
+            report = report_of(run_deployed(sync, str(spec_path)))
+            if report is None:
+                console.print("the demo sync ended without a report: see its run in the Prefect UI")
+                return 1
+            say(f"sync: {RUN_OUTCOMES[report.outcome].reason(language)}")
+        people = RowContext(person_fields(spec), {})
+        print_report(
+            report, console, language, context=people, shown=FIRST_REJECTIONS, spec_path=str(spec_path)
         )
-        for deployment in build_deployments(DEMO_SPEC):  # the demo's runs are listed under them
-            deployment.apply()
-        report = report_of(run_deployed(sync, str(DEMO_SPEC)))
-        if report is None:
-            console.print("the demo sync ended without a report: see its run in the Prefect UI")
-            return 1
-        print_report(report, console)
-        planned = run_deployed(plan, str(DEMO_SPEC)).result()
+        planned = run_deployed(plan, str(spec_path)).result()  # its reads are not loads: no lines
+        with timed_lines(console, started) as say:
+            say("plan written: what a next sync would change (nothing sent)")
         mails = len(env.mail.messages) if env.mail else 0
-        console.print(f"staging:  {spec.storage.staging}")
-        console.print(f"state:    {spec.storage.state}")
+        stored = load_spec(spec_path).storage
+        console.print(f"staging:  {stored.staging}")
+        console.print(f"state:    {stored.state}")
         console.print(f"plan:     {planned.changes} (summary {planned.summary})")
-        console.print(f"mail:     {mails} message(s) captured in {DEMO_FOLDER / 'mail'}")
+        console.print(f"mail:     {mails} message(s) captured in {folder / 'mail'}")
         console.print(f"done in {time.monotonic() - started:.0f} s")
         if serve_port is None:
             console.print("the runs in the Prefect UI: .venv/bin/renkei demo --serve", highlight=False)
         else:  # joins the server started above
-            serve_specs([DEMO_SPEC], serve_port, lambda line: console.print(line, highlight=False))
+            serve_specs([spec_path], serve_port, lambda line: console.print(line, highlight=False))
     return 0 if report.outcome != "failed" else 1
+
+
+def _spec_for(env: DemoEnvironment) -> Path:
+    """The demo spec pointed at this environment's ports and folder (``--port-base``)."""
+    path = env.folder / "demo.yaml"
+    path.write_text(yaml.safe_dump(env.spec_document(DEMO_SPEC), allow_unicode=True), encoding="utf-8")
+    return path

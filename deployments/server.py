@@ -156,17 +156,17 @@ def _drain_prefect_workers() -> None:
 
 
 @contextmanager
-def recorded_locally(home: Path = PREFECT_HOME) -> Iterator[None]:
+def recorded_locally(home: Path = PREFECT_HOME, port: int = DEFAULT_PORT) -> Iterator[None]:
     """Runs of this process kept in ``home``'s database (Prefect's temporary server, no UI), so the
     local server shows them later; when a local server answers already, they go to it directly."""
     joined = os.environ.get("PREFECT_API_URL")
-    if joined or answers(f"http://127.0.0.1:{DEFAULT_PORT}/api"):
-        with local_server(DEFAULT_PORT, home):
+    if joined or answers(f"http://127.0.0.1:{port}/api"):
+        with local_server(port, home):
             yield
         return
     home.mkdir(parents=True, exist_ok=True)
     updates = {  # the run links name the local server's UI, where these runs are shown
-        PREFECT_UI_URL: f"http://127.0.0.1:{DEFAULT_PORT}",
+        PREFECT_UI_URL: f"http://127.0.0.1:{port}",
         HOME_SETTING: str(home.resolve()),
         PREFECT_API_DATABASE_CONNECTION_URL: database_url(home),
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: int(STARTUP_SECONDS),

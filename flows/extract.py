@@ -26,6 +26,7 @@ from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
 from tasks.extract import StagedCut, commit_staging_watermark, cuts_between, find_due_cuts, stage_cut
+from tasks.load import progress
 from tasks.steps import load_target
 
 
@@ -36,6 +37,8 @@ def stage_cuts(spec: Spec, cuts: list[Cut], run_id: str) -> list[StagedCut]:
         for cut in cuts:
             staged.append(stage_cut(spec, cut, run_id))
             commit_staging_watermark(spec, cut, run_id)
+            count = sum(f.rows for f in staged[-1].files.values())
+            progress.info("MA: cut %s staged — %s rows", staged[-1].cut, f"{count:,}")
             advance()
     rows = [row for s in staged for row in s.rows()]
     if rows:

@@ -14,7 +14,8 @@ from connectors.state import StateStore
 from flows.names import artifact_key
 from flows.recorded import step_failure
 from schemas.failures import failure_lines
-from schemas.messages import Language
+from schemas.messages import RUN_OUTCOMES, Language, in_language, lookup
+from schemas.rejected import NO_CONTEXT, RowContext, person_fields, person_label
 from schemas.report import RunReport, StepFailure
 from schemas.schedule import next_cut
 from schemas.spec import Spec
@@ -45,7 +46,9 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(report: RunReport) -> str:
+def markdown(report: RunReport, context: RowContext = NO_CONTEXT) -> str:
+    """The run report artifact: Japanese and English; each first error names the person (by the spec's
+    map) and gives the catalogue's reason and fix, the target's own message beside when it sent one."""
     lines = [f"# {report.company} — {report.flow}: {report.outcome}", ""]
     if report.run_url:
         lines.append(f"- 実行画面 run: {report.run_url}")
@@ -72,17 +75,28 @@ def markdown(report: RunReport) -> str:
             "",
             "## 最初のエラー First errors",
             "",
-            "| 連携先 target | ストリーム stream | キー key | コード code | 項目 field | 内容 message |",
-            "|---|---|---|---|---|---|",
+            "| 連携先 target | ストリーム stream | 人・キー who | 項目 field | 理由 reason | 直し方 fix"
+            " | 連携先のメッセージ message |",
+            "|---|---|---|---|---|---|---|",
         ]
-        lines += [
-            "| " + " | ".join(_cell(c) for c in (t, s, e.key, e.code, e.field or "", e.message)) + " |"
-            for t, s, e in errors
-        ]
+        for t, s, e in errors:
+            entry = lookup(e.code or e.status.value)
+            who = person_label(context, t, e.payload or {}, company=True) or e.key
+            theirs = e.message if entry.theirs else ""
+            cells = (
+                t,
+                s,
+                who,
+                e.field or "",
+                f"{entry.reason('both')} ({e.code})",
+                entry.fix("both"),
+                theirs,
+            )
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
 
-def publish(report: RunReport) -> None:
+def publish(report: RunReport, context: RowContext = NO_CONTEXT) -> None:
     """The table and markdown artifacts the Prefect UI shows for this run."""
     if report.lines:
         create_table_artifact(
@@ -91,7 +105,7 @@ def publish(report: RunReport) -> None:
             description=COUNTS_RULE,
         )
     create_markdown_artifact(
-        markdown(report), key=artifact_key(report.company, "report"), description="Run report"
+        markdown(report, context), key=artifact_key(report.company, "report"), description="Run report"
     )
 
 
@@ -111,28 +125,35 @@ def finish_report(spec: Spec, state: StateStore, report: RunReport) -> None:
     report.new_rejections = sum(1 for row in open_rows if row.run_id == report.run_id)
     notify(spec, state, report)
     state.finish_run(report.run_id, report.outcome, {"lines": report.table(), "cuts": report.cuts})
-    publish(report)
+    publish(report, RowContext(person_fields(spec), {}))
 
 
 def print_report(
-    report: RunReport, console: Console | None = None, language: Language = "both", debug: bool = False
+    report: RunReport,
+    console: Console | None = None,
+    language: Language = "both",
+    debug: bool = False,
+    *,
+    context: RowContext = NO_CONTEXT,
+    shown: int = 10,
+    spec_path: str = "SPEC",
 ) -> None:
     """The counts table, then one line per failed target (its details with ``debug``), then the first
-    rejected rows and the run's page."""
+    ``shown`` rejections and the run's page, in ``language`` (the CLI's); ``spec_path`` completes the
+    command that lists every rejected row."""
+    keys = ("target", "stream", "in", "loaded", "skipped", "rejected", "deferred")
+    # "連携先 target": Japanese, English, or both as the artifact shows them
+    headers = [
+        COUNT_COLUMNS[k].split(" ", 1)[language == "en"] if language != "both" else COUNT_COLUMNS[k]
+        for k in keys
+    ]
     table = Table(
-        Column("target", overflow="fold"),
-        Column("stream", overflow="fold"),
-        "in",
-        "loaded",
-        "skipped",
-        "rejected",
-        "deferred",
-        title=f"{report.company}: {report.outcome}",
+        *(Column(h, overflow="fold") for h in headers[:2]),
+        *headers[2:],
+        title=f"{report.company}: {RUN_OUTCOMES[report.outcome].reason(language)}",
     )
     for row in report.table():
-        table.add_row(
-            *(str(row[c]) for c in ("target", "stream", "in", "loaded", "skipped", "rejected", "deferred"))
-        )
+        table.add_row(*(str(row[c]) for c in keys))
     out = console or Console()
     out.print(table)
     if report.staged_only:
@@ -147,13 +168,33 @@ def print_report(
         out.print(f"[red]✗[/red] {escape(line)}", highlight=False, soft_wrap=True)
     for failure in report.failures if debug else []:
         out.print(f"  {failure.target} {failure.step}: {failure.message}", highlight=False, markup=False)
-    for target, stream, error in report.first_errors(10):
-        out.print(
-            f"[yellow]rejected[/yellow] {target} {stream} {error.key}: {error.code} {error.message}",
-            highlight=False,
-        )
+    print_rejections(report, out, language, context, shown, spec_path)
     if report.run_url:
         out.print(f"Prefect UI: {report.run_url}", highlight=False, soft_wrap=True)
+
+
+def print_rejections(
+    report: RunReport, out: Console, language: Language, context: RowContext, shown: int, spec_path: str
+) -> None:
+    """``エラー kintone-customers inbound 山田 太郎（会社）[field]: reason (code)``, then how many more."""
+    errors = report.first_errors(shown)
+    word = in_language("エラー", "rejected", language)
+    for target, stream, error in errors:
+        code = error.code or error.status.value
+        who = person_label(context, target, error.payload or {}, company=True) or error.key
+        where = f" [{error.field}]" if error.field else ""
+        entry = lookup(code)
+        reason = entry.reason(language) + (f" ({code})" if entry.theirs or language != "ja" else "")
+        out.print(
+            f"[yellow]{word}[/yellow] {escape(f'{target} {stream} {who}{where}: {reason}')}",
+            highlight=False,
+        )
+    more = report.totals.rejected - len(errors)
+    if more > 0:
+        ja, en = f"…他 {more:,} 件", f"…and {more:,} more"
+        listed = f"renkei replay {spec_path} --list"
+        hint = in_language(f"一覧: {listed}", f"every row: {listed}", language)
+        out.print(escape(f"{in_language(ja, en, language)} ({hint})"), highlight=False)
 
 
 def notify_crash(spec_path: str, run_id: str, message: str, url: str | None = None) -> None:

@@ -148,6 +148,24 @@ def salesforce_drift(fmap: FieldMap, obj: str, described: Mapping[str, Salesforc
     return drift
 
 
+def salesforce_object_drift(
+    obj: str,
+    fields: Iterable[str],
+    described: Mapping[str, SalesforceField],
+    customer: tuple[str, str] | None = None,
+) -> list[SchemaDrift]:
+    """An action or master object must have every mapped field; an action's customer key (``customer``:
+    the key field and the customer object) may instead be a lookup to the customer's record."""
+    linked = customer is not None and any(
+        f.type == "reference" and customer[1] in f.reference_to for f in described.values()
+    )
+    return [
+        _missing(code, f"{obj} object", obj)
+        for code in dict.fromkeys(fields)
+        if code not in described and not (linked and customer is not None and code == customer[0])
+    ]
+
+
 def _missing(code: str, ma_field: str, where: str = "the app") -> SchemaDrift:
     return SchemaDrift(
         code, ma_field, "field_missing", f"{code} is mapped but {where} has no field with this code"

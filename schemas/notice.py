@@ -43,7 +43,7 @@ WORDS: dict[str, dict[str, str]] = {
         "code": "コード",
         "said": "連携先のメッセージ",
         "fix": "直し方",
-        "quarantine": "■ 保留中 (quarantine) の行: {n} 件",
+        "quarantine": "■ 保留中の行: {n} 件",
         "no_rejected": "まだ通知していないエラー行はありません。",
         "attached": "まだ通知していないエラー行 {n} 件を {name}（CSV）と {book}（Excel）で添付しました",
         "partial": " (先頭 {n} 件のみ)。",
@@ -259,13 +259,15 @@ def _error_line(
     """``- target / stream / who [field]: reason (code)``, the target's own words, then the fix.
 
     Who is the person (email and name) when the refused values are known, else the row's key. Our
-    own rule's English detail stays out of the Japanese section; a target's message is its own."""
+    own rule's code and English detail stay out of the Japanese section; a target's code and message
+    are its own words and stay."""
     target, stream, outcome = error
     code = outcome.code or outcome.status.value
     entry = lookup(code)
     where = f" [{outcome.field}]" if outcome.field else ""
     who = person_label(context, target, outcome.payload or {}) or f"{words['key']} {outcome.key}"
-    line = f"\n- {target} / {stream} / {who}{where}: {entry.reason(language)} ({code})"
+    shown = f" ({code})" if entry.theirs or language != "ja" else ""  # a target's code is its own word
+    line = f"\n- {target} / {stream} / {who}{where}: {entry.reason(language)}{shown}"
     if outcome.message and (entry.theirs or language != "ja"):
         line += f"\n  {words['said']}: {outcome.message}"
     return f"{line}\n  {words['fix']}: {entry.fix(language)}"

@@ -156,10 +156,15 @@ def fixable_rows(
     return table
 
 
-def person_label(context: RowContext, target: str, payload: Mapping[str, Any]) -> str:
-    """``email 姓 名`` of a refused row, as far as its values tell; empty when they tell nothing."""
+def person_label(
+    context: RowContext, target: str, payload: Mapping[str, Any], *, company: bool = False
+) -> str:
+    """``email 姓 名`` of a refused row (``（会社名）`` after it with ``company``), as far as its values
+    tell; empty when they tell nothing."""
     fields = context.people.get(target, PersonFields({}))
-    return " ".join(v for v in (fields.value(payload, "email"), fields.name(payload)) if v)
+    label = " ".join(v for v in (fields.value(payload, "email"), fields.name(payload)) if v)
+    held = fields.value(payload, COMPANY_FIELD) if company and label else ""
+    return f"{label}（{held}）" if held else label
 
 
 def column_headers(language: Language) -> list[str]:

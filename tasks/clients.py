@@ -6,6 +6,7 @@ from typing import cast
 
 from prefect.blocks.system import Secret
 
+from connectors.http import HttpPolicy
 from connectors.satori import SatoriClient
 from connectors.staging import StagingArea
 from connectors.state import StateStore
@@ -24,8 +25,8 @@ def resolve_secret(value: str | None) -> str | None:
     return value
 
 
-def ma_client(spec: Spec) -> SatoriClient:
-    return SatoriClient(spec.ma.url, resolve_secret(spec.ma.token) or "")
+def ma_client(spec: Spec, policy: HttpPolicy | None = None) -> SatoriClient:
+    return SatoriClient(spec.ma.url, resolve_secret(spec.ma.token) or "", policy)
 
 
 def staging_area(spec: Spec) -> StagingArea:

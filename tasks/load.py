@@ -7,6 +7,7 @@ deferred.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from schemas.outcomes import Counts, RowOutcome, Status, count_outcomes
 from tasks.pause import pause_point
 
 FIRST_ERRORS = 20
+progress = logging.getLogger("renkei.progress")  # a line per stream loaded: the CLI prints it as it happens
 Record = tuple[str, dict[str, Any]]
 
 
@@ -103,6 +105,21 @@ class StreamReport:
     @property
     def deferred(self) -> bool:
         return self.counts.deferred > 0
+
+
+def announce(report: StreamReport) -> None:
+    """``kintone-customers actions:form: 128 件 — loaded 128``: one stream done (shown by ``renkei demo``)."""
+    counts = report.counts
+    parts = [f"loaded {counts.loaded:,}"] + [
+        f"{name} {n:,}"
+        for name, n in (
+            ("unchanged", counts.skipped),
+            ("rejected", counts.rejected),
+            ("deferred", counts.deferred),
+        )
+        if n
+    ]
+    progress.info("%s %s: %s 件 — %s", report.target, report.stream, f"{counts.received:,}", ", ".join(parts))
 
 
 def record_outcomes(

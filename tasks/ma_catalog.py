@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.http import HttpError
+from connectors.http import HttpError, HttpPolicy
 from schemas.ma_catalog import MaCatalog, catalog_problems, follow_catalog
 from schemas.spec import Problem, Spec
 from tasks.clients import ma_client
 
 
-def read_catalog(spec: Spec) -> MaCatalog:
+def read_catalog(spec: Spec, policy: HttpPolicy | None = None) -> MaCatalog:
     """One request to the MA's ``/fields``."""
-    with ma_client(spec) as ma:
+    with ma_client(spec, policy) as ma:
         return ma.catalog()
 
 
-def online_spec(spec: Spec, wire: dict[str, Any] | None = None) -> tuple[Spec, list[Problem], MaCatalog]:
+def online_spec(
+    spec: Spec, wire: dict[str, Any] | None = None, policy: HttpPolicy | None = None
+) -> tuple[Spec, list[Problem], MaCatalog]:
     """The spec as the MA defines its fields, every difference found, and the catalog (``wire``: one
-    already read by this run, so a subflow does not ask again)."""
-    catalog = MaCatalog.from_wire(wire) if wire is not None else read_catalog(spec)
+    already read by this run, so a subflow does not ask again; ``policy``: how long to insist)."""
+    catalog = MaCatalog.from_wire(wire) if wire is not None else read_catalog(spec, policy)
     return follow_catalog(spec, catalog), catalog_problems(spec, catalog), catalog
 
 

@@ -36,6 +36,7 @@ from tasks.load import (
     ChangeSource,
     Destination,
     StreamReport,
+    announce,
     load_customers,
     load_keyed,
     record_outcomes,
@@ -110,6 +111,7 @@ def sync_outbound(
             adapter, fmap, snapshot_batches(ma, spec, adapter.batch_rows), state, run_id
         )
         snapshot.stream = f"customers:{SNAPSHOT}"
+        announce(snapshot)
         reports.append(snapshot)
         if snapshot.deferred:
             return reports
@@ -148,14 +150,17 @@ def load_cut(
     if customers:
         batches = parquet_batches(staging, f"{folder}/{CUSTOMERS_FILE}", adapter.batch_rows)
         reports.append(load_customers(adapter, fmap, batches, state, run_id))
+        announce(reports[-1])
     for kind, master in target.masters.items():  # masters first: action rows name them
         batches = parquet_batches(staging, f"{folder}/{master_file(kind)}", adapter.batch_rows)
         fields = master_fields(target.kind, master)
         reports.append(load_keyed(adapter, "masters", kind, fields, batches, state, run_id))
+        announce(reports[-1])
     for kind, action in target.actions.items():
         fields = action_fields(target.kind, action)
         batches = parquet_batches(staging, f"{folder}/{action_file(kind)}", adapter.batch_rows)
         reports.append(load_keyed(adapter, "actions", kind, fields, batches, state, run_id))
+        announce(reports[-1])
     return reports
 
 
@@ -174,6 +179,7 @@ def sync_inbound(
     report = write_back_records(spec, target, records, ma, state, run_id)
     refused = adapter.read_rejections()
     record_outcomes(state, run_id, report, {}, refused, link=False)
+    announce(report)
     newest = newest_modification(records)
     if newest is not None and not report.deferred:
         state.commit_watermark(target.name, INBOUND, format_mark(newest), run_id)

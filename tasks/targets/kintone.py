@@ -59,6 +59,26 @@ class StateBudget:
         )
 
 
+def kintone_client(
+    target: Target, policy: HttpPolicy | None = None, budget: StateBudget | None = None
+) -> KintoneClient:
+    """The client of one kintone target: its tokens (or login), guest space, CA bundle and budget."""
+    auth = {k: resolve_secret(v) if k in SECRET_KEYS else v for k, v in target.auth.items()}
+    tokens = [t.strip() for t in (auth.get("api_token") or "").split(",") if t.strip()]
+    if target.ca_bundle:
+        policy = replace(policy or HttpPolicy(), verify=target.ca_bundle)
+    return KintoneClient(
+        target.url,
+        api_tokens=tokens,
+        username=auth.get("username"),
+        password=auth.get("password"),
+        guest_space=target.guest_space,
+        policy=policy,
+        max_concurrency=target.concurrency,
+        budget=budget,
+    )
+
+
 class KintoneTarget:
     """A ``Destination`` and ``ChangeSource`` (tasks.load) for one kintone target of the spec."""
 
@@ -74,20 +94,7 @@ class KintoneTarget:
         self.budget = StateBudget(
             self.state, target.name, target.daily_request_budget or DEFAULT_DAILY_BUDGET
         )
-        auth = {k: resolve_secret(v) if k in SECRET_KEYS else v for k, v in target.auth.items()}
-        tokens = [t.strip() for t in (auth.get("api_token") or "").split(",") if t.strip()]
-        if policy is None and target.ca_bundle:
-            policy = HttpPolicy(verify=target.ca_bundle)
-        self.client = KintoneClient(
-            target.url,
-            api_tokens=tokens,
-            username=auth.get("username"),
-            password=auth.get("password"),
-            guest_space=target.guest_space,
-            policy=policy,
-            max_concurrency=target.concurrency,
-            budget=self.budget,
-        )
+        self.client = kintone_client(target, policy, self.budget)
         self._forms: dict[int, dict[str, FieldInfo]] = {}
         self._checked: set[int] = set()
         self._read_deferred: list[RowOutcome] = []

@@ -37,6 +37,29 @@ PAGE = 2_000
 AUTH_KEYS = ("client_id", "client_secret", "username", "password", "private_key")
 
 
+def salesforce_client(
+    target: Target, policy: HttpPolicy | None = None, poll_seconds: float = 0.5
+) -> SalesforceClient:
+    """The client of one Salesforce target: its login, CA bundle, API version and budget shares."""
+    auth = {k: resolve_secret(target.auth.get(k)) for k in AUTH_KEYS}
+    options: dict[str, Any] = {"api_version": target.api_version} if target.api_version else {}
+    return SalesforceClient(
+        target.url,
+        client_id=auth["client_id"] or "",
+        client_secret=auth["client_secret"],
+        username=auth["username"],
+        password=auth["password"],
+        private_key=auth["private_key"],
+        ca_bundle=target.ca_bundle,
+        policy=policy,
+        bulk_threshold=target.bulk_threshold or DEFAULT_BULK_THRESHOLD,
+        budget=ApiBudget(target.budget_share_per_run, target.budget_share_total),
+        poll_seconds=poll_seconds,
+        concurrency=target.concurrency,
+        **options,
+    )
+
+
 class SalesforceTarget:
     """One Salesforce target of a spec; see the module docstring."""
 
@@ -47,23 +70,7 @@ class SalesforceTarget:
         self.target = target
         self.object = target.object or DEFAULT_OBJECT
         self.fmap = field_map(spec, target)
-        auth = {k: resolve_secret(target.auth.get(k)) for k in AUTH_KEYS}
-        options: dict[str, Any] = {"api_version": target.api_version} if target.api_version else {}
-        self.client = SalesforceClient(
-            target.url,
-            client_id=auth["client_id"] or "",
-            client_secret=auth["client_secret"],
-            username=auth["username"],
-            password=auth["password"],
-            private_key=auth["private_key"],
-            ca_bundle=target.ca_bundle,
-            policy=policy,
-            bulk_threshold=target.bulk_threshold or DEFAULT_BULK_THRESHOLD,
-            budget=ApiBudget(target.budget_share_per_run, target.budget_share_total),
-            poll_seconds=poll_seconds,
-            concurrency=target.concurrency,
-            **options,
-        )
+        self.client = salesforce_client(target, policy, poll_seconds)
         _check_action_references(target, self.fmap.key_ma, self.fmap.key_target)
         self._described: dict[str, dict[str, FieldInfo]] = {}
         self._refused: list[RowOutcome] = []

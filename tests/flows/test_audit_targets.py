@@ -15,6 +15,7 @@ from tests.flows.test_salesforce_sync import World, adapter, outbound
 from tests.flows.test_sansan_import import CARDS, TARGET, EnvFactory
 
 world, make_env = sf_base.world, sansan_base.make_env  # those modules' fixtures
+ENGLISH = {"LANG": "en_US.UTF-8"}
 
 
 def folded(output: str) -> str:
@@ -39,7 +40,7 @@ def test_salesforce_audit_names_every_record_of_a_shared_email(world: World) -> 
     assert report.bad_emails == []  # an Email field refuses a badly formed address itself
     assert report.drift == []
 
-    result = CliRunner().invoke(cli, ["audit", str(world.root / "sf.yaml")])
+    result = CliRunner().invoke(cli, ["audit", str(world.root / "sf.yaml")], env=ENGLISH)
     assert result.exit_code == 1, result.output
     out = folded(result.output)
     assert f"sf (salesforce): {len(leads)} records scanned — problems found" in out
@@ -55,7 +56,9 @@ def test_salesforce_audit_names_drift(world: World) -> None:
 def test_sansan_audit_names_every_person_of_a_shared_email_and_the_bad_ones(make_env: EnvFactory) -> None:
     env = make_env()
     env.put_cards(*CARDS)
-    result = CliRunner().invoke(cli, ["audit", str(Path(env.spec.storage.staging).parent / "spec.yaml")])
+    result = CliRunner().invoke(
+        cli, ["audit", str(Path(env.spec.storage.staging).parent / "spec.yaml")], env=ENGLISH
+    )
     assert result.exit_code == 1, result.output
     out = folded(result.output)
     # six people (the processing card is not a person's newest completed card)

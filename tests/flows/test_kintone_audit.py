@@ -17,11 +17,13 @@ from sandbox.common import BackgroundServer
 from sandbox.kintone.app import create_app
 from sandbox.kintone.demo_apps import DemoApps, build_demo_apps
 from schemas.audit import DuplicateEmail
+from schemas.messages import lookup
 from schemas.validate import load_spec
 from tasks.audit import audit_target
 from tests.flows.conftest import write_spec
 from tests.flows.test_kintone_sync import ADMIN, PASSWORD, change_form
 
+ENGLISH = {"LANG": "en_US.UTF-8"}
 FAST = HttpPolicy(backoff_base=0.001, backoff_cap=0.01, max_attempts=4)
 CLEAN = [f"user{i}@example.co.jp" for i in range(1_200)]
 MESSY = [
@@ -112,17 +114,25 @@ def test_renkei_audit_prints_the_report_and_exits_1_on_problems(
     tmp_path: Path, kintone: BackgroundServer
 ) -> None:
     apps = fill(kintone, ["a@example.co.jp", "Ａ@example.co.jp ", "b@example.co.jp"], unique=False)
-    result = CliRunner().invoke(cli, ["audit", str(spec_for(tmp_path, kintone, apps, GOOD_MAP))])
+    result = CliRunner().invoke(cli, ["audit", str(spec_for(tmp_path, kintone, apps, GOOD_MAP))], env=ENGLISH)
     assert result.exit_code == 1, result.output
     out = " ".join(result.output.split())
     assert "kintone-customers (kintone): 3 records scanned — problems found" in out
     assert "1 email(s) held by several records" in out and "a@example.co.jp" in out
     assert "key_not_unique" in out
+    japanese = CliRunner().invoke(
+        cli, ["audit", str(spec_for(tmp_path, kintone, apps, GOOD_MAP))], env={"LANG": "ja_JP.UTF-8"}
+    )
+    ja = " ".join(japanese.output.split())
+    assert "kintone-customers (kintone): 3 件を確認 — 問題あり" in ja
+    assert "1 件のメールアドレスを複数のレコードが保持" in ja and lookup("duplicate_email").fix_ja in ja
+    assert lookup("key_not_unique").ja in ja and lookup("key_not_unique").fix_ja in ja
+    assert "key_not_unique" not in ja and "records scanned" not in ja  # no English of ours
 
 
 def test_renkei_audit_exits_0_when_clean(tmp_path: Path, kintone: BackgroundServer) -> None:
     apps = fill(kintone, CLEAN[:20], unique=True)
-    result = CliRunner().invoke(cli, ["audit", str(spec_for(tmp_path, kintone, apps, GOOD_MAP))])
+    result = CliRunner().invoke(cli, ["audit", str(spec_for(tmp_path, kintone, apps, GOOD_MAP))], env=ENGLISH)
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "kintone-customers (kintone): 20 records scanned — clean" in out

@@ -7,9 +7,11 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from connectors.state import Rejection, StateStore
+from schemas.messages import lookup
 from schemas.notice import ATTACHMENT_NAME, WORKBOOK_NAME, build_notice
 from schemas.outcomes import Counts, RowOutcome
 from schemas.report import RunReport, StreamLine
@@ -70,10 +72,7 @@ def test_a_japanese_spec_gets_a_japanese_email_and_workbook_naming_the_person(tm
     body = message.get_body(("plain",))
     assert body is not None and "会社: demo" in body.get_content() and "Company" not in body.get_content()
     # the first errors name the person (the card's name, by the spec's map), not a hex key
-    assert (
-        "- sansan-cards / inbound / 山田 [email]: メールアドレスがありません (email_missing)"
-        in body.get_content()
-    )
+    assert "- sansan-cards / inbound / 山田 [email]: メールアドレスがありません\n" in body.get_content()
     csv_part, xlsx_part = list(message.iter_attachments())
     assert (csv_part.get_filename(), xlsx_part.get_filename()) == (ATTACHMENT_NAME, WORKBOOK_NAME)
     data = xlsx_part.get_payload(decode=True)
@@ -98,3 +97,65 @@ def test_a_japanese_spec_gets_a_japanese_email_and_workbook_naming_the_person(tm
     csv_text = csv_part.get_payload(decode=True).decode("utf-8-sig")
     assert csv_text.splitlines()[0].startswith("連携先,データ,メールアドレス,氏名,会社名")
     assert "no email address" not in csv_text  # our own English detail stays out of a Japanese file
+
+
+OURS = {  # our own rule codes, each with the English detail a row carries
+    "email_missing": "no email address",
+    "duplicate_email": "is shared by 2 people",
+    "not_an_option": "'検討中' is not one of the options",
+    "required": "a value is required",
+}
+
+
+@pytest.mark.parametrize("language", ["ja", "both"])
+def test_the_japanese_section_has_no_english_rule_code_or_reason(tmp_path: Path, language: str) -> None:
+    """Done-when: for notify.language ja (and the ja half of both), the email's Japanese is all Japanese."""
+    raw = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    raw["notify"]["language"] = language
+    raw["storage"] = {"staging": str(tmp_path / "staging"), "state": f"sqlite:///{tmp_path / 'state.db'}"}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    spec = load_spec(path, {})
+    store = StateStore(spec.storage.state, spec.company)
+    people = [
+        {"メールアドレス": f"sato{i}@example.co.jp", "姓": "佐藤", "名": "花子", "商談ステージ": "検討中"}
+        for i in range(len(OURS))
+    ]  # one row each: the quarantine keeps one per key
+    refused = [
+        (p["メールアドレス"], p, code, detail) for p, (code, detail) in zip(people, OURS.items(), strict=True)
+    ]
+    store.quarantine_rows(
+        "run-J",
+        "kintone-customers",
+        "customers",
+        [Rejection(k, p, c, d, "商談ステージ") for k, p, c, d in refused],
+    )
+    rows = store.quarantined()
+    errors = tuple(RowOutcome.rejected(k, c, d, "商談ステージ").showing(p) for k, p, c, d in refused)
+    line = StreamLine("kintone-customers", "customers", Counts(4, 0, 0, 4, 0), errors)
+    report = RunReport(company="demo", run_id="run-J", flow="sync", lines=[line], quarantine_open=4)
+    message = build_notice(
+        report, rows, sender=spec.notify.sender, recipients=spec.notify.error_email, redact=str,
+        language=spec.notify.language, context=row_context(spec, store, rows),
+    )  # fmt: skip
+    body = message.get_body(("plain",))
+    assert body is not None
+    ja = body.get_content().split("-" * 60)[0]
+    assert "佐藤 花子" in ja and "直し方" in ja
+    for code, detail in OURS.items():
+        assert lookup(code).ja in ja
+        assert code not in ja and detail not in ja and lookup(code).en not in ja, code
+        assert lookup(code).fix_en not in ja
+    assert "quarantine" not in ja
+    if language == "ja":
+        csv_part, xlsx_part = list(message.iter_attachments())
+        csv_text = csv_part.get_payload(decode=True).decode("utf-8-sig")
+        data = xlsx_part.get_payload(decode=True)
+        sheet = pd.read_excel(
+            io.BytesIO(data), sheet_name="kintone-customers", dtype=str, keep_default_na=False
+        )
+        for code, detail in OURS.items():
+            assert detail not in csv_text and lookup(code).en not in csv_text
+            assert lookup(code).ja in set(sheet["理由"]) and detail not in sheet.to_string()
+        assert list(sheet["メールアドレス"]) == [p["メールアドレス"] for p in people]
+        assert set(sheet["氏名"]) == {"佐藤 花子"}

@@ -139,9 +139,9 @@ def test_body_is_japanese_first_then_english_with_every_section() -> None:
         "sansan / read_cards: HTTP 503 from Sansan",
         "キー taro@example.co.jp [company_name]: kintone が入力値を受け付けませんでした (CB_VA01)\n"
         "  連携先のメッセージ: 必須です。\n  直し方: 連携先の項目設定を確認し",
-        "キー hanako@example.co.jp: 同じメールアドレスのレコードが連携先に複数あります (duplicate_email)\n"
+        "キー hanako@example.co.jp: 同じメールアドレスのレコードが連携先に複数あります\n"
         "  直し方: 連携先で重複レコードを 1 件にまとめるか",
-        "■ 保留中 (quarantine) の行: 7 件",
+        "■ 保留中の行: 7 件",
         "■ 次のカット: 20261128T1100+0900",
         "http://127.0.0.1:4200/runs/flow-run/abc",
         "kintone: 120/10000",
