@@ -19,6 +19,13 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo) \
 		apt-get install -y -q chromium fonts-noto-cjk
 
+# tests/postgres.py starts throwaway servers from Debian's postgresql binaries; installed here when missing
+POSTGRES := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/postgres)),postgresql-server)
+$(POSTGRES):
+	$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo) \
+		apt-get install -y -q postgresql
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -35,7 +42,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy schemas connectors tasks flows deployments sandbox
 
-pytest: $(STAMP) $(CHROMIUM)
+pytest: $(STAMP) $(CHROMIUM) $(POSTGRES)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
