@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from connectors.outbox import Entry, Outbox
 from connectors.smtp import SmtpError, SmtpServer, deliver
 from connectors.state import StateStore
+from connectors.state.outbox import Entry, Outbox
 from schemas import clock
 from schemas.notice import build_notice, build_test_notice
 from schemas.report import RunReport, Undelivered

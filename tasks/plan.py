@@ -162,3 +162,6 @@ class ReadOnlyState(StateStore):
 
     def add_requests(self, target: str, scope: str, day: str, count: int) -> int:
         return self.requests_used(target, scope, day) + count
+
+    def spend_requests(self, target: str, scope: str, day: str, count: int, limit: int) -> bool:
+        return self.requests_used(target, scope, day) + count <= limit

@@ -10,9 +10,8 @@ sync-state database; when it is spent the rest is deferred to the next run, neve
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -47,20 +46,17 @@ class KintoneSchemaError(Exception):
 
 @dataclass
 class StateBudget:
-    """kintone's per-app daily request limit (window 09:00–08:59 JST), counted in the sync-state DB."""
+    """kintone's per-app daily request limit (window 09:00–08:59 JST), counted in the sync-state DB
+    (checked and counted in one statement: threads and workers spending at once never pass it)."""
 
     state: StateStore
     target: str
     limit: int
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def try_spend(self, app: int, requests: int = 1) -> bool:
-        scope, day = f"app:{app}", budget_day().isoformat()
-        with self._lock:
-            if self.state.requests_used(self.target, scope, day) + requests > self.limit:
-                return False
-            self.state.add_requests(self.target, scope, day, requests)
-            return True
+        return self.state.spend_requests(
+            self.target, f"app:{app}", budget_day().isoformat(), requests, self.limit
+        )
 
 
 class KintoneTarget:

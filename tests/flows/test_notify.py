@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from connectors.outbox import Outbox
 from connectors.smtp import SmtpError
 from connectors.state import Rejection, StateStore
+from connectors.state.outbox import Outbox
 from deployments.cli import app
 from schemas.notice import ATTACHMENT_NAME
 from schemas.outcomes import Counts, RowOutcome

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from connectors.outbox import Outbox
+from connectors.state.outbox import Outbox
 from deployments.cli import app
 from flows.sync import sync_report
 from sandbox.demo_env import DemoEnvironment

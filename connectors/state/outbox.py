@@ -16,24 +16,10 @@ from email.message import EmailMessage
 
 import sqlalchemy as sa
 
-from connectors.state import AwareDateTime, QuarantinedRow, StateStore, metadata, quarantine
+from connectors.state import StateStore
+from connectors.state.quarantine import QuarantinedRow
+from connectors.state.schema import outbox, quarantine
 from schemas import clock
-
-_WHEN = AwareDateTime()
-outbox = sa.Table(
-    "outbox",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("company", sa.String(128)),
-    sa.Column("run_id", sa.String(64)),
-    sa.Column("created_at", _WHEN),
-    sa.Column("sent_at", _WHEN),
-    sa.Column("status", sa.String(16)),
-    sa.Column("attempts", sa.Integer),
-    sa.Column("last_error", sa.Text),
-    sa.Column("rows", sa.JSON),
-    sa.Column("message", sa.LargeBinary),
-)
 
 
 @dataclass(frozen=True)
