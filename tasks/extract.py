@@ -126,15 +126,15 @@ def stage_one_cut(spec: Spec, ma: SatoriClient, staging: StagingArea, cut: Cut, 
     """
     folder = cut_path(spec.company, cut.id)
     files: dict[str, FileStats] = {}
-    state = state_store(spec)
     sources = [(master_file(k), MASTER_SCHEMA, ma.stream_masters_csv, k) for k in MASTER_KINDS]
     sources += [(action_file(k), ACTION_SCHEMA, ma.stream_actions_csv, k) for k in ACTION_KINDS]
-    for name, schema, stream, kind in sources:
-        typed = TypedCsv(stream(cut.id, kind), schema, f"{cut.id} {name}")
-        files[name] = staging.write_typed_csv(f"{folder}/{name}", typed)
-        quarantine_bad_rows(state, cut.id, name, typed, run_id)
-        if schema is ACTION_SCHEMA:
-            pause_point("stage-file")
+    with state_store(spec) as state:
+        for name, schema, stream, kind in sources:
+            typed = TypedCsv(stream(cut.id, kind), schema, f"{cut.id} {name}")
+            files[name] = staging.write_typed_csv(f"{folder}/{name}", typed)
+            quarantine_bad_rows(state, cut.id, name, typed, run_id)
+            if schema is ACTION_SCHEMA:
+                pause_point("stage-file")
     schema = readable_fields(spec)
     files[CUSTOMERS_FILE] = staging.write_batches(
         f"{folder}/{CUSTOMERS_FILE}", schema, changed_customers(ma, cut, schema)
@@ -149,8 +149,8 @@ def stage_one_cut(spec: Spec, ma: SatoriClient, staging: StagingArea, cut: Cut, 
 @task(name="find due cuts", task_run_name="find due cuts", cache_policy=NO_CACHE)
 @masked_failures
 def find_due_cuts(spec: Spec, requested: str | None = None) -> list[Cut]:
-    with ma_client(spec) as ma:
-        return due_cuts(ma, state_store(spec), requested)
+    with ma_client(spec) as ma, state_store(spec) as state:
+        return due_cuts(ma, state, requested)
 
 
 @task(
@@ -173,4 +173,5 @@ def stage_cut(spec: Spec, cut: Cut, run_id: str) -> StagedCut:
 @masked_failures
 def commit_staging_watermark(spec: Spec, cut: Cut, run_id: str) -> bool:
     """Only after the cut's manifest is written: the watermark never covers unstaged data."""
-    return state_store(spec).commit_watermark(STAGING, CUTS_STREAM, cut.id, run_id)
+    with state_store(spec) as state:
+        return state.commit_watermark(STAGING, CUTS_STREAM, cut.id, run_id)

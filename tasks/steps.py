@@ -39,9 +39,8 @@ def load_target(
     target = spec.target(target_name)
     adapter = destination_for(spec, target)
     try:
-        with ma_client(spec) as ma:
-            staging, state = staging_area(spec), state_store(spec)
-            return sync_outbound(spec, target, adapter, ma, staging, state, run_id, resend or ())
+        with ma_client(spec) as ma, state_store(spec) as state:
+            return sync_outbound(spec, target, adapter, ma, staging_area(spec), state, run_id, resend or ())
     finally:
         adapter.close()
 
@@ -61,7 +60,7 @@ def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport
     target = spec.target(target_name)
     adapter = source_for(spec, target)
     try:
-        with ma_client(spec) as ma:
-            return sync_inbound(spec, target, adapter, ma, state_store(spec), run_id)
+        with ma_client(spec) as ma, state_store(spec) as state:
+            return sync_inbound(spec, target, adapter, ma, state, run_id)
     finally:
         adapter.close()

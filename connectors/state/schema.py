@@ -36,7 +36,7 @@ runs = sa.Table(
     sa.Column("cut", sa.String(32)),
     sa.Column("started_at", _WHEN),
     sa.Column("finished_at", _WHEN),
-    sa.Column("state", sa.String(16)),
+    sa.Column("state", sa.String(32)),  # "completed_with_rejections" (0006)
     sa.Column("counts", sa.JSON),
 )
 watermarks = sa.Table(

@@ -19,3 +19,9 @@ def test_a_closed_run_keeps_its_first_outcome(store: StateStore) -> None:
     assert store.finish_run(run_id, "stopped", {}) is True
     assert store.finish_run(run_id, "crashed", {}) is False
     assert store.run(run_id)["state"] == "stopped"  # type: ignore[index]
+
+
+def test_every_outcome_fits_the_ledger(store: StateStore) -> None:
+    run_id = store.start_run("sync")
+    assert store.finish_run(run_id, "completed_with_rejections", {}) is True  # PostgreSQL checks lengths
+    assert store.run(run_id)["state"] == "completed_with_rejections"  # type: ignore[index]
