@@ -50,6 +50,8 @@ def test_a_full_sync_on_postgresql_leaves_no_connection_behind(
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     assert postgres.connections(APPLICATION_NAME, database) == 0
 
+    sessions = "SELECT sessions FROM pg_stat_database WHERE datname = %s"
+    sessions_before = postgres.query(sessions, database)[0][0]
     sampler = PeakConnections(postgres, database)
     sampler.start()
     try:
@@ -67,6 +69,7 @@ def test_a_full_sync_on_postgresql_leaves_no_connection_behind(
     assert all(line.counts.loaded == 0 for line in again.lines), again.table()  # nothing twice
     assert sampler.peak >= 1  # the run did use the server (the sampler saw renkei's connections)
     assert postgres.lingering(APPLICATION_NAME, database) == 0
+    opened = postgres.query(sessions, database)[0][0] - sessions_before
 
     with state_store(load_spec(str(path))) as state:
         ledger = state.run(report.run_id)
@@ -74,4 +77,4 @@ def test_a_full_sync_on_postgresql_leaves_no_connection_behind(
         assert state.watermark("kintone-customers", "outbound") is not None
         assert report.quarantine_open == len(state.quarantined())
     assert postgres.lingering(APPLICATION_NAME, database) == 0
-    print(f"renkei connections to the state DB: peak {sampler.peak} during the runs, 0 after")
+    print(f"state DB connections: {opened} opened over two syncs, at most {sampler.peak} at once, 0 after")

@@ -1,4 +1,5 @@
-"""Several processes opening one fresh state database at once: one migrates, the others wait.
+"""Several processes opening one fresh state database at once (SQLite, PostgreSQL): one migrates,
+the others wait.
 
 Before the fix, four processes building the state store on one new SQLite file failed most tries
 with ``table alembic_version already exists``. Each process here is its own interpreter, as four
@@ -13,6 +14,8 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from tests.postgres import PostgresServer
 
 PROCESSES = 4
 ROUNDS = 4
@@ -33,8 +36,7 @@ except Exception as exc:
 """
 
 
-def _round(folder: Path) -> list[str]:
-    url = f"sqlite:///{folder}/state.db"
+def _round(folder: Path, url: str) -> list[str]:
     go = folder / "go"
     folder.mkdir()
     workers = [
@@ -55,6 +57,23 @@ def _round(folder: Path) -> list[str]:
 
 
 def test_four_processes_start_on_one_fresh_database(tmp_path: Path) -> None:
-    outcomes = [o for n in range(ROUNDS) for o in _round(tmp_path / f"round{n}")]
+    outcomes = [
+        o
+        for n in range(ROUNDS)
+        for o in _round(tmp_path / f"round{n}", f"sqlite:///{tmp_path}/round{n}/state.db")
+    ]
+    failures = [o for o in outcomes if o != "ok"]
+    assert failures == [], f"{len(failures)} of {len(outcomes)} starts failed: {sorted(set(failures))}"
+
+
+def test_four_processes_start_on_one_fresh_postgresql_database(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The same on PostgreSQL: the first takes the migrators' advisory lock, the others wait on it."""
+    outcomes = [
+        o
+        for n in range(ROUNDS)
+        for o in _round(tmp_path / f"round{n}", postgres.url(postgres.create_database()))
+    ]
     failures = [o for o in outcomes if o != "ok"]
     assert failures == [], f"{len(failures)} of {len(outcomes)} starts failed: {sorted(set(failures))}"
