@@ -169,22 +169,3 @@ def test_a_second_writing_run_fails_naming_the_holder_while_plan_runs_beside(
     assert world.mail.messages == []  # a refused run is Skipped, not failed: no email; the sync needed none
 
     assert replay(world.spec_path).replayed == 0  # the lock was released: the next run goes ahead
-
-
-def test_two_stores_racing_for_the_lock_get_one_holder(tmp_path: Path) -> None:
-    """Separate connections (as separate processes would have) taking the lock at the same instant."""
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    stores = [StateStore(url, "acme") for _ in range(4)]
-    for round_ in range(15):
-        barrier = threading.Barrier(len(stores))
-
-        def take(i: int, rnd: int = round_, wait: threading.Barrier = barrier) -> str | None:
-            wait.wait()
-            return stores[i].acquire_lock(f"run-{rnd}-{i}")
-
-        with ThreadPoolExecutor(len(stores)) as pool:
-            results = list(pool.map(take, range(len(stores))))
-        winners = [f"run-{round_}-{i}" for i, held in enumerate(results) if held is None]
-        assert len(winners) == 1, results
-        assert all(held == winners[0] for held in results if held is not None)
-        stores[0].release_lock(winners[0])

@@ -39,13 +39,17 @@ def test_a_dead_holder_loses_the_lock_and_its_ledger_row_says_crashed(store: Sta
     store.release_lock("next-run")
 
 
-def test_threads_racing_for_the_lock_get_one_holder(pg_stores: list[StateStore]) -> None:
-    for round_ in range(10):
-        results = race(pg_stores, lambda i, s, r=round_: s.acquire_lock(f"run-{r}-{i}"))
+def test_threads_racing_for_the_lock_get_one_holder(state_url: str) -> None:
+    """Separate connections (as separate workers would have) taking the lock at the same instant."""
+    stores = [StateStore(state_url, "acme") for _ in range(4)]
+    for round_ in range(15):
+        results = race(stores, lambda i, s, r=round_: s.acquire_lock(f"run-{r}-{i}"))
         winners = [f"run-{round_}-{i}" for i, held in enumerate(results) if held is None]
         assert len(winners) == 1, results
         assert all(held == winners[0] for held in results if held is not None)
-        pg_stores[0].release_lock(winners[0])
+        stores[0].release_lock(winners[0])
+    for store in stores:
+        store.close()
 
 
 TAKE_LOCK = """
