@@ -44,7 +44,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("value", "拒否された値", "refused value"),
     Column("reason", "理由", "reason"),
     Column("fix", "直し方", "what to do"),
-    Column("code", "コード", "code"),
+    Column("code", "ルールコード（replay --rule 用）", "rule code (for replay --rule)"),
     Column("message", "連携先のメッセージ", "message"),
     Column("key", "再送用のキー", "key (for replay)"),
     Column("payload", "送信した値 (JSON)", "payload (JSON)"),
@@ -137,7 +137,7 @@ def fixable_rows(
         record_id = context.record_ids.get((row.target, row.stream, row.key), "")
         cells = {
             "target": row.target,
-            "stream": row.stream,
+            "stream": stream_label(row.stream, language),
             "email": fields.value(payload, "email") or (row.key if "@" in row.key else ""),
             "name": fields.name(payload),
             "company": fields.value(payload, COMPANY_FIELD),
@@ -154,6 +154,35 @@ def fixable_rows(
         }
         table.append({k: escape_surrogates(redact(v)) for k, v in cells.items()})
     return table
+
+
+STREAM_FAMILIES = {
+    "customers": ("顧客", "customers"),
+    "actions": ("行動履歴", "actions"),
+    "masters": ("マスタ", "masters"),
+    "inbound": ("書き戻し（連携先→MA）", "write-back (target → MA)"),
+}
+STREAM_KINDS = {
+    "snapshot": "初回の全件",
+    "form": "フォーム",
+    "campaign": "キャンペーン",
+    "tag": "タグ",
+    "segment": "セグメント",
+    "segment_added": "セグメント追加",
+    "segment_removed": "セグメント解除",
+    "email": "メール",
+}
+
+
+def stream_label(stream: str, language: Language) -> str:
+    """``actions:form`` as a person reads it: 行動履歴（フォーム） in Japanese, the stream's own name in
+    English (what `renkei replay` and the Prefect UI show)."""
+    family, _, kind = stream.partition(":")
+    words = STREAM_FAMILIES.get(family)
+    if words is None or (kind and kind not in STREAM_KINDS):
+        return stream
+    japanese = f"{words[0]}（{STREAM_KINDS[kind]}）" if kind else words[0]
+    return in_language(japanese, stream, language)
 
 
 def person_label(

@@ -139,7 +139,11 @@ def test_the_csv_holds_every_row_not_reported_yet_readable_as_utf8_sig(
     send_run_notice(make_spec(sink, tls, tmp_path), failed_report(), store)
     rows = attachment_rows(sink)
     assert list(rows[0]) == column_headers("both")
-    target, key, code = "連携先 / target", "再送用のキー / key (for replay)", "コード / code"
+    target, key, code = (
+        "連携先 / target",
+        "再送用のキー / key (for replay)",
+        "ルールコード（replay --rule 用） / rule code (for replay --rule)",
+    )
     assert [(r[target], r[key], r[code]) for r in rows] == [
         ("kintone", "taro@example.co.jp", "CB_VA01"),
         ("kintone", "'=cmd|' /C calc'!A0", "bad_key"),

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from schemas.notice import rejected_rows_csv
-from schemas.rejected import RowContext, column_headers, fixable_rows, person_fields
+from schemas.rejected import RowContext, column_headers, fixable_rows, person_fields, stream_label
 from schemas.validate import load_spec
 from schemas.workbook import rejected_rows_xlsx
 from tests.schemas.test_notice import Row
@@ -101,6 +101,27 @@ def test_japanese_rows_leave_our_english_detail_out_and_keep_the_targets_words(c
     for row in (kintone, salesforce, sansan):
         assert JAPANESE.search(row["reason"]) and JAPANESE.search(row["fix"])
         assert " / " not in row["reason"]
+    assert [r["stream"] for r in (kintone, salesforce, sansan)] == [
+        "顧客",
+        stream_label(ROWS[1].stream, "ja"),
+        "書き戻し（連携先→MA）",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stream", "ja", "en"),
+    [
+        ("customers", "顧客", "customers"),
+        ("customers:snapshot", "顧客（初回の全件）", "customers:snapshot"),
+        ("actions:segment_added", "行動履歴（セグメント追加）", "actions:segment_added"),
+        ("masters:form", "マスタ（フォーム）", "masters:form"),
+        ("inbound", "書き戻し（連携先→MA）", "inbound"),
+        ("mapping", "mapping", "mapping"),  # not a stream a person meets: left as it is
+    ],
+)
+def test_a_stream_reads_as_words_in_japanese(stream: str, ja: str, en: str) -> None:
+    assert (stream_label(stream, "ja"), stream_label(stream, "en")) == (ja, en)
+    assert stream_label(stream, "both") == (f"{ja} / {en}" if ja != en else ja)
 
 
 def test_the_csv_is_utf8_bom_with_japanese_and_english_headers_and_inert_formulas(
