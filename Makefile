@@ -65,6 +65,7 @@ bench: $(STAMP)
 soak: $(STAMP)
 	RENKEI_SOAK_RUNS=20 RENKEI_SOAK_SCALE=4 $(BIN)/pytest -s -p no:logging --timeout=900 tests/reliability/test_fault_soak.py
 	RENKEI_CRASH_SEEDS=20 $(BIN)/pytest -s -p no:logging --timeout=900 tests/reliability/test_crash_resume.py
+	RENKEI_DIST_ROUNDS=5 RENKEI_DIST_SCALE=3 $(BIN)/pytest -s -p no:logging --timeout=1800 tests/reliability/test_distributed.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

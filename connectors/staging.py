@@ -1,9 +1,10 @@
 """The Parquet staging area: streaming writes, atomic renames, checksums and the manifest.
 
-The root is a local path or any fsspec URL (s3://, gs://, memory://). Every file is written to a
-temporary name and renamed when complete, and ``manifest.json`` is written last: a cut folder with a
-manifest is whole. Rows stream through in fixed-size row groups, so memory does not grow with the
-size of a cut and the same rows always give the same bytes.
+The root is a local path or any fsspec URL (s3://, gs://, memory://; for s3:// the endpoint and keys
+come from the usual ``AWS_*`` environment, e.g. ``AWS_ENDPOINT_URL`` for an S3-compatible store).
+Every file is written to a temporary name and renamed when complete, and ``manifest.json`` is written
+last: a cut folder with a manifest is whole. Rows stream through in fixed-size row groups, so memory
+does not grow with the size of a cut and the same rows always give the same bytes.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class StagingArea:
 
     def __init__(self, root: str):
         self.root = root.rstrip("/")
-        self.fs, self._base = url_to_fs(self.root)
+        # no listings cache: another process (a worker on another machine) adds cuts to an s3:// root
+        self.fs, self._base = url_to_fs(self.root, use_listings_cache=False)
         self.fs.makedirs(self._base, exist_ok=True)
         self._local = isinstance(self.fs, LocalFileSystem)
 

@@ -504,24 +504,61 @@ def replay(
 
 @app.command()
 def serve(
-    spec: Path = SpecArg,
+    specs: list[Path] = typer.Argument(
+        ..., exists=True, readable=True, help="Spec files (YAML), or folders of them: one company each."
+    ),
     ui_port: int = typer.Option(4200, "--ui-port", help="The Prefect server's port on 127.0.0.1."),
 ) -> None:
-    """Serve the deployments: sync on the spec's cuts; backfill, plan, replay and audit on demand.
+    """Serve the deployments of every company: sync on its cuts; backfill, plan, replay and audit on demand.
 
-    Starts a local Prefect server with its UI (database in var/prefect), or joins the one
-    PREFECT_API_URL names, and prints the UI's URL first.
+    Each company's deployments carry its name (acme-sync, acme-backfill, ...); one sync runs at a time
+    per company, and the companies on one kintone domain share its 100 concurrent calls (a Prefect
+    global concurrency limit). Starts a local Prefect server with its UI (database in var/prefect), or
+    joins the one PREFECT_API_URL names, and prints the UI's URL first.
 
-    Example: renkei serve examples/demo.yaml
+    Example: renkei serve examples/demo.yaml   (or: renkei serve /etc/renkei/specs/)
     """
-    from deployments.serve import serve_spec
+    from deployments.serve import SpecsError, serve_specs, spec_files
     from deployments.server import ServerError
 
-    load_or_exit(spec)
     try:
-        serve_spec(spec, ui_port, lambda line: console.print(line, highlight=False, soft_wrap=True))
+        for file in spec_files(specs):
+            load_or_exit(file)
+        serve_specs(specs, ui_port, lambda line: console.print(line, highlight=False, soft_wrap=True))
+    except SpecsError as exc:
+        err_console.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2) from exc
     except ServerError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def deploy(
+    specs: list[Path] = typer.Argument(
+        ..., exists=True, readable=True, help="Spec files (YAML), or folders of them: one company each."
+    ),
+) -> None:
+    """Deploy every company's five deployments on the work pool `renkei` (deployments/prefect.yaml).
+
+    Runs on the Prefect server PREFECT_API_URL names; workers (`prefect worker start --pool renkei`)
+    run the flows. Each company's deployments carry its name (acme-sync, ...); the companies on one
+    kintone domain share its 100 concurrent calls (a Prefect global concurrency limit).
+
+    Example: renkei deploy /etc/renkei/specs/
+    """
+    from deployments.pool import DeployError, deploy_specs
+    from deployments.serve import SpecsError, spec_files
+
+    try:
+        for file in spec_files(specs):
+            load_or_exit(file)
+        deploy_specs(specs, lambda line: console.print(line, highlight=False, soft_wrap=True))
+    except SpecsError as exc:
+        err_console.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    except DeployError as exc:
+        err_console.print(str(exc), highlight=False, markup=False)
         raise typer.Exit(1) from exc
 
 

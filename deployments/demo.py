@@ -19,7 +19,7 @@ import yaml
 from rich.console import Console
 
 from deployments.demo_public import PUBLIC_SPEC, run_public_demo
-from deployments.serve import build_deployments, serve_spec
+from deployments.serve import build_deployments, serve_specs
 from deployments.server import DEFAULT_PORT, local_server, recorded_locally
 from flows.deployed import run_deployed
 from flows.plan import plan
@@ -114,7 +114,7 @@ def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int 
         if serve_port is None:
             console.print("the runs in the Prefect UI: .venv/bin/renkei demo --serve", highlight=False)
         else:  # joins the server started above
-            serve_spec(spec_path, serve_port, lambda line: console.print(line, highlight=False))
+            serve_specs([spec_path], serve_port, lambda line: console.print(line, highlight=False))
     return 0 if "failed" not in (report.outcome, public) else 1
 
 

@@ -11,6 +11,7 @@ from tasks.load import StreamReport
 from tasks.public_ma import ma_customers
 from tasks.redact import masked_failures
 from tasks.retry import counted_attempts, retry_when_transient
+from tasks.service_limits import calls_to
 from tasks.sync_target import sync_inbound, sync_outbound
 from tasks.targets import destination_for, source_for
 
@@ -38,12 +39,14 @@ def load_target(
     ``resend``: cuts a backfill sends again although the target's watermark is past them.
     """
     target = spec.target(target_name)
-    adapter = destination_for(spec, target)
-    try:
-        with ma_client(spec) as ma, state_store(spec) as state:
-            return sync_outbound(spec, target, adapter, ma, staging_area(spec), state, run_id, resend or ())
-    finally:
-        adapter.close()
+    with calls_to(target):  # the shared cap covers every call of the step, the adapter's first ones too
+        adapter = destination_for(spec, target)
+        try:
+            with ma_client(spec) as ma, state_store(spec) as state:
+                staging = staging_area(spec)
+                return sync_outbound(spec, target, adapter, ma, staging, state, run_id, resend or ())
+        finally:
+            adapter.close()
 
 
 @task(
@@ -59,10 +62,11 @@ def load_target(
 def write_back_target(spec: Spec, target_name: str, run_id: str) -> StreamReport:
     """One target's changed Writable fields into the MA (idempotent: only differences are written)."""
     target = spec.target(target_name)
-    adapter = source_for(spec, target)
-    try:
-        # the integration API, or (ma.access: public) the public API v4
-        with ma_customers(spec) as ma, state_store(spec) as state:
-            return sync_inbound(spec, target, adapter, ma, state, run_id)
-    finally:
-        adapter.close()
+    with calls_to(target):
+        adapter = source_for(spec, target)
+        try:
+            # the integration API, or (ma.access: public) the public API v4
+            with ma_customers(spec) as ma, state_store(spec) as state:
+                return sync_inbound(spec, target, adapter, ma, state, run_id)
+        finally:
+            adapter.close()

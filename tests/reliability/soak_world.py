@@ -82,9 +82,10 @@ class Written:
     rounds: int = 0
 
 
-def soak_spec(env: DemoEnvironment, path: Path) -> Spec:
-    """The demo spec on the environment's ports, with Salesforce owning Title."""
-    doc = env.spec_document(DEMO)
+def soak_spec(env: DemoEnvironment, path: Path, **changes: Any) -> Spec:
+    """The demo spec on the environment's ports, with Salesforce owning Title (``changes``: top-level
+    keys replaced, e.g. ``company`` and ``storage`` for the distributed test)."""
+    doc = env.spec_document(DEMO) | changes
     for target in doc["targets"]:
         if target["name"] == SALESFORCE:
             target["map"]["title"] = {"target": "Title", "conflict": "target_wins"}
@@ -113,13 +114,15 @@ def next_cut_after(moment: datetime) -> datetime:
 class World:
     """The running environment, its spec, and the changes made to it so far."""
 
-    def __init__(self, env: DemoEnvironment, folder: Path, seed: int, sizes: Sizes | None = None):
+    def __init__(
+        self, env: DemoEnvironment, folder: Path, seed: int, sizes: Sizes | None = None, **spec: Any
+    ):
         self.env = env
         self.rng = random.Random(seed)
         self.seed = seed
         self.sizes = sizes or Sizes()
         self.spec_path = folder / "soak.yaml"
-        self.spec = soak_spec(env, self.spec_path)
+        self.spec = soak_spec(env, self.spec_path, **spec)
         self.ma = SatoriClient(env.servers["satori"].url, MA_TOKEN)
         self.written = Written()
         self.created: list[str] = []
