@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from prefect.testing.utilities import prefect_test_harness
 
-from sandbox.demo_env import DemoEnvironment
+from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from schemas.staging import JST
 
 DEMO_SPEC = Path(__file__).parents[2] / "examples" / "demo.yaml"
@@ -26,6 +27,13 @@ PINNED_WORLD_NOW = datetime(2026, 11, 28, 18, 0, tzinfo=JST)
 def prefect_harness() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@contextlib.contextmanager
+def demo_world(factory: pytest.TempPathFactory, name: str, sizes: DemoSizes) -> Iterator[DemoEnvironment]:
+    """Every stand-in of `renkei demo` on free ports with ``sizes`` of data, in a folder of its own."""
+    with DemoEnvironment(factory.mktemp(name) / "env", sizes, ports=DemoPorts.free()) as running:
+        yield running
 
 
 def sandbox_call(base_url: str, token: str, method: str, path: str, body: Any = None) -> Any:

@@ -15,11 +15,11 @@ import pytest
 from prefect.settings import get_current_settings
 
 from flows.sync import sync_report
-from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import DemoEnvironment, DemoSizes
 from schemas.failures import failure_lines
 from schemas.validate import load_spec
 from tasks.clients import state_store
-from tests.flows.conftest import demo_spec_file
+from tests.flows.conftest import demo_spec_file, demo_world
 
 RENKEI = Path(sys.executable).with_name("renkei")
 NOISE = ("Traceback", "HTTPSConnectionPool", "PolicyRetry", "urllib3", "MaxRetryError")
@@ -27,9 +27,9 @@ NOISE = ("Traceback", "HTTPSConnectionPool", "PolicyRetry", "urllib3", "MaxRetry
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("failure-lines")
-    sizes = DemoSizes(customers=40, actions=200, cards=10)
-    with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
+    with demo_world(
+        tmp_path_factory, "failure-lines", DemoSizes(customers=40, actions=200, cards=10)
+    ) as running:
         yield running
 
 

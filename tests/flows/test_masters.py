@@ -13,7 +13,8 @@ from connectors.kintone import KintoneClient
 from connectors.kintone_model import record_values
 from connectors.satori import SatoriClient
 from flows.sync import sync
-from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, DemoEnvironment, DemoSizes
+from tests.flows.conftest import demo_world
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 TARGETS = ["kintone-customers", "salesforce-leads"]
@@ -21,8 +22,7 @@ TARGETS = ["kintone-customers", "salesforce-leads"]
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("masters")
-    with DemoEnvironment(folder / "env", DemoSizes(100, 800, 5), ports=DemoPorts.free()) as running:
+    with demo_world(tmp_path_factory, "masters", DemoSizes(100, 800, 5)) as running:
         yield running
 
 

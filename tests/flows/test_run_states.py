@@ -23,13 +23,13 @@ from flows.extract import backfill
 from flows.states import report_of
 from flows.sync import sync
 from sandbox.common import free_port
-from sandbox.demo_env import KINTONE_TOKENS, DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import KINTONE_TOKENS, DemoEnvironment, DemoSizes
 from schemas.clock import now
 from schemas.report import RunReport
 from schemas.staging import JST
 from schemas.validate import load_spec
 from tasks.clients import state_store
-from tests.flows.conftest import demo_spec_file
+from tests.flows.conftest import demo_spec_file, demo_world
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 FORM_APP = 2
@@ -37,9 +37,9 @@ FORM_APP = 2
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("run-states")
-    sizes = DemoSizes(customers=60, actions=600, cards=20)
-    with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
+    with demo_world(
+        tmp_path_factory, "run-states", DemoSizes(customers=60, actions=600, cards=20)
+    ) as running:
         yield running
 
 

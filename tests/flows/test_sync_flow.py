@@ -18,11 +18,12 @@ from flows.plan import plan, write_plan_workbook
 from flows.replay import replay
 from flows.states import report_of
 from flows.sync import sync_report
-from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, SANSAN_KEY, DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import KINTONE_TOKENS, MA_TOKEN, SANSAN_KEY, DemoEnvironment, DemoSizes
 from schemas import clock
 from schemas.validate import load_spec
 from tasks.clients import state_store
 from tests.flows.conftest import demo_spec_file as spec_file
+from tests.flows.conftest import demo_world
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 SECRETS = (MA_TOKEN, SANSAN_KEY, "renkei-secret", "renkei-demo", *KINTONE_TOKENS)
@@ -35,9 +36,9 @@ WRITES = {
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("sync-flow")
-    sizes = DemoSizes(customers=300, actions=3_000, cards=60)
-    with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
+    with demo_world(
+        tmp_path_factory, "sync-flow", DemoSizes(customers=300, actions=3_000, cards=60)
+    ) as running:
         yield running
 
 

@@ -12,18 +12,18 @@ import yaml
 
 from connectors.state import APPLICATION_NAME
 from flows.sync import sync_report
-from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import DemoEnvironment, DemoSizes
 from schemas.validate import load_spec
 from tasks.clients import state_store
-from tests.flows.conftest import demo_spec_file
+from tests.flows.conftest import demo_spec_file, demo_world
 from tests.postgres import PostgresServer
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("sync-on-postgres")
-    sizes = DemoSizes(customers=120, actions=1_200, cards=30)
-    with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
+    with demo_world(
+        tmp_path_factory, "sync-on-postgres", DemoSizes(customers=120, actions=1_200, cards=30)
+    ) as running:
         yield running
 
 

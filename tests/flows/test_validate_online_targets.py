@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from deployments.cli import app
 from sandbox.common import free_port
-from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import DemoEnvironment, DemoSizes
+from tests.flows.conftest import demo_world
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 runner = CliRunner()
@@ -29,9 +30,7 @@ JAPANESE = {"LANG": "ja_JP.UTF-8"}
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
-    folder = tmp_path_factory.mktemp("online") / "env"
-    sizes = DemoSizes(customers=20, actions=40, cards=5)
-    with DemoEnvironment(folder, sizes, ports=DemoPorts.free()) as running:
+    with demo_world(tmp_path_factory, "online", DemoSizes(customers=20, actions=40, cards=5)) as running:
         yield running
 
 

@@ -9,8 +9,9 @@ from datetime import datetime
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
+from sandbox.demo_env import DemoEnvironment, DemoSizes
 from tasks.extract import StagedCut
+from tests.flows.conftest import demo_world
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +23,9 @@ def reliability_harness() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoEnvironment]:
     """Every stand-in of `renkei demo` with a little data (rejected Sansan cards among it), per module."""
-    folder = tmp_path_factory.mktemp("small-demo")
-    sizes = DemoSizes(customers=20, actions=100, cards=30)
-    with DemoEnvironment(folder / "env", sizes, ports=DemoPorts.free()) as running:
+    with demo_world(
+        tmp_path_factory, "small-demo", DemoSizes(customers=20, actions=100, cards=30)
+    ) as running:
         yield running
 
 
