@@ -21,7 +21,7 @@ RUN_BY = {
     "pip install '.[postgres,s3]'": "test_the_extras_hold_the_drivers (below)",
     "createuser": DISTRIBUTED,  # and STATE (as written, with --pwprompt)
     "createdb": DISTRIBUTED,
-    "pip install 'renkei[postgres]'": STATE,
+    "pip install '.[postgres]'": STATE,
     "psql --dbname renkei": STATE,
     "export PREFECT_API_DATABASE_CONNECTION_URL": DISTRIBUTED,
     "export PREFECT_SERVER_ANALYTICS_ENABLED": DISTRIBUTED,

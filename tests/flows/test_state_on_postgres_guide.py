@@ -25,7 +25,7 @@ def guide_commands() -> list[str]:
 
 def test_the_guide_names_the_extra_that_brings_the_driver() -> None:
     (pip,) = [c for c in guide_commands() if c.startswith("pip ")]
-    assert pip == "pip install 'renkei[postgres]'"
+    assert pip == "pip install '.[postgres]'"
     requires = importlib.metadata.requires("renkei") or []
     assert [r for r in requires if r.startswith("psycopg[binary]==") and 'extra == "postgres"' in r]
     assert importlib.metadata.version("psycopg")  # the suite's environment has it (dev includes it)
