@@ -10,21 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from rich.console import Console
 
-from flows.report import print_report
-from flows.sync import sync_report
 from sandbox.demo_env import MA_TOKEN, DemoEnvironment
 from schemas.validate import load_spec
 
 PUBLIC_SPEC = Path("examples/public.yaml")
 
 
-def run_public_demo(env: DemoEnvironment, console: Console, spec_path: Path) -> str:
-    """Drop the admin screen's export where the public spec (``examples/public.yaml`` pointed at
-    this environment) looks, sync once; the run's outcome."""
-    spec = load_spec(spec_path)
-    folder = Path(str(spec.ma.exports)).parent
+def drop_admin_export(env: DemoEnvironment, spec_path: Path) -> str:
+    """Download the admin screen's customer CSV (CP932) into the public spec's ``ma.exports``; a line
+    that says what was dropped and which path the sync takes."""
+    folder = Path(str(load_spec(spec_path).ma.exports)).parent
     folder.mkdir(parents=True, exist_ok=True)
     export = httpx.get(
         f"{env.servers['satori'].url}/_sandbox/admin/customers.csv",
@@ -34,11 +30,8 @@ def run_public_demo(env: DemoEnvironment, console: Console, spec_path: Path) -> 
     export.raise_for_status()
     dropped = folder / "customers_admin_export.csv"
     dropped.write_bytes(export.content)
-    console.print(
-        f"{spec_path}: ma.access public — オプションなしの経路: 管理画面の顧客 CSV と公開 API v4 /"
-        f" without the option: reads the admin screen's customer export ({dropped}), writes through v4"
+    return (
+        f"{spec_path.name} (ma.access: public): オプションなしの経路 — 管理画面の顧客 CSV を読み、"
+        f"公開 API v4 で書き込みます / without the option: reads the admin screen's export ({dropped}),"
+        " writes through v4"
     )
-    report = sync_report(str(spec_path))
-    print_report(report, console)
-    console.print(f"archived: {Path(spec.ma.exports_archive or folder / 'archive')}")
-    return report.outcome

@@ -19,6 +19,8 @@ from schemas.outcomes import RowOutcome
 
 DuplicateRule = Literal["reject", "newest_exchange"]
 EMAIL_SHARED = "email_shared"
+# the MA field → the card field that says whose a card is (shown with a refused card, mapped or not)
+CARD_PERSON = {"last_name": "lastName", "first_name": "firstName", "lead_company_name": "companyName"}
 EMAIL_SHARED_OLDER = "email_shared_older"
 
 

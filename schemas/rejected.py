@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.actions import DEFAULT_ACTION_FIELDS, action_fields
+from schemas.cards import CARD_PERSON
 from schemas.csvsafe import escape_surrogates
 from schemas.messages import Language, in_language, lookup
 from schemas.spec import Spec, Target
@@ -104,6 +105,9 @@ def person_fields(spec: Spec) -> dict[str, PersonFields]:
 
 def _person_fields(target: Target) -> PersonFields:
     mapped = {ma: (entry.target,) for ma, entry in target.mappings().items()}
+    if target.kind == "sansan":  # a refused card always shows whose it is (tasks/targets/sansan.py)
+        for ma, card_field in CARD_PERSON.items():
+            mapped.setdefault(ma, (card_field,))
     if target.match is not None:
         mapped.setdefault(target.match.ma, (target.match.target,))
     action_email = {action_fields(target.kind, a).get("email") for a in target.actions.values()}

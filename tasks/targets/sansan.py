@@ -31,7 +31,7 @@ from typing import Any
 from connectors.sansan import BizCard, SansanClient
 from schemas import clock
 from schemas.audit import AuditReport, email_findings
-from schemas.cards import CARD_PREFIX, SelectedCard, newest_per_person, person_key, select_cards
+from schemas.cards import CARD_PERSON, CARD_PREFIX, SelectedCard, newest_per_person, person_key, select_cards
 from schemas.catalog import FieldType, lookup_field
 from schemas.email import normalise_email
 from schemas.mapping import TargetRecord, field_map
@@ -146,7 +146,7 @@ class SansanSource:
                 | card_values(
                     SelectedCard(rejection.card.email or "", rejection.card),
                     self.email_field,
-                    self.fields,
+                    self.fields | set(CARD_PERSON.values()),  # whose card it is, mapped or not
                     self.tags_as_list,
                 )
             )

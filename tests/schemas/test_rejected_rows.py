@@ -178,3 +178,11 @@ def test_the_workbook_reads_well_and_never_runs_a_formula(context: RowContext) -
     assert fix.alignment.wrap_text and (sheet.row_dimensions[2].height or 0) >= 30  # the fix wraps, unclipped
     widths = {c: sheet.column_dimensions[c].width for c in ("A", "C", "O")}
     assert widths["C"] >= len("sato.hanako@example.co.jp") and widths["O"] == 60  # the payload is capped
+
+
+def test_a_refused_card_names_its_person_even_when_the_names_are_not_mapped() -> None:
+    spec = load_spec(Path(__file__).parents[2] / "examples" / "public.yaml", {})
+    assert "last_name" not in spec.target("sansan-cards").map  # public: names are read, not written
+    cards = person_fields(spec)["sansan-cards"]
+    card = {"id": "C1", "lastName": "山田", "firstName": "一郎", "companyName": "山田商事"}
+    assert (cards.name(card), cards.value(card, "lead_company_name")) == ("山田 一郎", "山田商事")
