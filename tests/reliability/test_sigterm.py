@@ -27,7 +27,7 @@ POINTS = {
     "load-batch": None,  # a batch in the target, its outcomes not recorded
     "write-back": None,  # changes written into the MA, not recorded
     "send-email": None,  # the report in the outbox, not handed to the server
-    "stage-file:fail": "Retry 1/2 will start",  # waiting for Prefect's retry of the stage step
+    "stage-file:fail": "trying again in",  # waiting for Prefect's retry of the stage step (its notice)
 }
 
 
