@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import astuple
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -91,22 +92,18 @@ def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int 
             for deployment in build_deployments(spec_path):  # the demo's runs are listed under them
                 deployment.apply()
             say("sync: stage the MA's cut, load every target, write the targets' changes back")
-            report = report_of(run_deployed(sync, str(spec_path)))
+            report = _sync_once(spec_path, "sync", console, language, say)
             if report is None:
-                console.print("the demo sync ended without a report: see its run in the Prefect UI")
                 return 1
-            say(f"sync: {RUN_OUTCOMES[report.outcome].reason(language)}")
         _show(report, console, language, spec_path)
         planned = run_deployed(plan, str(spec_path)).result()  # its reads are not loads: no lines
         public_spec = _spec_for(env, PUBLIC_SPEC, "public")  # the MA as a user without the option reaches it
         with timed_lines(console, started) as say:
             say("plan written: what a next sync would change (nothing sent)")
             say(drop_admin_export(env, public_spec))
-            public = report_of(run_deployed(sync, str(public_spec)))
+            public = _sync_once(public_spec, "sync (ma.access: public)", console, language, say)
             if public is None:
-                console.print("the public sync ended without a report: see its run in the Prefect UI")
                 return 1
-            say(f"sync (ma.access: public): {RUN_OUTCOMES[public.outcome].reason(language)}")
         _show(public, console, language, public_spec)
         mails = len(env.mail.messages) if env.mail else 0
         stored = load_spec(spec_path).storage
@@ -120,6 +117,18 @@ def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int 
         else:  # joins the server started above
             serve_specs([spec_path], serve_port, lambda line: console.print(line, highlight=False))
     return 0 if "failed" not in (report.outcome, public.outcome) else 1
+
+
+def _sync_once(
+    spec_path: Path, label: str, console: Console, language: Language, say: Callable[[str], None]
+) -> RunReport | None:
+    """One sync of ``spec_path`` as a run of its deployment, its outcome said; None without a report."""
+    report = report_of(run_deployed(sync, str(spec_path)))
+    if report is None:
+        console.print(f"{label} ended without a report: see its run in the Prefect UI")
+    else:
+        say(f"{label}: {RUN_OUTCOMES[report.outcome].reason(language)}")
+    return report
 
 
 def _show(report: RunReport, console: Console, language: Language, spec_path: Path) -> None:
