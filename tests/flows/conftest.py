@@ -74,3 +74,30 @@ def demo_spec_file(env: DemoEnvironment, folder: Path, **changes: dict[str, Any]
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
+
+
+SATO = {
+    "メールアドレス": "sato@example.co.jp",
+    "姓": "佐藤",
+    "名": "花子",
+    "会社名": "佐藤物産",
+    "商談ステージ": "検討中",
+}
+
+
+def demo_spec_with_sato(tmp_path: Path, run_id: str, message: str, **notify: Any) -> tuple[Path, Any]:
+    """The demo spec with its state under ``tmp_path`` (``notify`` settings added), and a state store
+    holding one refused kintone customer, 佐藤 花子 (record 42), with the target's ``message``."""
+    from connectors.state import Rejection, StateStore
+
+    raw = yaml.safe_load(DEMO_SPEC.read_text(encoding="utf-8"))
+    raw["notify"].update(notify)
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    raw["storage"] = {"staging": str(tmp_path / "staging"), "state": state}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    store = StateStore(state, raw["company"])
+    store.save_links("kintone-customers", "customers", [("sato@example.co.jp", "42", "h")])
+    refused = Rejection("sato@example.co.jp", SATO, "CB_VA01", message, "商談ステージ")
+    store.quarantine_rows(run_id, "kintone-customers", "customers", [refused])
+    return path, store

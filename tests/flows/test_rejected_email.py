@@ -17,37 +17,15 @@ from schemas.outcomes import Counts, RowOutcome
 from schemas.report import RunReport, StreamLine
 from schemas.validate import load_spec
 from tasks.rejected_rows import row_context
+from tests.flows.conftest import demo_spec_with_sato
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
 def test_a_japanese_spec_gets_a_japanese_email_and_workbook_naming_the_person(tmp_path: Path) -> None:
-    raw = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
-    raw["notify"]["language"] = "ja"
-    raw["storage"] = {"staging": str(tmp_path / "staging"), "state": f"sqlite:///{tmp_path / 'state.db'}"}
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    path, store = demo_spec_with_sato(tmp_path, "run-J", "「検討中」は選択肢にありません。", language="ja")
     spec = load_spec(path, {})
-    store = StateStore(spec.storage.state, spec.company)
-    sent = {
-        "メールアドレス": "sato@example.co.jp",
-        "姓": "佐藤",
-        "名": "花子",
-        "会社名": "佐藤物産",
-        "商談ステージ": "検討中",
-    }
-    store.save_links("kintone-customers", "customers", [("sato@example.co.jp", "42", "h")])
-    store.quarantine_rows(
-        "run-J",
-        "kintone-customers",
-        "customers",
-        [
-            Rejection(
-                "sato@example.co.jp", sent, "CB_VA01", "「検討中」は選択肢にありません。", "商談ステージ"
-            )
-        ],
-    )
     store.quarantine_rows(
         "run-J",
         "sansan-cards",

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from connectors.state import Rejection, StateStore
 from deployments.cli import app
+from tests.flows.conftest import demo_spec_with_sato
 
 DEMO = Path(__file__).parents[2] / "examples" / "demo.yaml"
 runner = CliRunner()
@@ -18,26 +19,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def spec(tmp_path: Path) -> Path:
-    raw = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
-    state = f"sqlite:///{tmp_path / 'state.db'}"
-    raw["storage"] = {"staging": str(tmp_path / "staging"), "state": state}
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    store = StateStore(state, "demo")
-    store.save_links("kintone-customers", "customers", [("sato@example.co.jp", "42", "h")])
-    sent = {
-        "メールアドレス": "sato@example.co.jp",
-        "姓": "佐藤",
-        "名": "花子",
-        "会社名": "佐藤物産",
-        "商談ステージ": "検討中",
-    }
-    store.quarantine_rows(
-        "run-1",
-        "kintone-customers",
-        "customers",
-        [Rejection("sato@example.co.jp", sent, "CB_VA01", "選択肢にありません。", "商談ステージ")],
-    )
+    path, store = demo_spec_with_sato(tmp_path, "run-1", "選択肢にありません。")
     cards = [
         Rejection(
             f"p-{i}",
