@@ -15,7 +15,7 @@ from flows.names import artifact_key
 from flows.recorded import step_failure
 from schemas.failures import failure_lines
 from schemas.messages import RUN_OUTCOMES, Language, in_language, lookup
-from schemas.rejected import NO_CONTEXT, RowContext, person_fields, person_label
+from schemas.rejected import NO_CONTEXT, RowContext, person_fields, person_label, stream_label
 from schemas.report import RunReport, StepFailure
 from schemas.schedule import next_cut
 from schemas.spec import Spec
@@ -42,6 +42,11 @@ COUNT_COLUMNS = {  # the counts artifact's columns: Japanese first, English besi
 }
 
 
+def _labelled(column: str, value: object) -> object:
+    """A counts cell: the stream as words (``書き戻し（連携先→MA） / inbound``), the rest as counted."""
+    return stream_label(str(value), "both") if column == "stream" else value
+
+
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -49,7 +54,9 @@ def _cell(text: object) -> str:
 def markdown(report: RunReport, context: RowContext = NO_CONTEXT) -> str:
     """The run report artifact: Japanese and English; each first error names the person (by the spec's
     map) and gives the catalogue's reason and fix, the target's own message beside when it sent one."""
-    lines = [f"# {report.company} — {report.flow}: {report.outcome}", ""]
+    outcome = RUN_OUTCOMES[report.outcome]
+    lines = [f"# {report.company} — {report.flow}: {outcome.reason('both')}", ""]
+    lines.append(f"- 対応 what to do: {outcome.fix('both')}")
     if report.run_url:
         lines.append(f"- 実行画面 run: {report.run_url}")
     lines.append(f"- 対象カット cuts: {', '.join(report.cuts) or 'なし none new'}")
@@ -85,7 +92,7 @@ def markdown(report: RunReport, context: RowContext = NO_CONTEXT) -> str:
             theirs = e.message if entry.theirs else ""
             cells = (
                 t,
-                s,
+                stream_label(s, "both"),
                 who,
                 e.field or "",
                 f"{entry.reason('both')} ({e.code})",
@@ -100,7 +107,7 @@ def publish(report: RunReport, context: RowContext = NO_CONTEXT) -> None:
     """The table and markdown artifacts the Prefect UI shows for this run."""
     if report.lines:
         create_table_artifact(
-            [{COUNT_COLUMNS[k]: v for k, v in row.items()} for row in report.table()],
+            [{COUNT_COLUMNS[k]: _labelled(k, v) for k, v in row.items()} for row in report.table()],
             key=artifact_key(report.company, "counts"),
             description=COUNTS_RULE,
         )

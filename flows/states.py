@@ -15,6 +15,7 @@ from prefect.states import Cancelled, Completed, Failed
 from prefect.utilities.urls import url_for
 
 from flows.lock import RunLocked
+from schemas.messages import RUN_OUTCOMES
 from schemas.report import RunReport
 
 WITH_REJECTIONS = "Completed with rejections"
@@ -38,11 +39,20 @@ def failure_lines(report: RunReport) -> str:
 
 
 def counts_line(report: RunReport) -> str:
+    """The run's totals, Japanese first with English beside (the state message the UI shows)."""
     t = report.totals
     return (
-        f"in {t.received}, loaded {t.loaded}, unchanged {t.skipped}, "
+        f"入力 {t.received}・反映 {t.loaded}・変更なし {t.skipped}・エラー {t.rejected}・次回へ {t.deferred}"
+        f" / in {t.received}, loaded {t.loaded}, unchanged {t.skipped}, "
         f"rejected {t.rejected}, deferred {t.deferred}"
     )
+
+
+def rejections_line(report: RunReport) -> str:
+    """What a run with rejected rows asks of a person, for its log (the UI shows it at any level)."""
+    entry = RUN_OUTCOMES["completed_with_rejections"]
+    n = report.totals.rejected
+    return f"エラー {n} 件: {entry.fix_ja} / {n} rows rejected: {entry.fix_en}"
 
 
 def final_state(report: RunReport) -> State[Any]:
@@ -52,6 +62,7 @@ def final_state(report: RunReport) -> State[Any]:
             get_run_logger().error("%s", line)
         return Failed(message=failure_lines(report), data=RunFailed(report))
     if report.totals.rejected:
+        get_run_logger().warning("%s", rejections_line(report))
         return Completed(name=WITH_REJECTIONS, message=counts_line(report), data=report)
     return Completed(message=counts_line(report), data=report)
 

@@ -17,7 +17,7 @@ from deployments.demo import demo_ports
 from flows.progress import timed_lines
 from flows.report import markdown, print_report
 from sandbox.demo_env import DemoPorts
-from schemas.messages import lookup
+from schemas.messages import RUN_OUTCOMES, lookup
 from schemas.outcomes import Counts, RowOutcome
 from schemas.rejected import RowContext, person_fields
 from schemas.report import RunReport, StreamLine
@@ -124,3 +124,7 @@ def test_the_run_report_artifact_names_the_person_with_the_catalogues_reason_and
     assert f"{entry.ja} / {entry.en} (email_missing)" in row and f"{entry.fix_ja} / {entry.fix_en}" in row
     assert not any(f"{i:032X}" in text for i in range(9))  # the person, never the card's hex key
     assert "no email address" not in text  # our English detail: the catalogue's words are enough
+    outcome = RUN_OUTCOMES["completed_with_rejections"]
+    assert text.startswith(f"# demo — sync: {outcome.ja} / {outcome.en}\n")  # words, not the state's code
+    assert f"- 対応 what to do: {outcome.fix_ja} / {outcome.fix_en}" in text
+    assert "| sansan-cards | 書き戻し（連携先→MA） / inbound | 小林 大輔（さくら商事株式会社） |" in text

@@ -7,6 +7,7 @@ readable run names; the run's UI URL in the report; a backfill that delivers pas
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,9 @@ import httpx
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.logging.handlers import APILogWorker
 
 from flows.extract import backfill
 from flows.states import report_of
@@ -69,6 +72,15 @@ def test_rejected_rows_only_complete_under_their_own_name(
     report = report_of(state)
     assert report is not None and report.totals.rejected > 0 and not report.failures
     assert run.name.startswith("sync demo ") and run.name.endswith(" JST")
+    n = report.totals.rejected
+    message = run.state.message or ""  # what the UI shows beside the state: Japanese first
+    assert message.startswith(f"入力 {report.totals.received}・") and f"エラー {n}・" in message
+    assert f"rejected {n}, " in message
+    APILogWorker.drain_all(timeout=30)
+    with get_client(sync_client=True) as client:  # the run's log says what to do, at WARNING
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+    warned = [log.message for log in logs if log.level == logging.WARNING]
+    assert any(m.startswith(f"エラー {n} 件: ") and "renkei replay" in m for m in warned), warned
 
 
 def test_a_refused_token_fails_the_run_with_one_line_per_step(
