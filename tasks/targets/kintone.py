@@ -204,7 +204,8 @@ class KintoneTarget:
         return deferred
 
     def audit(self) -> AuditReport:
-        """A full scan of the customer app's emails (cursor) and the drift of every mapped field."""
+        """A full scan of the customer app's emails (id ranges in parallel) and the drift of every
+        mapped field."""
         form = self.form(self.app)
         report = AuditReport(
             self.name, "kintone", drift=kintone_drift(self.fmap, form, self.custom, self.target.updated_field)
@@ -214,7 +215,7 @@ class KintoneTarget:
             report.drift += action_drift(app, fields.values(), fields["event_id"], self.form(app))
         email = self.fmap.email_target
         if email is not None and email in form:
-            rows = self.client.iter_records_cursor(self.app, "order by $id asc", ["$id", email])
+            rows = self.client.iter_records_spread(self.app, "", [email])
             with contextlib.closing(rows):
                 report.scanned, report.duplicates, report.bad_emails = email_findings(
                     (r["$id"]["value"], r[email]["value"]) for r in rows

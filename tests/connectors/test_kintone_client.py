@@ -214,6 +214,37 @@ def test_seek_paging_reads_everything_in_id_order(server: tuple[BackgroundServer
     assert len(seen) == 1203 and ids == sorted(ids) and set(seen[0]) == {"イベントID", "$id"}
 
 
+def test_spread_reads_every_record_once_over_sparse_ids_in_about_the_fewest_requests(
+    server: tuple[BackgroundServer, DemoApps],
+) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.form_history.token)
+    rows: list[dict[str, object]] = [{"イベントID": f"spread-{i}", "種別": "spread"} for i in range(3_700)]
+    client.upsert_records(demo.form_history.id, "イベントID", rows)
+    mine = list(client.iter_records_seek(demo.form_history.id, '種別 = "spread"', ["イベントID"]))
+    client.delete_records(demo.form_history.id, [r["$id"]["value"] for r in mine[600:1_800]])  # a hole
+    kept = {r["イベントID"]["value"] for r in mine[:600] + mine[1_800:]}
+    before = client.requests_made[demo.form_history.id]
+    seen = list(
+        client.iter_records_spread(demo.form_history.id, '種別 = "spread"', ["イベントID"], range_pages=1)
+    )
+    names = [r["イベントID"]["value"] for r in seen]
+    assert len(names) == len(kept) == 2_500 and set(names) == kept  # each once, none of the hole
+    requests = client.requests_made[demo.form_history.id] - before
+    # 5 full pages at the minimum, + the highest id, + the last page of each of the 4 ranges
+    assert requests <= 5 + 1 + 4, requests
+
+
+def test_spread_reads_a_small_app_in_one_request(server: tuple[BackgroundServer, DemoApps]) -> None:
+    srv, demo = server
+    client = kintone(srv, demo.form_history.token)
+    client.upsert_records(demo.form_history.id, "イベントID", [{"イベントID": "one-spread", "種別": "one"}])
+    before = client.requests_made[demo.form_history.id]
+    seen = list(client.iter_records_spread(demo.form_history.id, '種別 = "one"', ["イベントID"]))
+    assert [r["イベントID"]["value"] for r in seen] == ["one-spread"]
+    assert client.requests_made[demo.form_history.id] - before == 1
+
+
 def test_cursor_reads_everything_and_frees_the_cursor(server: tuple[BackgroundServer, DemoApps]) -> None:
     srv, demo = server
     client = kintone(srv, demo.form_history.token)
