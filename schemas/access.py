@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from schemas.spec import Problem, Spec, Target, is_loopback_url, is_secret_reference
+from schemas.targets import secret_fields
 
 PUBLIC = "public"
 
@@ -19,7 +20,7 @@ PUBLIC = "public"
 def access_problems(spec: Spec, targets: list[tuple[int, Target]]) -> Iterator[Problem]:
     """What ``ma.access`` forbids or needs, located in the file (``targets``: index in the file, target)."""
     if spec.ma.access != PUBLIC:
-        if not spec.ma.token:
+        if not spec.ma.token.get_secret_value():
             yield Problem(
                 "ma.token", "token", "missing_key", "the integration API needs its token: add ma.token"
             )
@@ -34,8 +35,8 @@ def access_problems(spec: Spec, targets: list[tuple[int, Target]]) -> Iterator[P
             " (user_key, user_secret, company_key, company_secret)",
         )
     elif not is_loopback_url(spec.ma.url):
-        for name in ("user_secret", "company_secret"):
-            if not is_secret_reference(getattr(keys, name)):
+        for name, secret in secret_fields(keys).items():
+            if not is_secret_reference(secret.get_secret_value()):
                 yield Problem(
                     f"ma.v4.{name}",
                     name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.spec import ActionTarget
+from schemas.targets import ActionTarget
 
 DEFAULT_ACTION_FIELDS: dict[str, dict[str, str]] = {
     "kintone": {

@@ -2,6 +2,8 @@
 
 The model is deliberately lenient about values (directions, kinds, times are plain strings here) so
 that ``schemas.validate`` can report every broken rule at once, each with its path in the file.
+Secrets are ``SecretStr`` (shown as ``**********``) until a client is built; targets are in
+``schemas.targets``.
 """
 
 from __future__ import annotations
@@ -14,31 +16,19 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from schemas.catalog import CustomFieldSpec, FieldType
 from schemas.email import normalise_email
 from schemas.policy import ConflictRule, Direction
+from schemas.targets import DESTINATION_KINDS as DESTINATION_KINDS
+from schemas.targets import TARGET_KINDS as TARGET_KINDS
+from schemas.targets import AnyTarget, SpecModel, Target, secret_fields
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 BLOCK_PREFIX = "prefect-block:"
-SECRET_KEYS = frozenset(
-    {
-        "token",
-        "api_token",
-        "password",
-        "client_secret",
-        "api_key",
-        "private_key",
-        "security_token",
-        "user_secret",
-        "company_secret",
-    }
-)
 ACTION_KINDS = ("form", "campaign", "tag", "segment_added", "segment_removed", "email")
 MASTER_KINDS = ("form", "campaign", "tag", "segment", "email")
-TARGET_KINDS = ("kintone", "salesforce", "sansan")
-DESTINATION_KINDS = ("kintone", "salesforce")  # loaded from the MA; Sansan only feeds it
 LOOPBACK_HOSTS = frozenset({"localhost", "::1", "ip6-localhost"})
 MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_SPEC_NODES = 100_000  # a real spec has hundreds; more means an alias bomb
@@ -46,22 +36,18 @@ MAX_SPEC_BYTES = 1 << 20  # a real spec is a few kB; a bigger file is refused be
 MAX_SPEC_DEPTH = 32  # a real spec nests about six levels; deeper would exhaust the parser's recursion
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class SmtpSettings(_Model):
+class SmtpSettings(SpecModel):
     host: str = "127.0.0.1"
     port: int = 587
     starttls: bool = True
     ssl: bool = False
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     timeout: float = 30.0
     cafile: str | None = None
 
 
-class Notify(_Model):
+class Notify(SpecModel):
     error_email: list[str] = Field(default_factory=list)
     sender: str = "renkei@localhost.localdomain"
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
@@ -85,33 +71,33 @@ class Notify(_Model):
         return normalise_email(value).value or value
 
 
-class Storage(_Model):
+class Storage(SpecModel):
     staging: str = "./var/staging"
     state: str = "sqlite:///./var/state.db"
 
 
-class V4Keys(_Model):
+class V4Keys(SpecModel):
     """The public API v4's four key fields, from the MA's admin screen (secrets as ${VAR} or a block)."""
 
     user_key: str
-    user_secret: str
+    user_secret: SecretStr
     company_key: str
-    company_secret: str
+    company_secret: SecretStr
 
 
-class MaSettings(_Model):
+class MaSettings(SpecModel):
     """How renkei reaches the MA: ``integration`` is the Data Integration Option's API (its operator
     only); ``public`` is what every MA user has: v4 for writes, the admin screen's exports for reads."""
 
     url: str
-    token: str = ""  # the integration API's token (access: integration)
+    token: SecretStr = SecretStr("")  # the integration API's token (access: integration)
     access: Literal["integration", "public"] = "integration"
     v4: V4Keys | None = None  # access: public
     exports: str | None = None  # access: public — fsspec glob of the customer exports
     exports_archive: str | None = None  # where picked-up exports go (default: archive/ beside them)
 
 
-class CustomField(_Model):
+class CustomField(SpecModel):
     type: str
     unique: bool = False
     label: str = ""
@@ -119,65 +105,7 @@ class CustomField(_Model):
     max_length: int | None = None
 
 
-class Mapping_(_Model):
-    target: str
-    conflict: str | None = None
-
-
-class Match(_Model):
-    ma: str = "email"
-    target: str
-
-
-class ActionTarget(_Model):
-    app: int | None = None
-    object: str | None = None
-    fields: dict[str, str] = Field(default_factory=dict)  # action column → target field, over the defaults
-
-
-class Target(_Model):
-    name: str
-    kind: str
-    url: str
-    auth: dict[str, str] = Field(default_factory=dict)
-    app: int | None = None
-    object: str | None = None
-    guest_space: int | None = None
-    api_version: str | None = None
-    match: Match | None = None
-    map: dict[str, str | Mapping_] = Field(default_factory=dict)
-    actions: dict[str, ActionTarget] = Field(default_factory=dict)
-    masters: dict[str, ActionTarget] = Field(default_factory=dict)  # each master as its own stream
-    updated_field: str | None = None
-    duplicates: Literal["reject", "newest_exchange"] = "reject"
-    defaults: dict[str, str] = Field(default_factory=dict)
-    overlap_minutes: int = Field(default=10, ge=0, le=1440)
-    concurrency: int = Field(default=4, ge=1, le=50)
-    daily_request_budget: int | None = Field(default=None, ge=1)
-    budget_share_per_run: float = Field(default=0.25, gt=0, le=1)
-    budget_share_total: float = Field(default=0.80, gt=0, le=1)
-    bulk_threshold: int | None = Field(default=None, ge=1)
-    ca_bundle: str | None = None
-
-    @property
-    def is_destination(self) -> bool:
-        """Whether the MA's data is loaded into it (its adapter is a tasks.load.Destination)."""
-        return self.kind in DESTINATION_KINDS
-
-    @property
-    def creates_customers(self) -> bool:
-        """A source of new people (Sansan's cards) creates MA customers; other targets only update them."""
-        return self.kind == "sansan"
-
-    def mappings(self) -> dict[str, Mapping_]:
-        """``map`` with the short form (``field: target``) expanded."""
-        return {
-            ma: entry if isinstance(entry, Mapping_) else Mapping_(target=entry)
-            for ma, entry in self.map.items()
-        }
-
-
-class Spec(_Model):
+class Spec(SpecModel):
     version: Literal[1] = 1
     company: str
     timezone: str = "Asia/Tokyo"
@@ -187,7 +115,7 @@ class Spec(_Model):
     ma: MaSettings
     custom_fields: dict[str, CustomField] = Field(default_factory=dict)
     fields: dict[str, str] = Field(default_factory=dict)
-    targets: list[Target] = Field(default_factory=list)
+    targets: list[AnyTarget] = Field(default_factory=list)
 
     def custom_specs(self) -> dict[str, CustomFieldSpec]:
         """Declared custom fields whose type is known, keyed by identifier."""
@@ -215,6 +143,11 @@ class Spec(_Model):
         if entry is None or entry.conflict is None or entry.conflict not in ConflictRule._value2member_map_:
             return None
         return ConflictRule(entry.conflict)
+
+    def secrets(self) -> list[SecretStr]:
+        """Every secret the spec holds (env applied; a block reference as written), to be masked."""
+        models = [self.ma, self.ma.v4, self.notify.smtp, *(target.auth for target in self.targets)]
+        return [secret for model in models for secret in secret_fields(model).values()]
 
     def target(self, name: str) -> Target:
         for target in self.targets:

@@ -16,6 +16,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from schemas.spec import Problem, Spec
+from schemas.targets import AnyTarget, target_model
 
 UNKNOWN_KEY_HINT = "this key is not part of the spec format: remove or rename it"
 
@@ -28,8 +29,8 @@ def suggest(name: str, choices: Iterable[str]) -> str | None:
 
 def strip_unknown_keys(model: type[BaseModel], data: Any, path: str = "") -> tuple[Any, list[Problem]]:
     """``data`` without the keys ``model`` does not know (nested models too), and a problem for each."""
-    if not isinstance(data, dict):
-        return data, []
+    if not isinstance(data, dict) or model.model_config.get("extra") != "forbid":
+        return data, []  # a model that takes any key (an unknown target kind's auth) has none unknown
     known = {name: info.annotation for name, info in model.model_fields.items()}
     known |= {info.alias: info.annotation for info in model.model_fields.values() if info.alias}
     problems: list[Problem] = []
@@ -47,6 +48,8 @@ def strip_unknown_keys(model: type[BaseModel], data: Any, path: str = "") -> tup
 
 def _strip(annotation: Any, value: Any, path: str) -> tuple[Any, list[Problem]]:
     origin, args = get_origin(annotation), get_args(annotation)
+    if annotation == AnyTarget:  # a target: its kind's keys (an unknown kind: the shared ones)
+        return strip_unknown_keys(target_model(value), value, path)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return strip_unknown_keys(annotation, value, path)
     if origin in (Union, types.UnionType):

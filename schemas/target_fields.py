@@ -12,8 +12,9 @@ from collections.abc import Mapping
 
 from schemas.audit import SchemaDrift
 from schemas.mapping import FieldMap
-from schemas.spec import ActionTarget, Problem
+from schemas.spec import Problem
 from schemas.spec_keys import suggest
+from schemas.targets import ActionTarget
 
 
 def customer_path(drift: SchemaDrift, fmap: FieldMap, path: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from prefect.blocks.system import Secret
+from pydantic import SecretStr
 
 from connectors.http import HttpPolicy
 from connectors.satori import SatoriClient
@@ -14,10 +15,14 @@ from schemas.spec import BLOCK_PREFIX, Spec
 from tasks.redact import register_secret
 
 
-def resolve_secret(value: str | None) -> str | None:
-    """``prefect-block:<name>`` → the Secret block's value; anything else as it is (env already applied)."""
-    if value is None:
+def resolve_secret(secret: SecretStr | str | None) -> str | None:
+    """``prefect-block:<name>`` → the Secret block's value; anything else as it is (env already applied).
+
+    The moment a secret of the spec leaves its ``SecretStr``: from here on it is masked in every log.
+    """
+    if secret is None:
         return None
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     if value.startswith(BLOCK_PREFIX):
         block = cast(Secret[str], Secret.load(value.removeprefix(BLOCK_PREFIX)))
         value = str(block.get())

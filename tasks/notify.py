@@ -19,7 +19,7 @@ from connectors.state.outbox import Entry, Outbox
 from schemas import clock
 from schemas.notice import build_notice, build_test_notice
 from schemas.report import RunReport, Undelivered
-from schemas.spec import BLOCK_PREFIX, SECRET_KEYS, Spec
+from schemas.spec import BLOCK_PREFIX, Spec
 from tasks.clients import resolve_secret, state_store
 from tasks.pause import pause_point
 from tasks.redact import masked_failures, redact, register_secret
@@ -157,9 +157,7 @@ def _register_spec_secrets(spec: Spec) -> None:
     Secret blocks are resolved (and registered) where they are used; loading them here would make
     the email depend on the Prefect API, which a crash hook cannot count on.
     """
-    keys = spec.ma.v4
-    values = [spec.ma.token, *(v for t in spec.targets for k, v in t.auth.items() if k in SECRET_KEYS)]
-    values += [keys.user_secret, keys.company_secret] if keys is not None else []
-    for value in values:
+    for secret in spec.secrets():
+        value = secret.get_secret_value()
         if not value.startswith(BLOCK_PREFIX):
             register_secret(value)

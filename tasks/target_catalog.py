@@ -18,8 +18,9 @@ from connectors.salesforce_auth import SalesforceAuthError
 from schemas.actions import action_fields, master_fields
 from schemas.audit import action_drift, kintone_drift, salesforce_drift, salesforce_object_drift
 from schemas.mapping import field_map
-from schemas.spec import Problem, Spec, Target
+from schemas.spec import Problem, Spec
 from schemas.target_fields import column_path, customer_path, drift_problem
+from schemas.targets import KintoneSettings, SalesforceSettings, SansanSettings
 from tasks.ma_catalog import online_spec
 from tasks.targets.kintone import kintone_client
 from tasks.targets.salesforce import (
@@ -49,18 +50,20 @@ def target_problems(spec: Spec) -> list[Problem]:
     problems: list[Problem] = []
     for index, target in enumerate(spec.targets):
         path = f"targets[{index}]"
-        if target.match is None or target.kind not in ("kintone", "salesforce"):
+        if target.match is None or isinstance(target, SansanSettings):
             continue  # Sansan has no field catalog to read; a target without match failed offline
-        reader = _kintone if target.kind == "kintone" else _salesforce
         try:
-            problems += list(reader(spec, target, path))
+            if isinstance(target, KintoneSettings):
+                problems += list(_kintone(spec, target, path))
+            else:
+                problems += list(_salesforce(spec, target, path))
         except UNREADABLE as exc:
             hint = f"{target.name}'s field catalog could not be read ({exc}): check url, auth and app/object"
             problems.append(Problem(f"{path}.url", target.name, "catalog_unreadable", hint))
     return problems
 
 
-def _kintone(spec: Spec, target: Target, path: str) -> Iterator[Problem]:
+def _kintone(spec: Spec, target: KintoneSettings, path: str) -> Iterator[Problem]:
     fmap = field_map(spec, target)
     with kintone_client(target, QUICK) as client:
         if target.app is not None:
@@ -81,7 +84,7 @@ def _kintone(spec: Spec, target: Target, path: str) -> Iterator[Problem]:
                     yield drift_problem(drift, where, labels)
 
 
-def _salesforce(spec: Spec, target: Target, path: str) -> Iterator[Problem]:
+def _salesforce(spec: Spec, target: SalesforceSettings, path: str) -> Iterator[Problem]:
     fmap, obj = field_map(spec, target), target.object or DEFAULT_OBJECT
     client = salesforce_client(target, QUICK)
     try:

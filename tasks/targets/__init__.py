@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from importlib import import_module
+from typing import TypeVar
 
 from schemas.spec import Spec, Target
 from tasks.load import ChangeSource, Destination, as_destination, as_source
 
+T = TypeVar("T", bound=Target)
 ADAPTERS = {
     "kintone": "tasks.targets.kintone:KintoneTarget",
     "salesforce": "tasks.targets.salesforce:SalesforceTarget",
@@ -20,7 +22,7 @@ ADAPTERS = {
 }
 
 
-def change_sources(spec: Spec, targets: Iterable[Target]) -> list[Target]:
+def change_sources(spec: Spec, targets: Iterable[T]) -> list[T]:
     """The targets whose changes are written back: those that map a field writable into the MA."""
     return [t for t in targets if any(spec.direction(f).writes for f in t.map)]
 

@@ -24,7 +24,8 @@ from schemas.audit import AuditReport, SchemaDrift, action_drift, email_findings
 from schemas.kintone_values import FieldInfo, KintoneValueError, kintone_record
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
-from schemas.spec import SECRET_KEYS, Spec, Target
+from schemas.spec import Spec
+from schemas.targets import KintoneSettings
 from tasks.clients import resolve_secret, state_store
 from tasks.load import Record
 from tasks.targets.kintone_emails import EmailHolders, target_record
@@ -60,18 +61,18 @@ class StateBudget:
 
 
 def kintone_client(
-    target: Target, policy: HttpPolicy | None = None, budget: StateBudget | None = None
+    target: KintoneSettings, policy: HttpPolicy | None = None, budget: StateBudget | None = None
 ) -> KintoneClient:
     """The client of one kintone target: its tokens (or login), guest space, CA bundle and budget."""
-    auth = {k: resolve_secret(v) if k in SECRET_KEYS else v for k, v in target.auth.items()}
-    tokens = [t.strip() for t in (auth.get("api_token") or "").split(",") if t.strip()]
+    auth = target.auth
+    tokens = [t.strip() for t in (resolve_secret(auth.api_token) or "").split(",") if t.strip()]
     if target.ca_bundle:
         policy = replace(policy or HttpPolicy(), verify=target.ca_bundle)
     return KintoneClient(
         target.url,
         api_tokens=tokens,
-        username=auth.get("username"),
-        password=auth.get("password"),
+        username=auth.username,
+        password=resolve_secret(auth.password),
         guest_space=target.guest_space,
         policy=policy,
         max_concurrency=target.concurrency,
@@ -82,7 +83,7 @@ def kintone_client(
 class KintoneTarget:
     """A ``Destination`` and ``ChangeSource`` (tasks.load) for one kintone target of the spec."""
 
-    def __init__(self, spec: Spec, target: Target, *, policy: HttpPolicy | None = None):
+    def __init__(self, spec: Spec, target: KintoneSettings, *, policy: HttpPolicy | None = None):
         if target.app is None:
             raise ValueError(f"target {target.name} names no kintone customer app")
         self.name = target.name

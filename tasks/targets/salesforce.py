@@ -25,6 +25,7 @@ from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
 from schemas.salesforce_values import FieldInfo, required_defaults, salesforce_record
 from schemas.spec import Spec, Target
+from schemas.targets import SalesforceSettings
 from tasks.clients import resolve_secret
 from tasks.load import Record
 
@@ -34,22 +35,21 @@ DEFAULT_MASTER_OBJECT = "SATORI_Master__c"
 CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
 MISSING = "REQUIRED_FIELD_MISSING"
 PAGE = 2_000
-AUTH_KEYS = ("client_id", "client_secret", "username", "password", "private_key")
 
 
 def salesforce_client(
-    target: Target, policy: HttpPolicy | None = None, poll_seconds: float = 0.5
+    target: SalesforceSettings, policy: HttpPolicy | None = None, poll_seconds: float = 0.5
 ) -> SalesforceClient:
     """The client of one Salesforce target: its login, CA bundle, API version and budget shares."""
-    auth = {k: resolve_secret(target.auth.get(k)) for k in AUTH_KEYS}
+    auth = target.auth
     options: dict[str, Any] = {"api_version": target.api_version} if target.api_version else {}
     return SalesforceClient(
         target.url,
-        client_id=auth["client_id"] or "",
-        client_secret=auth["client_secret"],
-        username=auth["username"],
-        password=auth["password"],
-        private_key=auth["private_key"],
+        client_id=resolve_secret(auth.client_id) or "",
+        client_secret=resolve_secret(auth.client_secret),
+        username=resolve_secret(auth.username),
+        password=resolve_secret(auth.password),
+        private_key=resolve_secret(auth.private_key),
         ca_bundle=target.ca_bundle,
         policy=policy,
         bulk_threshold=target.bulk_threshold or DEFAULT_BULK_THRESHOLD,
@@ -64,7 +64,12 @@ class SalesforceTarget:
     """One Salesforce target of a spec; see the module docstring."""
 
     def __init__(
-        self, spec: Spec, target: Target, *, policy: HttpPolicy | None = None, poll_seconds: float = 0.5
+        self,
+        spec: Spec,
+        target: SalesforceSettings,
+        *,
+        policy: HttpPolicy | None = None,
+        poll_seconds: float = 0.5,
     ):
         self.name = target.name
         self.target = target

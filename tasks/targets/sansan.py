@@ -36,7 +36,8 @@ from schemas.catalog import FieldType, lookup_field
 from schemas.email import normalise_email
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
-from schemas.spec import Spec, Target
+from schemas.spec import Spec
+from schemas.targets import SansanSettings
 from tasks.clients import resolve_secret, state_store
 
 FIRST_WINDOW = timedelta(days=90)
@@ -87,7 +88,7 @@ class SansanSource:
     def __init__(
         self,
         spec: Spec,
-        target: Target,
+        target: SansanSettings,
         *,
         first_window: timedelta = FIRST_WINDOW,
         clock: Callable[[], datetime] = clock.now,
@@ -116,7 +117,7 @@ class SansanSource:
         self.window: tuple[datetime, datetime] | None = None
         self.client = SansanClient(
             target.url,
-            resolve_secret(target.auth.get("api_key")) or "",
+            resolve_secret(target.auth.api_key) or "",
             version=target.api_version or DEFAULT_VERSION,
             rate_per_second=rate_per_second,
         )

@@ -388,7 +388,7 @@ def test_unresolved_variable_is_named_and_its_value_never_printed() -> None:
     _, problems = validate_spec_data(spec, {})
     assert any(p.rule == "unresolved_env" and p.field == "MA_TOKEN" for p in problems)
     resolved, problems = validate_spec_data(spec, {"MA_TOKEN": "s3cr3t-sentinel"})
-    assert resolved is not None and resolved.ma.token == "s3cr3t-sentinel"
+    assert resolved is not None and resolved.ma.token.get_secret_value() == "s3cr3t-sentinel"
     assert all("s3cr3t-sentinel" not in str(p) for p in problems)
 
 
