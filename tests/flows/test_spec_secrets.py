@@ -58,7 +58,8 @@ def test_clients_authenticate_with_the_resolved_secret_and_fail_with_another(
         kintone, _, sansan = spec.targets
         assert isinstance(kintone, KintoneSettings) and isinstance(sansan, SansanSettings)
         assert apps.customers.token not in repr(kintone) and SANSAN_KEY not in repr(sansan)
-        with kintone_client(kintone, FAST) as client, contextlib.closing(SansanSource(spec, sansan)) as source:
+        source = SansanSource(spec, sansan)
+        with kintone_client(kintone, FAST) as client, contextlib.closing(source):
             if opens:
                 assert "メールアドレス" in client.get_form_fields(apps.customers.id)
                 assert source.client.me().id
