@@ -26,6 +26,7 @@ from sandbox.sansan.app import create_app
 from sandbox.sansan.seed import seed
 from sandbox.sansan.wire import JST
 from schemas.cards import select_cards
+from schemas.sansan_card import read_cards
 
 KEY = "renkeibench000000000000000000000"
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -41,13 +42,11 @@ def run(cards: int, faults: float, rate: float) -> dict[str, float]:
                 httpx.put(f"{server.url}/_sandbox/faults", json={"rate": faults, "kinds": ["429"]})
             with SansanClient(server.url, KEY, rate_per_second=rate) as client:
                 started = time.perf_counter()
-                read = [
-                    card
-                    for page in client.iter_cards(
+                read = read_cards(
+                    client.iter_cards(
                         datetime(2000, 1, 1, tzinfo=JST), datetime(2100, 1, 1, tzinfo=JST), entry_status="all"
                     )
-                    for card in page
-                ]
+                )
                 elapsed = time.perf_counter() - started
             started = time.perf_counter()
             selection = select_cards(read)

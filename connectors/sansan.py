@@ -4,6 +4,9 @@ Sansan allows 10 requests per second per API key and answers 429 with ``retry_af
 the JSON body beyond that. Every request, retries included, first takes a token from a client-side
 bucket kept below that limit (8/s by default); a 429's ``retry_after`` pauses the bucket, so the
 next attempt (and any other request on this key) waits exactly as long as the service asked.
+
+Answers are the service's JSON (dicts), as the kintone and Salesforce connectors return theirs;
+schemas.sansan_card reads a card into its typed shape.
 """
 
 from __future__ import annotations
@@ -12,90 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
 
 from connectors.http import Decision, HttpError, HttpPolicy, RetryingClient, classify_status
 from schemas.errors import Action
 
 MAX_PAGE_SIZE = 300
-
-
-class _Wire(BaseModel):
-    """Camel-case wire names; an empty string means no value (the API sends both)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
-
-class Owner(_Wire):
-    id: str
-    name: str | None = None
-    email: str | None = None
-
-
-class CardTag(_Wire):
-    id: str
-    name: str
-    type: str | None = None
-
-
-class Tag(CardTag):
-    owner: Owner | None = None
-
-
-class BizCard(_Wire):
-    """One business card with the fields renkei maps into the MA."""
-
-    id: str
-    person_id: str | None = None
-    company_id: str | None = None
-    exchange_date: date | None = None
-    registered_time: datetime
-    updated_time: datetime
-    owner: Owner | None = None
-    last_name: str | None = None
-    first_name: str | None = None
-    last_name_reading: str | None = None
-    first_name_reading: str | None = None
-    company_name: str | None = None
-    department_name: str | None = None
-    title: str | None = None
-    email: str | None = None
-    tel: str | None = None
-    second_tel: str | None = None
-    mobile: str | None = None
-    fax: str | None = None
-    url: str | None = None
-    country_code: str | None = None
-    postal_code: str | None = None
-    prefecture: str | None = None
-    city: str | None = None
-    street: str | None = None
-    building: str | None = None
-    memo: str | None = None
-    entry_status: str = "completed"
-    is_latest: bool | None = None
-    tags: list[CardTag] = Field(default_factory=list)
-
-
-class Person(_Wire):
-    id: str
-    head_biz_card: BizCard
-
-
-class SansanUser(_Wire):
-    id: str
-    name: str | None = None
-    email: str | None = None
 
 
 class TokenBucket:
@@ -221,7 +149,7 @@ class SansanClient:
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.http.get(path, params=params).json()
 
-    def _maybe(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
+    def _maybe(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         try:
             return _item(self._get(path, params))
         except HttpError as exc:
@@ -229,9 +157,9 @@ class SansanClient:
                 return None
             raise
 
-    def me(self) -> SansanUser:
+    def me(self) -> dict[str, Any]:
         """The key's own user: the cheapest check that the key works."""
-        return SansanUser.model_validate(_item(self._get("/me")))
+        return _item(self._get("/me"))
 
     def iter_cards(
         self,
@@ -244,8 +172,9 @@ class SansanClient:
         include_tags: bool = True,
         page_size: int = MAX_PAGE_SIZE,
         order_by: str = "registeredAt",
-    ) -> Iterator[list[BizCard]]:
-        """Pages of cards updated in the inclusive window [updated_from, updated_to].
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of cards updated in the inclusive window [updated_from, updated_to], as the API sends
+        them (schemas.sansan_card types them).
 
         Ordered by registration time (which never changes) so a card updated while we page is
         neither skipped nor read twice by the service's keyset cursor.
@@ -270,7 +199,7 @@ class SansanClient:
         include_past: bool = False,
         include_tags: bool = False,
         page_size: int = MAX_PAGE_SIZE,
-    ) -> Iterator[list[BizCard]]:
+    ) -> Iterator[list[dict[str, Any]]]:
         """Pages of cards matching every criterion given (email exact, company partial, name prefix)."""
         criteria = {"email": email, "companyName": company_name, "name": name}
         params = {
@@ -279,31 +208,29 @@ class SansanClient:
         }
         yield from self._card_pages("/bizCards/search", params)
 
-    def _card_pages(self, path: str, params: dict[str, Any]) -> Iterator[list[BizCard]]:
+    def _card_pages(self, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         while True:
             body = self._get(path, params)
-            yield [BizCard.model_validate(card) for card in body.get("data") or []]
+            yield list(body.get("data") or [])
             if not body.get("hasMore") or not body.get("nextPageToken"):
                 return
             params["nextPageToken"] = body["nextPageToken"]
 
-    def get_card(self, card_id: str, *, include_tags: bool = True) -> BizCard | None:
+    def get_card(self, card_id: str, *, include_tags: bool = True) -> dict[str, Any] | None:
         """One card, or None when the id is unknown (or not visible to this key)."""
-        found = self._maybe(f"/bizCards/{card_id}", {"includeTags": str(include_tags).lower()})
-        return None if found is None else BizCard.model_validate(found)
+        return self._maybe(f"/bizCards/{card_id}", {"includeTags": str(include_tags).lower()})
 
-    def get_person(self, person_id: str) -> Person | None:
-        """A person (cards of one individual merged) with its head card, or None when unknown."""
-        found = self._maybe(f"/persons/{person_id}")
-        return None if found is None else Person.model_validate(found)
+    def get_person(self, person_id: str) -> dict[str, Any] | None:
+        """A person (cards of one individual merged) with its head card (``headBizCard``), or None."""
+        return self._maybe(f"/persons/{person_id}")
 
-    def tags(self, *, range: str = "all", types: Sequence[str] = ()) -> list[Tag]:
+    def tags(self, *, range: str = "all", types: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Every tag the key may see, all pages."""
         params: dict[str, Any] = {"range": range, "type": list(types), "limit": 100}
-        found: list[Tag] = []
+        found: list[dict[str, Any]] = []
         while True:
             body = self._get("/tags", params)
-            found.extend(Tag.model_validate(tag) for tag in body.get("data") or [])
+            found.extend(body.get("data") or [])
             if not body.get("hasMore") or not body.get("nextPageToken"):
                 return found
             params["nextPageToken"] = body["nextPageToken"]

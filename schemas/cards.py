@@ -25,7 +25,7 @@ EMAIL_SHARED_OLDER = "email_shared_older"
 
 
 class CardRecord(Protocol):
-    """The fields of a card these rules read (connectors.sansan.BizCard has them)."""
+    """The fields of a card these rules read (schemas.sansan_card.BizCard has them)."""
 
     @property
     def id(self) -> str: ...

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.sansan import BizCard, SansanClient
+from connectors.sansan import SansanClient
 from schemas import clock
 from schemas.audit import AuditReport, email_findings
 from schemas.cards import CARD_PERSON, CARD_PREFIX, SelectedCard, newest_per_person, person_key, select_cards
@@ -36,6 +36,7 @@ from schemas.catalog import FieldType, lookup_field
 from schemas.email import normalise_email
 from schemas.mapping import TargetRecord, field_map
 from schemas.outcomes import RowOutcome
+from schemas.sansan_card import BizCard, read_card, read_cards
 from schemas.spec import Spec
 from schemas.targets import SansanSettings
 from tasks.clients import resolve_secret, state_store
@@ -169,14 +170,14 @@ class SansanSource:
         pages = self.client.iter_cards(
             start, until, entry_status="completed", include_past=False, include_tags=TAGS in self.fields
         )
-        return [card for page in pages for card in page]
+        return read_cards(pages)
 
     def _holders_of(self, cards: list[BizCard], until: datetime) -> list[BizCard]:
         """Newest cards of anyone holding the same emails: one search per email, or one full read."""
         emails = sorted({e for card in cards if (e := normalise_email(card.email).value)})
         if len(emails) > SEARCH_LIMIT:
             return self._newest_cards(EARLIEST, until)
-        return [card for email in emails for page in self.client.search_cards(email=email) for card in page]
+        return [card for email in emails for card in read_cards(self.client.search_cards(email=email))]
 
     def _remembered_holders(self, cards: list[BizCard], found: list[BizCard]) -> list[BizCard]:
         """Newest cards of people renkei saw holding a window's email that the search did not return.
@@ -194,9 +195,8 @@ class SansanSource:
 
     def _newest_of(self, person: str) -> BizCard | None:
         if person.startswith(CARD_PREFIX):
-            return self.client.get_card(person.removeprefix(CARD_PREFIX), include_tags=False)
-        found = self.client.get_person(person)
-        return None if found is None else found.head_biz_card
+            return read_card(self.client.get_card(person.removeprefix(CARD_PREFIX), include_tags=False))
+        return read_card(self.client.get_person(person))
 
     def _remember_holders(self, cards: list[BizCard]) -> None:
         """Who holds each normalised address now, by their newest completed card (later cards win)."""

@@ -14,12 +14,13 @@ import httpx
 import pytest
 
 from connectors.http import HttpError, HttpPolicy
-from connectors.sansan import BizCard, SansanClient, TokenBucket
+from connectors.sansan import SansanClient, TokenBucket
 from sandbox.common import BackgroundServer
 from sandbox.sansan.app import create_app
 from sandbox.sansan.seed import seed
 from sandbox.sansan.wire import JST
 from schemas.cards import EMAIL_SHARED, select_cards
+from schemas.sansan_card import BizCard, read_card, read_cards
 
 KEY = "renkeiclient00000000000000000000"
 FROM = datetime(2024, 1, 1, tzinfo=JST)
@@ -42,11 +43,11 @@ def client(server: BackgroundServer) -> Iterator[SansanClient]:
 
 
 def read_all(client: SansanClient, **kwargs: Any) -> list[BizCard]:
-    return [card for page in client.iter_cards(FROM, TO, **kwargs) for card in page]
+    return read_cards(client.iter_cards(FROM, TO, **kwargs))
 
 
 def test_me_and_a_wrong_key_fails_without_retrying(server: BackgroundServer, client: SansanClient) -> None:
-    assert client.me().name == "管理者 花子"
+    assert client.me()["name"] == "管理者 花子"
     with SansanClient(server.url, "0" * 32, policy=FAST) as wrong, pytest.raises(HttpError) as failed:
         wrong.me()
     assert failed.value.status == 401 and wrong.requests_made == 1
@@ -69,7 +70,7 @@ def test_cards_parse_into_typed_records(client: SansanClient) -> None:
 def test_window_is_inclusive_and_must_carry_a_zone(client: SansanClient) -> None:
     card = read_all(client, include_past=False)[5]
     at = card.updated_time
-    exact = [c for page in client.iter_cards(at.astimezone(UTC), at) for c in page]
+    exact = read_cards(client.iter_cards(at.astimezone(UTC), at))
     assert card.id in {c.id for c in exact}
     with pytest.raises(ValueError, match="time zone"):
         next(client.iter_cards(datetime(2024, 1, 1), TO))
@@ -79,8 +80,8 @@ def test_window_split_at_jst_midnight_loses_nothing(client: SansanClient) -> Non
     whole = read_all(client, entry_status="all")
     midnights = [c.updated_time for c in whole if c.updated_time.astimezone(JST).hour == 0]
     cut = min(midnights).astimezone(JST).replace(minute=0, second=0)
-    before = [c for p in client.iter_cards(FROM, cut - timedelta(seconds=1), entry_status="all") for c in p]
-    after = [c for p in client.iter_cards(cut, TO, entry_status="all") for c in p]
+    before = read_cards(client.iter_cards(FROM, cut - timedelta(seconds=1), entry_status="all"))
+    after = read_cards(client.iter_cards(cut, TO, entry_status="all"))
     assert any(c.updated_time.astimezone(JST).hour == 23 for c in before)
     assert sorted(c.id for c in before + after) == sorted(c.id for c in whole)
 
@@ -96,12 +97,12 @@ def test_processing_entries_and_past_cards_on_request(client: SansanClient) -> N
 
 def test_one_card_person_and_tags(client: SansanClient) -> None:
     card = read_all(client, include_past=False)[0]
-    assert client.get_card(card.id) == card
-    person = client.get_person(card.person_id or "")
-    assert person is not None and person.head_biz_card.id == card.id
+    assert read_card(client.get_card(card.id)) == card
+    person = read_card(client.get_person(card.person_id or ""))  # the person's head card
+    assert person is not None and person.id == card.id
     assert client.get_card("F" * 32) is None and client.get_person("F" * 32) is None
-    assert {t.type for t in client.tags()} == {"public", "shared"}
-    assert all(t.type == "public" for t in client.tags(types=["public"]))
+    assert {t["type"] for t in client.tags()} == {"public", "shared"}
+    assert all(t["type"] == "public" for t in client.tags(types=["public"]))
 
 
 def test_client_cards_feed_the_selection_rules(client: SansanClient) -> None:
@@ -153,7 +154,7 @@ def test_ten_thousand_cards_under_the_limit_with_injected_429s(tmp_path: Path) -
         pages = 0
         for page in sansan.iter_cards(FROM, TO, entry_status="all"):
             pages += 1
-            seen.extend(c.id for c in page)
+            seen.extend(c["id"] for c in page)
             if pages in (2, 20):
                 touched = [{"id": seen[0], "memo": "更新"}, {"id": seen[-1], "title": "部長"}]
                 threading.Thread(
@@ -175,7 +176,7 @@ def test_ten_thousand_cards_under_the_limit_with_injected_429s(tmp_path: Path) -
 def test_search_by_email_finds_every_person_holding_it(client: SansanClient) -> None:
     heads = read_all(client, include_past=False)
     shared = next(c.email for c in heads if c.email and c.email.startswith("info@"))
-    found = [c for page in client.search_cards(email=shared) for c in page]
+    found = read_cards(client.search_cards(email=shared))
     expected = {c.id for c in heads if c.email == shared}
     assert len(expected) >= 2 and {c.id for c in found} == expected
     assert all(c.entry_status == "completed" for c in found)
