@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from schemas.spec import Problem, Spec, Target, is_loopback_url, is_secret_reference
-from schemas.targets import secret_fields
+from schemas.spec import Problem, Spec, Target
 
 PUBLIC = "public"
 
@@ -34,15 +33,6 @@ def access_problems(spec: Spec, targets: list[tuple[int, Target]]) -> Iterator[P
             "writes go through the public API v4: add ma.v4 with its four keys"
             " (user_key, user_secret, company_key, company_secret)",
         )
-    elif not is_loopback_url(spec.ma.url):
-        for name, secret in secret_fields(keys).items():
-            if not is_secret_reference(secret.get_secret_value()):
-                yield Problem(
-                    f"ma.v4.{name}",
-                    name,
-                    "inline_secret",
-                    "never write a secret into the spec: use ${ENV_VAR} or prefect-block:<name>",
-                )
     reads = any(spec.direction(f).reads for t in spec.targets for f in t.map)
     if reads and not spec.ma.exports:
         yield Problem(

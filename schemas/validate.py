@@ -187,7 +187,9 @@ def _check_settings(spec: Spec, raw: Mapping[str, Any]) -> Iterator[Problem]:
     raw_smtp = _dig(raw, "notify", "smtp")
     yield from _check_secret("notify.smtp.password", _dig(raw_smtp, "password"), is_loopback_host(smtp.host))
     yield from _check_url("ma.url", spec.ma.url)
-    yield from _check_secret("ma.token", _dig(raw, "ma", "token"), is_loopback_url(spec.ma.url))
+    for path, name in (("ma", "token"), *(("ma.v4", name) for name in secret_fields(spec.ma.v4))):
+        raw_value = _dig(raw, *path.split("."), name)  # as written: ${VAR} is a reference, not a secret
+        yield from _check_secret(f"{path}.{name}", raw_value, is_loopback_url(spec.ma.url))
     try:
         make_url(spec.storage.state)
     except ArgumentError:

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from schemas.spec import Spec
 from schemas.targets import KintoneAuth, KintoneSettings, SalesforceAuth, SansanAuth
-from schemas.validate import load_spec
+from schemas.validate import load_spec, validate_spec_data
 
 ROOT = Path(__file__).parents[2]
 ENV = {
@@ -85,3 +85,12 @@ def test_every_secret_is_a_secret_type_holding_the_value_until_used(spec: Spec) 
     assert all(isinstance(secret, SecretStr) for secret in spec.secrets())
     assert {s.get_secret_value() for s in spec.secrets()} == {*ENV.values(), BLOCK}
     assert salesforce.auth.client_id == "3MVG9-renkei-connected-app"  # not a secret: readable as written
+
+
+def test_a_v4_secret_is_checked_as_written_a_reference_passes_a_literal_does_not(tmp_path: Path) -> None:
+    data: dict[str, Any] = yaml.safe_load(spec_with_secrets(tmp_path).read_text(encoding="utf-8"))
+    data["ma"]["v4"]["user_secret"] = "literal-user-secret"
+    _, problems = validate_spec_data(data, ENV)
+    inline = [(p.path, p.rule) for p in problems if p.rule == "inline_secret"]
+    assert inline == [("ma.v4.user_secret", "inline_secret")]  # company_secret is ${V4_COMPANY}: fine
+    assert all("literal-user-secret" not in str(p) and ENV["V4_COMPANY"] not in str(p) for p in problems)
