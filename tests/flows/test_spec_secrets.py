@@ -62,7 +62,7 @@ def test_clients_authenticate_with_the_resolved_secret_and_fail_with_another(
         with kintone_client(kintone, FAST) as client, contextlib.closing(source):
             if opens:
                 assert "メールアドレス" in client.get_form_fields(apps.customers.id)
-                assert source.client.me().id
+                assert source.client.me()["id"]
                 continue
             with pytest.raises(HttpError) as refused:
                 client.get_form_fields(apps.customers.id)
