@@ -53,6 +53,8 @@ _SPEC_EN = "fix that entry of the integration spec and check it with `renkei val
 SPEC_RULES: dict[str, Message] = {
     "unknown_key": M("連携要件連絡書の形式にないキーです", "キー名を直すか削除してください",
                      "this key is not part of the spec format", "rename the key or remove it"),
+    "other_kinds_key": M("この種類の連携先にはないキーです（別の種類の連携先の設定です）", "削除するか、kind が正しいか確かめてください",
+                         "this key is another kind of target's setting", "remove it, or check the target's kind"),
     "missing_key": M("必須のキーがありません", "このキーを追加してください",
                      "a required key is missing", "add this key"),
     "invalid_value": M("値が正しくありません", "値を直してください",

@@ -18,6 +18,7 @@ from schemas.cards import CARD_PERSON
 from schemas.csvsafe import escape_surrogates
 from schemas.messages import Language, in_language, lookup
 from schemas.spec import Spec, Target
+from schemas.targets import KintoneSettings, SalesforceSettings
 
 NAME_FIELDS = ("last_name", "first_name")
 COMPANY_FIELD = "lead_company_name"
@@ -119,9 +120,9 @@ def _person_fields(target: Target) -> PersonFields:
 
 def _record_link(target: Target) -> str | None:
     base = target.url.rstrip("/")
-    if target.kind == "kintone" and target.app is not None:
+    if isinstance(target, KintoneSettings) and target.app is not None:
         return f"{base}/k/{target.app}/show#record={{id}}"
-    if target.kind == "salesforce":
+    if isinstance(target, SalesforceSettings):
         return f"{base}/lightning/r/{target.object or 'Lead'}/{{id}}/view"
     return None
 

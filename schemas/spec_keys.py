@@ -16,7 +16,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from schemas.spec import Problem, Spec
-from schemas.targets import AnyTarget, target_model
+from schemas.targets import KIND_MODELS, AnyTarget, kinds_with_setting, target_model
 
 UNKNOWN_KEY_HINT = "this key is not part of the spec format: remove or rename it"
 
@@ -38,12 +38,21 @@ def strip_unknown_keys(model: type[BaseModel], data: Any, path: str = "") -> tup
     for key, value in data.items():
         where = f"{path}.{key}" if path else str(key)
         if key not in known:
-            guess = suggest(str(key), known)
-            problems.append(Problem(where, str(key), "unknown_key", UNKNOWN_KEY_HINT, suggestion=guess))
+            problems.append(_unknown(model, str(key), where, known))
             continue
         kept[key], inner = _strip(known[key], value, where)
         problems += inner
     return kept, problems
+
+
+def _unknown(model: type[BaseModel], key: str, where: str, known: Iterable[str]) -> Problem:
+    """An unknown key, with its close match; a setting of another kind of target says whose it is."""
+    kind = next((k for k, m in KIND_MODELS.items() if m is model), None)
+    others = kinds_with_setting(key) if kind else []
+    if others:
+        hint = f"{key} is a {' / '.join(others)} setting; a {kind} target has none: remove it, or check kind"
+        return Problem(where, key, "other_kinds_key", hint)
+    return Problem(where, key, "unknown_key", UNKNOWN_KEY_HINT, suggestion=suggest(key, known))
 
 
 def _strip(annotation: Any, value: Any, path: str) -> tuple[Any, list[Problem]]:

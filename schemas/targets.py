@@ -94,30 +94,23 @@ class ActionTarget(SpecModel):
 
 
 class Target(SpecModel):
-    """The settings every kind shares (and, for now, the few only one kind reads: app, object …)."""
+    """The settings every kind shares. This base reads a target of an unknown kind (its other keys are
+    set aside unread: the kind is what is reported); each kind's subclass adds its own settings and
+    refuses a key that is another kind's (``object`` on kintone is a mistake, not a setting)."""
+
+    model_config = ConfigDict(extra="ignore")
 
     name: str
     kind: str
     url: str
     auth: Credentials = Field(default_factory=Credentials)
-    app: int | None = None
-    object: str | None = None
-    guest_space: int | None = None
-    api_version: str | None = None
     match: Match | None = None
     map: dict[str, str | Mapping_] = Field(default_factory=dict)
     actions: dict[str, ActionTarget] = Field(default_factory=dict)
     masters: dict[str, ActionTarget] = Field(default_factory=dict)  # each master as its own stream
-    updated_field: str | None = None
     duplicates: Literal["reject", "newest_exchange"] = "reject"
-    defaults: dict[str, str] = Field(default_factory=dict)
     overlap_minutes: int = Field(default=10, ge=0, le=1440)
     concurrency: int = Field(default=4, ge=1, le=50)
-    daily_request_budget: int | None = Field(default=None, ge=1)
-    budget_share_per_run: float = Field(default=0.25, gt=0, le=1)
-    budget_share_total: float = Field(default=0.80, gt=0, le=1)
-    bulk_threshold: int | None = Field(default=None, ge=1)
-    ca_bundle: str | None = None
 
     @property
     def is_destination(self) -> bool:
@@ -138,18 +131,37 @@ class Target(SpecModel):
 
 
 class KintoneSettings(Target):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["kintone"]
     auth: KintoneAuth = Field(default_factory=KintoneAuth)
+    app: int | None = None  # the customer app (validate reports it missing)
+    guest_space: int | None = None
+    updated_field: str | None = None  # the app's 更新日時 field, when renamed
+    daily_request_budget: int | None = Field(default=None, ge=1)
+    ca_bundle: str | None = None
 
 
 class SalesforceSettings(Target):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["salesforce"]
     auth: SalesforceAuth = Field(default_factory=SalesforceAuth)
+    object: str | None = None  # Lead or Contact (validate reports anything else)
+    api_version: str | None = None
+    defaults: dict[str, str] = Field(default_factory=dict)  # values a created record needs
+    budget_share_per_run: float = Field(default=0.25, gt=0, le=1)
+    budget_share_total: float = Field(default=0.80, gt=0, le=1)
+    bulk_threshold: int | None = Field(default=None, ge=1)
+    ca_bundle: str | None = None
 
 
 class SansanSettings(Target):
+    model_config = ConfigDict(extra="forbid")
+
     kind: Literal["sansan"]
     auth: SansanAuth = Field(default_factory=SansanAuth)
+    api_version: str | None = None
 
 
 KnownTarget = KintoneSettings | SalesforceSettings | SansanSettings
@@ -165,3 +177,8 @@ def target_model(data: object) -> type[Target]:
     """The settings model of a target as written: its kind's, or the base for an unknown kind."""
     kind = data.get("kind") if isinstance(data, dict) else None
     return KIND_MODELS.get(kind, Target) if isinstance(kind, str) else Target
+
+
+def kinds_with_setting(key: str) -> list[str]:
+    """The target kinds that have ``key`` as a setting of their own (``object`` → salesforce)."""
+    return [kind for kind, model in KIND_MODELS.items() if key in model.model_fields]

@@ -40,7 +40,16 @@ from schemas.spec import (
 )
 from schemas.spec_keys import stand_in_settings, strip_unknown_keys, suggest, without_echoes
 from schemas.staging import COMPANY
-from schemas.targets import TARGET_KINDS, ActionTarget, KnownTarget, Target, secret_fields, target_model
+from schemas.targets import (
+    TARGET_KINDS,
+    ActionTarget,
+    KintoneSettings,
+    KnownTarget,
+    SalesforceSettings,
+    Target,
+    secret_fields,
+    target_model,
+)
 
 CUT_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _DIRECTIONS = ", ".join(d.value for d in Direction)
@@ -311,9 +320,9 @@ def _check_target(spec: Spec, target: Target, path: str, raw: object) -> Iterato
 
 
 def _check_kind_settings(target: Target, path: str) -> Iterator[Problem]:
-    if target.kind == "kintone" and target.app is None:
+    if isinstance(target, KintoneSettings) and target.app is None:
         yield Problem(f"{path}.app", "app", "missing_key", "give the kintone customer app's id")
-    if target.kind == "salesforce" and target.object not in ("Lead", "Contact"):
+    if isinstance(target, SalesforceSettings) and target.object not in ("Lead", "Contact"):
         yield Problem(
             f"{path}.object", str(target.object), "invalid_value", "customers go to Lead or Contact"
         )

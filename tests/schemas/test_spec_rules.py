@@ -322,6 +322,24 @@ CASES: list[tuple[str, str, Mutation, Mutation]] = [
         setter("ma", "tokn", value="x"),
         setter("ma", "url", value="https://ma2.example.jp"),
     ),
+    (  # another kind's setting is a mistake, never silently ignored
+        "other_kinds_key",
+        "object",
+        setter("targets", "kintone", "object", value="Lead"),
+        setter("targets", "salesforce", "object", value="Contact"),
+    ),
+    (
+        "other_kinds_key",
+        "app",
+        setter("targets", "salesforce", "app", value=1),
+        setter("targets", "kintone", "app", value=1),
+    ),
+    (
+        "other_kinds_key",
+        "bulk_threshold",
+        setter("targets", "sansan", "bulk_threshold", value=5000),
+        setter("targets", "salesforce", "bulk_threshold", value=5000),
+    ),
     (
         "missing_key",
         "app",
