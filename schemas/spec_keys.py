@@ -119,13 +119,17 @@ def _without_failures(data: dict[str, Any], exc: ValidationError) -> dict[str, A
 
 
 def without_echoes(problems: list[Problem]) -> list[Problem]:
-    """Drop a "missing" problem at the very key a typo's suggestion names: fixing the typo fixes both."""
-    meant = {
-        f"{p.path.rsplit('.', 1)[0]}.{p.suggestion}" if "." in p.path else p.suggestion
+    """Drop a "missing" problem at the very key a typo's suggestion names, and missing credentials
+    where a typo under ``auth`` has a suggestion: fixing the typo fixes both."""
+    typos = [p for p in problems if p.rule == "unknown_key" and p.suggestion]
+    meant = {f"{p.path.rsplit('.', 1)[0]}.{p.suggestion}" if "." in p.path else p.suggestion for p in typos}
+    within = {p.path.rsplit(".", 1)[0] for p in typos if "." in p.path}
+    return [
+        p
         for p in problems
-        if p.rule == "unknown_key" and p.suggestion
-    }
-    return [p for p in problems if not (p.rule in ("missing_key", "match_required") and p.path in meant)]
+        if not (p.rule in ("missing_key", "match_required") and p.path in meant)
+        and not (p.rule == "missing_credentials" and p.path in within)
+    ]
 
 
 def unknown_targets(spec: Spec, names: Iterable[str]) -> list[Problem]:

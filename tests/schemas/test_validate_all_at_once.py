@@ -51,6 +51,20 @@ def test_two_key_typos_and_a_wrong_field_are_all_reported_in_one_run_with_sugges
     assert "targets[0].match" not in found
 
 
+def test_a_typo_in_auth_is_one_problem_not_also_missing_credentials() -> None:
+    data = kintone_example()
+    auth = data["targets"][0]["auth"]
+    auth["api_tokn"] = auth.pop("api_token")
+    found = by_path(problems_of(data))
+    assert (found["targets[0].auth.api_tokn"].rule, found["targets[0].auth.api_tokn"].suggestion) == (
+        "unknown_key",
+        "api_token",
+    )
+    assert "targets[0].auth" not in found  # fixing the typo gives the credentials back
+    del auth["api_tokn"]  # no credentials at all (no typo to fix): still reported
+    assert by_path(problems_of(data))["targets[0].auth"].rule == "missing_credentials"
+
+
 def test_the_cli_prints_all_three_with_did_you_mean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = tmp_path / "typos.yaml"
     spec.write_text(yaml.safe_dump(typos(kintone_example()), allow_unicode=True), encoding="utf-8")
