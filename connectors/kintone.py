@@ -147,8 +147,7 @@ class KintoneClient:
     ) -> Iterator[KintoneRecord]:
         """Every matching record in ``$id`` order by seek paging (``$id > last``): no offset cap;
         ``after``/``upto`` bound the ids read (``after < $id <= upto``)."""
-        wanted = [*fields, "$id"] if fields and "$id" not in fields else fields
-        where = f"({query_condition}) and " if query_condition.strip() else ""
+        wanted, where = _by_id(query_condition, fields)
         below = f"$id <= {upto} and " if upto is not None else ""
         last = after
         while True:
@@ -173,8 +172,7 @@ class KintoneClient:
         sized from the ids' density to about ``range_pages`` full pages each, so the requests stay near
         the minimum (one per 500 records) even where records were deleted.
         """
-        wanted = [*fields, "$id"] if fields and "$id" not in fields else fields
-        where = f"({query_condition}) and " if query_condition.strip() else ""
+        wanted, where = _by_id(query_condition, fields)
         first = self.get_records(app, f"{where}$id > 0 order by $id asc limit {MAX_GET}", wanted, True)
         yield from first.records
         if len(first.records) < MAX_GET:
@@ -336,6 +334,12 @@ class KintoneClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _by_id(condition: str, fields: Sequence[str] | None) -> tuple[Sequence[str] | None, str]:
+    """The fields of a read by ``$id`` (with ``$id``), and its condition as a prefix to ``and``."""
+    wanted = [*fields, "$id"] if fields and "$id" not in fields else fields
+    return wanted, f"({condition}) and " if condition.strip() else ""
 
 
 def _wrap(row: Row) -> dict[str, dict[str, object]]:
