@@ -17,7 +17,15 @@ from schemas.csvsafe import display_width, escape_surrogates, safe_cell
 from schemas.failures import failure_lines
 from schemas.messages import RUN_OUTCOMES, Language, lookup
 from schemas.outcomes import RowOutcome
-from schemas.rejected import NO_CONTEXT, RejectedRow, RowContext, column_headers, fixable_rows, person_label
+from schemas.rejected import (
+    NO_CONTEXT,
+    RejectedRow,
+    RowContext,
+    column_headers,
+    fixable_rows,
+    person_label,
+    stream_label,
+)
 from schemas.report import Outcome, RunReport, Undelivered
 from schemas.workbook import XLSX_TYPE, rejected_rows_xlsx
 
@@ -175,10 +183,14 @@ def rejected_rows_csv(table: Iterable[Mapping[str, str]], language: Language) ->
     return out.getvalue().encode("utf-8-sig")
 
 
-def counts_table(report: RunReport, language: str) -> str:
-    """The target × stream counts as aligned text, with a total line (wide characters count twice)."""
+def counts_table(report: RunReport, language: Language) -> str:
+    """The target × stream counts as aligned text, with a total line (wide characters count twice);
+    each stream as its ``language`` reads it (行動履歴（フォーム）, ``actions:form``)."""
     headers = TABLE_HEADERS[language]
-    rows = [[str(line[key]) for key in TABLE_KEYS] for line in report.table()]
+    rows = [
+        [stream_label(str(line[k]), language) if k == "stream" else str(line[k]) for k in TABLE_KEYS]
+        for line in report.table()
+    ]
     if len(rows) > 1:
         total = report.totals
         label = "合計" if language == "ja" else "total"
@@ -267,7 +279,7 @@ def _error_line(
     where = f" [{outcome.field}]" if outcome.field else ""
     who = person_label(context, target, outcome.payload or {}) or f"{words['key']} {outcome.key}"
     shown = f" ({code})" if entry.theirs or language != "ja" else ""  # a target's code is its own word
-    line = f"\n- {target} / {stream} / {who}{where}: {entry.reason(language)}{shown}"
+    line = f"\n- {target} / {stream_label(stream, language)} / {who}{where}: {entry.reason(language)}{shown}"
     if outcome.message and (entry.theirs or language != "ja"):
         line += f"\n  {words['said']}: {outcome.message}"
     return f"{line}\n  {words['fix']}: {entry.fix(language)}"

@@ -105,13 +105,16 @@ def test_the_japanese_section_has_no_english_rule_code_or_reason(tmp_path: Path,
     store.quarantine_rows(
         "run-J",
         "kintone-customers",
-        "customers",
+        "customers:snapshot",
         [Rejection(k, p, c, d, "商談ステージ") for k, p, c, d in refused],
     )
     rows = store.quarantined()
     errors = tuple(RowOutcome.rejected(k, c, d, "商談ステージ").showing(p) for k, p, c, d in refused)
-    line = StreamLine("kintone-customers", "customers", Counts(4, 0, 0, 4, 0), errors)
-    report = RunReport(company="demo", run_id="run-J", flow="sync", lines=[line], quarantine_open=4)
+    lines = [
+        StreamLine("kintone-customers", "customers:snapshot", Counts(4, 0, 0, 4, 0), errors),
+        StreamLine("kintone-customers", "inbound", Counts(2, 2, 0, 0, 0), ()),
+    ]
+    report = RunReport(company="demo", run_id="run-J", flow="sync", lines=lines, quarantine_open=4)
     message = build_notice(
         report, rows, sender=spec.notify.sender, recipients=spec.notify.error_email, redact=str,
         language=spec.notify.language, context=row_context(spec, store, rows),
@@ -125,6 +128,12 @@ def test_the_japanese_section_has_no_english_rule_code_or_reason(tmp_path: Path,
         assert code not in ja and detail not in ja and lookup(code).en not in ja, code
         assert lookup(code).fix_en not in ja
     assert "quarantine" not in ja
+    for stream in ("customers:snapshot", "inbound"):  # a stream reads as words, in the table and each error
+        assert stream not in ja
+    assert ja.count("顧客（初回の全件）") == 1 + len(OURS) and "書き戻し（連携先→MA）" in ja
+    if language == "both":  # the English section keeps the stream's own name, as replay and Prefect show it
+        en = body.get_content().split("-" * 60)[1]
+        assert en.count("customers:snapshot") == 1 + len(OURS) and "inbound" in en
     if language == "ja":
         csv_part, xlsx_part = list(message.iter_attachments())
         csv_text = csv_part.get_payload(decode=True).decode("utf-8-sig")
