@@ -30,7 +30,7 @@ from flows.states import report_of
 from flows.sync import sync
 from sandbox.demo_env import DemoEnvironment, DemoPorts
 from schemas import clock
-from schemas.messages import RUN_OUTCOMES, Language, cli_language
+from schemas.messages import RUN_OUTCOMES, Language, cli_language, in_language
 from schemas.rejected import RowContext, person_fields
 from schemas.report import RunReport
 from schemas.validate import load_spec
@@ -60,38 +60,66 @@ def run_demo(
     ports, default_ui = demo_ports(port_base)
     ui_port = ui_port or default_ui
     folder = DEMO_FOLDER if port_base is None else DEMO_FOLDER.with_name(f"demo-{port_base}")
+    language = cli_language(os.environ.get("LANG"))  # as every other command: ja, en, or both
     if not serve:
         with recorded_locally(port=ui_port):
-            return _run_demo(console, ports, folder, None)
+            return _run_demo(console, ports, folder, None, language)
     with local_server(ui_port) as ui:
         console.print(f"Prefect UI: {ui}", highlight=False)
-        return _run_demo(console, ports, folder, ui_port)
+        return _run_demo(console, ports, folder, ui_port, language)
 
 
-def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int | None) -> int:
+def _run_demo(
+    console: Console, ports: DemoPorts, folder: Path, serve_port: int | None, language: Language
+) -> int:
     started = time.monotonic()
     spec = load_spec(DEMO_SPEC)
+
+    def words(ja: str, en: str) -> str:
+        return in_language(ja, en, language)
+
+    targets = ", ".join(t.name for t in spec.targets)
     console.print(
-        f"{DEMO_SPEC}: valid — company {spec.company}, targets: {', '.join(t.name for t in spec.targets)}"
+        f"{DEMO_SPEC}: "
+        + words(
+            f"有効です — 会社 {spec.company}、連携先 {targets}",
+            f"valid — company {spec.company}, targets: {targets}",
+        )
     )
     if clock.moved():
         at = clock.now().astimezone(ZoneInfo(spec.timezone))
         console.print(f"時計 clock: {at:%Y-%m-%d %H:%M:%S %Z} (RENKEI_NOW / RENKEI_CLOCK_OFFSET)")
-    language = cli_language(os.environ.get("LANG"))
     with DemoEnvironment(folder, ports=ports) as env:
         with timed_lines(console, started) as say:
-            sizes = env.sizes
-            seeded = f"{sizes.customers:,} customers, {sizes.actions:,} actions, {sizes.cards:,} cards"
-            say(f"stand-ins seeded: {seeded}")
+            people, actions, cards = (
+                f"{n:,}" for n in (env.sizes.customers, env.sizes.actions, env.sizes.cards)
+            )
+            say(
+                words(
+                    f"スタンドイン（各サービスの模擬サーバー）にデータを投入: 顧客 {people} 件、"
+                    f"行動履歴 {actions} 件、名刺 {cards} 枚",
+                    f"stand-ins seeded: {people} customers, {actions} actions, {cards} cards",
+                )
+            )
             listening = "MA :{}, kintone :{}, Salesforce :{} (HTTPS), Sansan :{}, SMTP :{}".format(
                 *astuple(ports)
             )
-            say(f"stand-ins up: {listening}")
-            say("Prefect: registering the demo's deployments (its local API starts first, about 15 s)")
+            say(words(f"スタンドイン起動: {listening}", f"stand-ins up: {listening}"))
+            say(
+                words(
+                    "Prefect: デモのデプロイメントを登録します（先にローカル API が起動します。約 15 秒）",
+                    "Prefect: registering the demo's deployments (its local API starts first, about 15 s)",
+                )
+            )
             spec_path = _spec_for(env) if ports != DemoPorts() else DEMO_SPEC
             for deployment in build_deployments(spec_path):  # the demo's runs are listed under them
                 deployment.apply()
-            say("sync: stage the MA's cut, load every target, write the targets' changes back")
+            say(
+                words(
+                    "sync: MA のカットをステージングし、各連携先へ反映し、連携先の変更を MA へ書き戻します",
+                    "sync: stage the MA's cut, load every target, write the targets' changes back",
+                )
+            )
             report = _sync_once(spec_path, "sync", console, language, say)
             if report is None:
                 return 1
@@ -99,21 +127,33 @@ def _run_demo(console: Console, ports: DemoPorts, folder: Path, serve_port: int 
         planned = run_deployed(plan, str(spec_path)).result()  # its reads are not loads: no lines
         public_spec = _spec_for(env, PUBLIC_SPEC, "public")  # the MA as a user without the option reaches it
         with timed_lines(console, started) as say:
-            say("plan written: what a next sync would change (nothing sent)")
-            say(drop_admin_export(env, public_spec))
+            say(
+                words(
+                    "plan 作成: 次の sync で変わる内容（何も送信していません）",
+                    "plan written: what a next sync would change (nothing sent)",
+                )
+            )
+            say(drop_admin_export(env, public_spec, language))
             public = _sync_once(public_spec, "sync (ma.access: public)", console, language, say)
             if public is None:
                 return 1
         _show(public, console, language, public_spec)
         mails = len(env.mail.messages) if env.mail else 0
         stored = load_spec(spec_path).storage
-        console.print(f"staging:  {stored.staging}")
-        console.print(f"state:    {stored.state}")
-        console.print(f"plan:     {planned.changes} (summary {planned.summary})")
-        console.print(f"mail:     {mails} message(s) captured in {folder / 'mail'}")
-        console.print(f"done in {time.monotonic() - started:.0f} s")
+        mailed = words(
+            f"{mails} 通を {folder / 'mail'} に保存", f"{mails} message(s) captured in {folder / 'mail'}"
+        )
+        for ja, en, value in (
+            ("ステージング", "staging", stored.staging),
+            ("状態 DB", "state", stored.state),
+            ("plan", "plan", f"{planned.changes} (summary {planned.summary})"),
+            ("メール", "mail", mailed),
+        ):
+            console.print(f"{words(ja, en)}: {value}")
+        console.print(words("完了: {s:.0f} 秒", "done in {s:.0f} s").format(s=time.monotonic() - started))
         if serve_port is None:
-            console.print("the runs in the Prefect UI: .venv/bin/renkei demo --serve", highlight=False)
+            runs = words("Prefect UI で実行を見るには", "the runs in the Prefect UI")
+            console.print(f"{runs}: .venv/bin/renkei demo --serve", highlight=False)
         else:  # joins the server started above
             serve_specs([spec_path], serve_port, lambda line: console.print(line, highlight=False))
     return 0 if "failed" not in (report.outcome, public.outcome) else 1
@@ -125,7 +165,10 @@ def _sync_once(
     """One sync of ``spec_path`` as a run of its deployment, its outcome said; None without a report."""
     report = report_of(run_deployed(sync, str(spec_path)))
     if report is None:
-        console.print(f"{label} ended without a report: see its run in the Prefect UI")
+        ja = f"{label} はレポートなしで終了しました: Prefect UI でその実行を確認してください"
+        console.print(
+            f"{in_language(ja, f'{label} ended without a report: see its run in the Prefect UI', language)}"
+        )
     else:
         say(f"{label}: {RUN_OUTCOMES[report.outcome].reason(language)}")
     return report

@@ -12,12 +12,13 @@ from pathlib import Path
 import httpx
 
 from sandbox.demo_env import MA_TOKEN, DemoEnvironment
+from schemas.messages import Language, in_language
 from schemas.validate import load_spec
 
 PUBLIC_SPEC = Path("examples/public.yaml")
 
 
-def drop_admin_export(env: DemoEnvironment, spec_path: Path) -> str:
+def drop_admin_export(env: DemoEnvironment, spec_path: Path, language: Language) -> str:
     """Download the admin screen's customer CSV (CP932) into the public spec's ``ma.exports``; a line
     that says what was dropped and which path the sync takes."""
     folder = Path(str(load_spec(spec_path).ma.exports)).parent
@@ -30,8 +31,6 @@ def drop_admin_export(env: DemoEnvironment, spec_path: Path) -> str:
     export.raise_for_status()
     dropped = folder / "customers_admin_export.csv"
     dropped.write_bytes(export.content)
-    return (
-        f"{spec_path.name} (ma.access: public): オプションなしの経路 — 管理画面の顧客 CSV を読み、"
-        f"公開 API v4 で書き込みます / without the option: reads the admin screen's export ({dropped}),"
-        " writes through v4"
-    )
+    ja = f"オプションなしの経路 — 管理画面の顧客 CSV（{dropped}）を読み、公開 API v4 で書き込みます"
+    en = f"without the option: reads the admin screen's export ({dropped}), writes through v4"
+    return f"{spec_path.name} (ma.access: public): {in_language(ja, en, language)}"

@@ -21,13 +21,14 @@ from flows.recorded import run_step, stream_lines
 from flows.report import finish_report
 from flows.states import final_state, refused_state, run_url
 from schemas.clock import now
+from schemas.messages import in_language
 from schemas.report import RunReport
 from schemas.spec import Spec
 from schemas.validate import load_spec
 from tasks.clients import ma_client, state_store
 from tasks.exports import stage_exports_task
 from tasks.extract import StagedCut, commit_staging_watermark, cuts_between, find_due_cuts, stage_cut
-from tasks.load import progress
+from tasks.load import progress, progress_language
 from tasks.steps import load_target
 
 PUBLIC_NO_CUTS = (
@@ -44,7 +45,9 @@ def stage_cuts(spec: Spec, cuts: list[Cut], run_id: str) -> list[StagedCut]:
             staged.append(stage_cut(spec, cut, run_id))
             commit_staging_watermark(spec, cut, run_id)
             count = sum(f.rows for f in staged[-1].files.values())
-            progress.info("MA: cut %s staged — %s rows", staged[-1].cut, f"{count:,}")
+            at = staged[-1].cut
+            ja, en = f"カット {at} をステージング — {count:,} 件", f"cut {at} staged — {count:,} rows"
+            progress.info("MA: %s", in_language(ja, en, progress_language()))
             advance()
     rows = [row for s in staged for row in s.rows()]
     if rows:

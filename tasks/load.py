@@ -8,6 +8,7 @@ deferred.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from connectors.state import Rejection, StateStore
 from schemas.actions import action_record
 from schemas.mapping import FieldMap, TargetRecord, jsonable, outbound_record, values_hash
+from schemas.messages import Language, cli_language, in_language
 from schemas.outcomes import Counts, RowOutcome, Status, count_outcomes
+from schemas.rejected import stream_label
 from tasks.pause import pause_point
 
 FIRST_ERRORS = 20
@@ -107,19 +110,37 @@ class StreamReport:
         return self.counts.deferred > 0
 
 
+def progress_language() -> Language:
+    """The language of progress lines: the CLI's, from ``LANG`` (only a CLI command prints them)."""
+    return cli_language(os.environ.get("LANG"))
+
+
 def announce(report: StreamReport) -> None:
-    """``kintone-customers actions:form: 128 件 — loaded 128``: one stream done (shown by ``renkei demo``)."""
-    counts = report.counts
-    parts = [f"loaded {counts.loaded:,}"] + [
-        f"{name} {n:,}"
-        for name, n in (
-            ("unchanged", counts.skipped),
-            ("rejected", counts.rejected),
-            ("deferred", counts.deferred),
+    """``kintone-customers 行動履歴（フォーム）: 128 件 — 反映 128``: one stream done (shown by ``renkei
+    demo``), in the CLI's language (``actions:form: 128 rows — loaded 128`` in English)."""
+    language, counts = progress_language(), report.counts
+    shown = [
+        (ja, en, n)
+        for ja, en, n in (
+            ("反映", "loaded", counts.loaded),
+            ("変更なし", "unchanged", counts.skipped),
+            ("エラー", "rejected", counts.rejected),
+            ("次回へ", "deferred", counts.deferred),
         )
-        if n
+        if n or en == "loaded"
     ]
-    progress.info("%s %s: %s 件 — %s", report.target, report.stream, f"{counts.received:,}", ", ".join(parts))
+    ja = "、".join(f"{word} {n:,}" for word, _, n in shown)
+    en = ", ".join(f"{word} {n:,}" for _, word, n in shown)
+    stream = stream_label(report.stream, "ja") if language == "ja" else report.stream
+    unit = "rows" if language == "en" else "件"
+    progress.info(
+        "%s %s: %s %s — %s",
+        report.target,
+        stream,
+        f"{counts.received:,}",
+        unit,
+        in_language(ja, en, language),
+    )
 
 
 def record_outcomes(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from deployments.demo import demo_ports
@@ -48,7 +49,7 @@ def test_a_second_demo_on_busy_ports_stops_before_it_touches_the_first_ones_fold
         first = tmp_path / "var" / f"demo-{base}"
         (first / "sandbox").mkdir(parents=True)
         (first / "state.db").write_bytes(b"the running demo's state")
-        env = {**os.environ, "LANG": "en_US.UTF-8", "PREFECT_HOME": str(tmp_path / "prefect")}
+        env = {**os.environ, "LANG": "ja_JP.UTF-8", "PREFECT_HOME": str(tmp_path / "prefect")}
         second = subprocess.run(
             [str(RENKEI), "demo", "--port-base", str(base)],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
@@ -56,6 +57,9 @@ def test_a_second_demo_on_busy_ports_stops_before_it_touches_the_first_ones_fold
     assert second.returncode == 3, second.stderr
     assert f"{base + 1}" in second.stderr and "busy" in second.stderr and "使用中" in second.stderr
     assert "Traceback" not in second.stderr
+    # its first line follows the locale as every command does: Japanese under ja_JP
+    assert second.stdout.startswith("examples/demo.yaml: 有効です — 会社 demo、連携先 kintone-customers")
+    assert "valid" not in second.stdout
     assert (first / "state.db").read_bytes() == b"the running demo's state"
     assert sorted(p.name for p in first.iterdir()) == ["sandbox", "state.db"]
 
@@ -97,7 +101,23 @@ def test_the_first_rejections_name_the_person_and_the_reason_never_a_hex_key_the
     assert "more" not in printed(sansan_report(5), "en")  # all shown: nothing more to say
 
 
-def test_each_stream_loaded_is_a_line_with_the_seconds_since_the_start_only_while_asked() -> None:
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("ja_JP.UTF-8", "kintone-customers 行動履歴（メール）: 1,201 件 — 反映 1,200、エラー 1"),
+        ("en_US.UTF-8", "kintone-customers actions:email: 1,201 rows — loaded 1,200, rejected 1"),
+        (
+            "C.UTF-8",
+            "kintone-customers actions:email: 1,201 件 — 反映 1,200、エラー 1 / loaded 1,200, rejected 1",
+        ),
+    ],
+    ids=["ja", "en", "both"],
+)
+def test_each_stream_loaded_is_a_line_with_the_seconds_since_the_start_only_while_asked(
+    monkeypatch: pytest.MonkeyPatch, lang: str, said: str
+) -> None:
+    """In the CLI's language (LANG: ja, en, or both side by side), as every other command."""
+    monkeypatch.setenv("LANG", lang)
     report = StreamReport("kintone-customers", "actions:email")
     report.add(
         [RowOutcome.created(f"e{i}") for i in range(1_200)] + [RowOutcome.rejected("e", "required", "x")]
@@ -109,11 +129,8 @@ def test_each_stream_loaded_is_a_line_with_the_seconds_since_the_start_only_whil
         announce(report)
     announce(report)  # after the block: nobody asked, nothing printed
     lines = out.getvalue().splitlines()
-    assert [re.sub(r"^\[ *\d+\.\ds\] ", "", line) for line in lines] == [
-        "stand-ins up",
-        "kintone-customers actions:email: 1,201 件 — loaded 1,200, rejected 1",  # never an emoji for :email
-    ]
-    assert all(re.match(r"^\[ *\d+\.\ds\] ", line) for line in lines)
+    assert [re.sub(r"^\[ *\d+\.\ds\] ", "", line) for line in lines] == ["stand-ins up", said]
+    assert all(re.match(r"^\[ *\d+\.\ds\] ", line) for line in lines)  # never an emoji for :email
 
 
 def test_the_run_report_artifact_names_the_person_with_the_catalogues_reason_and_fix() -> None:

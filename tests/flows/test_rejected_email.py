@@ -50,7 +50,8 @@ def test_a_japanese_spec_gets_a_japanese_email_and_workbook_naming_the_person(tm
     body = message.get_body(("plain",))
     assert body is not None and "会社: demo" in body.get_content() and "Company" not in body.get_content()
     # the first errors name the person (the card's name, by the spec's map), not a hex key
-    assert "- sansan-cards / 書き戻し（連携先→MA） / 山田 [email]: メールアドレスがありません\n" in body.get_content()
+    first_error = "- sansan-cards / 書き戻し（連携先→MA） / 山田 [email]: メールアドレスがありません\n"
+    assert first_error in body.get_content()
     csv_part, xlsx_part = list(message.iter_attachments())
     assert (csv_part.get_filename(), xlsx_part.get_filename()) == (ATTACHMENT_NAME, WORKBOOK_NAME)
     data = xlsx_part.get_payload(decode=True)
