@@ -1,4 +1,5 @@
-"""Shared test setup: no telemetry leaves the machine, ever; a real PostgreSQL server when asked."""
+"""Shared test setup: no telemetry leaves the machine, ever; a real PostgreSQL server and one Prefect
+test server for the whole session when asked."""
 
 from __future__ import annotations
 
@@ -37,3 +38,12 @@ def postgres() -> Iterator[PostgresServer]:
 def postgres_url(postgres: PostgresServer) -> str:
     """A fresh empty database on the session's server, as a ``storage.state`` URL."""
     return postgres.url(postgres.create_database())
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test server (it takes ~13 s to start) for every flow and reliability test."""
+    from prefect.testing.utilities import prefect_test_harness  # not imported by `make check`'s tests
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

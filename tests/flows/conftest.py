@@ -1,4 +1,4 @@
-"""Flow tests share one Prefect test harness (it takes ~13 s to start) and one MA stand-in helper."""
+"""Flow tests share the session's Prefect test harness (tests/conftest.py) and the stand-in helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prefect.testing.utilities import prefect_test_harness
 
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from schemas.staging import JST
@@ -21,12 +20,6 @@ DEMO_SPEC = Path(__file__).parents[2] / "examples" / "demo.yaml"
 # The hand-built worlds pin the MA's clock on 2026-11-28 (cuts at 02:00 and 11:00 that day), so
 # their seeded data is dated from the same instant: a world is the same on whatever day it runs.
 PINNED_WORLD_NOW = datetime(2026, 11, 28, 18, 0, tzinfo=JST)
-
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Reliability tests share one Prefect test harness for the whole session (it takes ~13 s to start)."""
+"""Reliability tests share the session's Prefect test harness (tests/conftest.py) and a small demo world."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from sandbox.demo_env import DemoEnvironment, DemoSizes
 from tasks.extract import StagedCut
 from tests.flows.conftest import demo_world
-
-
-@pytest.fixture(scope="session")
-def reliability_harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture(scope="module")

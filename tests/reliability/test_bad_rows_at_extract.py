@@ -53,7 +53,7 @@ def with_bad_rows(body: bytes) -> bytes:
 
 
 def test_bad_rows_are_quarantined_and_the_rest_stages(
-    reliability_harness: None, ma: HostileMa, tmp_path: Path
+    prefect_harness: None, ma: HostileMa, tmp_path: Path
 ) -> None:
     ma.rewrite[(CUT_02, "actions/form")] = with_bad_rows
     spec_path = ma.spec(tmp_path)

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request, Response
 from prefect.client.schemas.objects import State, StateType
-from prefect.testing.utilities import prefect_test_harness
 
 from connectors.state import StateStore
 from flows.extract import backfill, extract
@@ -80,12 +79,6 @@ class World:
         return sum(1 for e in self.ma.request_log.writes() if any(w in e.path for w in MA_WRITES))
 
 
-@pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture()
 def world(tmp_path: Path) -> Iterator[World]:
     seed(tmp_path / "ma", 40, 0, company="acme", token=TOKEN, now=PINNED_WORLD_NOW)
@@ -129,7 +122,7 @@ def refused(run: Callable[[], State[Any]]) -> RunLocked:
 
 
 def test_a_second_writing_run_fails_naming_the_holder_while_plan_runs_beside(
-    harness: None, world: World
+    prefect_harness: None, world: World
 ) -> None:
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(sync, world.spec_path)

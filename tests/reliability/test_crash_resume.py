@@ -69,7 +69,7 @@ def renkei_run(world: World, folder: Path, pause: str | None) -> tuple[int | Non
 
 @pytest.mark.parametrize("seed", range(SEEDS))
 def test_a_sync_killed_anywhere_resumes_without_loss_or_duplicates(
-    reliability_harness: None, tmp_path: Path, seed: int
+    prefect_harness: None, tmp_path: Path, seed: int
 ) -> None:
     rng = random.Random(seed)
     faults = FaultConfig(rate=0.05, seed=seed, slow_seconds=0.1, timeout_seconds=0.5)

@@ -40,7 +40,7 @@ def settle(world: World) -> list[RunReport]:
 
 
 def test_consecutive_syncs_through_faults_lose_and_duplicate_nothing(
-    reliability_harness: None, tmp_path: Path
+    prefect_harness: None, tmp_path: Path
 ) -> None:
     faults = FaultConfig(rate=RATE, seed=SEED, slow_seconds=0.2, timeout_seconds=1.0)
     sizes = DemoSizes(customers=60 * SCALE, actions=300 * SCALE, cards=30 * SCALE, recent=0.0)

@@ -49,7 +49,7 @@ def add_column(name: str, value: str) -> object:
 
 
 def test_a_renamed_column_fails_the_file_and_holds_the_watermark(
-    reliability_harness: None, ma: HostileMa, tmp_path: Path
+    prefect_harness: None, ma: HostileMa, tmp_path: Path
 ) -> None:
     ma.rewrite[(CUT_02, "actions/form")] = rename_header("occurred_at", "occurredAt")  # type: ignore[assignment]
     spec_path = ma.spec(tmp_path)
@@ -73,7 +73,7 @@ def test_a_renamed_column_fails_the_file_and_holds_the_watermark(
 
 
 def test_a_missing_column_is_named_and_extra_columns_are_not_staged(
-    reliability_harness: None, ma: HostileMa, tmp_path: Path
+    prefect_harness: None, ma: HostileMa, tmp_path: Path
 ) -> None:
     ma.rewrite[(CUT_11, "actions/form")] = rename_header(",recorded_at", "")  # type: ignore[assignment]
     spec_path = ma.spec(tmp_path)

@@ -66,7 +66,7 @@ def add_card_without_email(env: DemoEnvironment, name: str) -> None:
 
 
 def test_a_report_the_relay_refused_goes_out_with_the_next_run(
-    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path
+    prefect_harness: None, small_demo: DemoEnvironment, tmp_path: Path
 ) -> None:
     assert small_demo.mail is not None
     path = demo_spec(small_demo, tmp_path)
@@ -96,7 +96,7 @@ def test_a_report_the_relay_refused_goes_out_with_the_next_run(
 
 
 def test_notify_resend_delivers_what_the_runs_could_not(
-    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path
+    prefect_harness: None, small_demo: DemoEnvironment, tmp_path: Path
 ) -> None:
     assert small_demo.mail is not None
     path = demo_spec(small_demo, tmp_path)
@@ -116,7 +116,7 @@ def test_notify_resend_delivers_what_the_runs_could_not(
 
 
 def test_a_run_killed_while_sending_is_reported_by_the_next(
-    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path
+    prefect_harness: None, small_demo: DemoEnvironment, tmp_path: Path
 ) -> None:
     path = demo_spec(small_demo, tmp_path)
     before = len(mails(small_demo))

@@ -32,7 +32,7 @@ def files_under(folder: Path) -> set[str]:
 
 @pytest.mark.parametrize("listed", ["../../../escaped", "../othercompany/20261128T1100+0900", "..", "a/b"])
 def test_a_cut_id_that_is_a_path_stages_nothing(
-    reliability_harness: None, ma: HostileMa, tmp_path: Path, listed: str
+    prefect_harness: None, ma: HostileMa, tmp_path: Path, listed: str
 ) -> None:
     work = tmp_path / "work" / "deep" / "er"
     work.mkdir(parents=True)

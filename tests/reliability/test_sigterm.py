@@ -33,7 +33,7 @@ POINTS = {
 
 @pytest.mark.parametrize("pause", list(POINTS))
 def test_sigterm_stops_the_run_and_the_next_one_resumes(
-    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path, pause: str
+    prefect_harness: None, small_demo: DemoEnvironment, tmp_path: Path, pause: str
 ) -> None:
     path = demo_spec(small_demo, tmp_path)
     stopped = run_until(path, pause, signal.SIGTERM, tmp_path, POINTS[pause])

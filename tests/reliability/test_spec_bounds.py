@@ -50,7 +50,7 @@ def test_a_spec_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) ->
 
 
 def test_a_sync_run_parses_its_spec_once(
-    reliability_harness: None, small_demo: DemoEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_harness: None, small_demo: DemoEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = demo_spec(small_demo, tmp_path)
     parsed: list[str] = []
