@@ -31,7 +31,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Crashed
 
-from connectors.state import LOCK_LEASE
+from flows.lock import LEASE_ENV
 from sandbox.common import FaultConfig
 from sandbox.demo_env import DemoEnvironment, DemoPorts, DemoSizes
 from tasks.clients import state_store
@@ -49,6 +49,8 @@ RATE = 0.05
 PAUSE = "load-batch:1"  # the killed run dies with a batch in the target, its outcomes not recorded
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 RUN_TIMEOUT = 600.0
+LEASE = 30  # seconds: the workers' run-lock lease (RENKEI_LOCK_LEASE_SECONDS); the default two minutes
+# would only make the wait for the killed run's lock longer, the property is the same
 
 
 def descendants(pid: int) -> list[int]:
@@ -90,7 +92,8 @@ def worker(
 ) -> subprocess.Popen[bytes]:
     """`prefect worker start` on the pool, taking ``limit`` runs at once, its log in the server's home."""
     args = [*prefix, PREFECT, "worker", "start", "--pool", "renkei", "--type", "process", "--name", name]
-    return start(stack, [*args, "--limit", str(limit)], {**server.env, **env}, server.home / f"{name}.log")
+    env = {**server.env, LEASE_ENV: str(LEASE), **env}
+    return start(stack, [*args, "--limit", str(limit)], env, server.home / f"{name}.log")
 
 
 def trigger(client: SyncPrefectClient, companies: tuple[str, ...] = COMPANIES) -> dict[str, Any]:
@@ -216,7 +219,7 @@ def test_three_companies_on_two_workers_one_killed_lose_and_duplicate_nothing(
                     outcomes[company].append(outcome(run))
 
             # the dead holder's lease runs out; then faults off, and the next runs resume and settle
-            time.sleep(max(0.0, killed_at + LOCK_LEASE.total_seconds() + 5 - time.monotonic()))
+            time.sleep(max(0.0, killed_at + LEASE + 5 - time.monotonic()))
             injected = {c: dict(w.injected()) for c, w in worlds.items()}
             for world in worlds.values():
                 world.faults_off()

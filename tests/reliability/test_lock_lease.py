@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from connectors.state import StateStore, run_locks
-from flows.lock import RunLocked, run_lock
+from flows.lock import LEASE_ENV, RunLocked, run_lock
 from schemas import clock
 
 HOLD = """
@@ -108,3 +108,17 @@ def test_a_live_holder_keeps_its_lock_by_heartbeat_then_loses_it(url: str, holde
         time.sleep(0.1)
     assert store.acquire_lock("third-run") == "new-run"
     store.release_lock("new-run")
+
+
+def test_the_lease_is_set_from_the_workers_environment(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RENKEI_LOCK_LEASE_SECONDS: how soon a dead worker's lock frees; a bad value names the variable."""
+    store = StateStore(url, "acme")
+    monkeypatch.setenv(LEASE_ENV, "30")
+    with run_lock(store, "sync", "new-run"):
+        with store.engine.connect() as c:
+            held = c.execute(run_locks.select()).one()
+        assert held.run_id == "new-run"
+        assert timedelta(seconds=29) <= held.expires_at - held.acquired_at <= timedelta(seconds=31)
+    monkeypatch.setenv(LEASE_ENV, "soon")
+    with pytest.raises(ValueError, match=f"{LEASE_ENV}='soon'"), run_lock(store, "sync", "new-run"):
+        pass
