@@ -3,7 +3,8 @@ the others wait.
 
 Before the fix, four processes building the state store on one new SQLite file failed most tries
 with ``table alembic_version already exists``. Each process here is its own interpreter, as four
-`renkei` containers starting together would be, and all are released at the same instant.
+`renkei` containers starting together would be; once all four have imported renkei they are released
+at the same instant.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ ROUNDS = 4
 OPEN_STORE = """
 import sys, time
 from pathlib import Path
+from connectors.state import StateStore
+print("ready", flush=True)
 go = Path(sys.argv[2])
 while not go.exists():
     time.sleep(0.005)
-from connectors.state import StateStore
 try:
     store = StateStore(sys.argv[1], "acme")
     store.start_run("sync")
@@ -43,7 +45,8 @@ def _round(folder: Path, url: str) -> list[str]:
         subprocess.Popen([sys.executable, "-c", OPEN_STORE, url, str(go)], stdout=subprocess.PIPE, text=True)
         for _ in range(PROCESSES)
     ]
-    time.sleep(2)  # every interpreter has started and waits for the signal
+    for worker in workers:  # every interpreter has imported renkei and waits for the signal
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
     go.touch()
     outcomes = [w.communicate(timeout=120)[0].strip() for w in workers]
     engine = sa.create_engine(url)
