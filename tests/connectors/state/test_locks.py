@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,6 +57,7 @@ from pathlib import Path
 from connectors.state import StateStore
 url, me, go, done = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 store = StateStore(url, "acme")
+print("ready", flush=True)
 while not go.exists():
     time.sleep(0.002)
 print(store.acquire_lock(me) or "HELD", flush=True)
@@ -81,7 +81,8 @@ def test_processes_racing_for_the_lock_get_one_holder(postgres_url: str, tmp_pat
             )
             for name in names
         ]
-        time.sleep(3)  # every interpreter has imported renkei and waits for the signal
+        for racer in racers:  # every interpreter has imported renkei and waits for the signal
+            assert racer.stdout is not None and racer.stdout.readline().strip() == "ready"
         go.touch()
         answers = [r.stdout.readline().strip() if r.stdout else "" for r in racers]
         done.touch()

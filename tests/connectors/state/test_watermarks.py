@@ -21,7 +21,7 @@ def test_watermark_moves_forward_only_and_once(store: StateStore) -> None:
 
 
 def test_racing_commits_never_move_a_watermark_back(pg_stores: list[StateStore]) -> None:
-    values = [f"2026112{d}T{h:02}00+0900" for d in range(1, 9) for h in range(24)]
+    values = [f"2026112{d}T{h:02}00+0900" for d in range(1, 5) for h in range(24)]  # 8 racers x 96
     for round_ in range(3):
         stream = f"cuts-{round_}"
         shuffled = [random.sample(values, len(values)) for _ in pg_stores]
