@@ -2,7 +2,8 @@
 
 Each step prints a line with the seconds since the start (stand-ins seeded, the cut staged, every
 stream of every target loaded, the plan written), then the counts, the first rejections with the
-person and the reason in the CLI's language, and where everything is. ``--port-base N`` moves every
+person and the reason, and where everything is: every line in the CLI's language (LANG: Japanese,
+English, or both side by side, as every command). ``--port-base N`` moves every
 port (the stand-ins, SMTP, the Prefect server) to N, N+1, … and the demo's folder to var/demo-N, so
 a second demo runs beside the first without touching it.
 """
