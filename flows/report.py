@@ -160,7 +160,7 @@ def print_report(
         title=f"{report.company}: {RUN_OUTCOMES[report.outcome].reason(language)}",
     )
     for row in report.table():
-        table.add_row(*(str(row[c]) for c in keys))
+        table.add_row(*(stream_label(str(row[c]), language) if c == "stream" else str(row[c]) for c in keys))
     out = console or Console()
     out.print(table)
     if report.staged_only:
@@ -190,10 +190,10 @@ def print_rejections(
         code = error.code or error.status.value
         who = person_label(context, target, error.payload or {}, company=True) or error.key
         where = f" [{error.field}]" if error.field else ""
-        entry = lookup(code)
+        entry, label = lookup(code), stream_label(stream, language)
         reason = entry.reason(language) + (f" ({code})" if entry.theirs or language != "ja" else "")
         out.print(
-            f"[yellow]{word}[/yellow] {escape(f'{target} {stream} {who}{where}: {reason}')}",
+            f"[yellow]{word}[/yellow] {escape(f'{target} {label} {who}{where}: {reason}')}",
             highlight=False,
         )
     more = report.totals.rejected - len(errors)

@@ -89,7 +89,7 @@ def test_the_first_rejections_name_the_person_and_the_reason_never_a_hex_key_the
     lines = [line for line in ja.splitlines() if line.startswith("エラー")]
     assert len(lines) == 5
     who, why = "小林 大輔（さくら商事株式会社） [email]", "メールアドレスがありません"
-    assert lines[0] == f"エラー sansan-cards inbound {who}: {why}"
+    assert lines[0] == f"エラー sansan-cards 書き戻し（連携先→MA） {who}: {why}"  # the stream as words
     assert "…他 19 件 (一覧: renkei replay examples/demo.yaml --list)" in ja
     assert not any(f"{i:032X}" in ja for i in range(9))  # no card key anywhere
     assert "no email address" not in ja and "rejected" not in ja and "一部の行がエラー" in ja
