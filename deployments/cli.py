@@ -48,10 +48,12 @@ PIPED_WIDTH = 160  # rich assumes 80 columns when output is piped (CI logs, `| t
 
 
 def _console(*, stderr: bool = False) -> Console:
-    found = Console(stderr=stderr)
+    """A console whose lines are never broken (the terminal wraps them, and a copied error is one
+    line); tables fit the terminal, or PIPED_WIDTH when piped."""
+    found = Console(stderr=stderr, soft_wrap=True)
     if found.is_terminal or "COLUMNS" in os.environ:
         return found
-    return Console(stderr=stderr, width=PIPED_WIDTH)
+    return Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True)
 
 
 console = _console()

@@ -14,6 +14,8 @@ from tests.postgres import PostgresServer, postgres_server
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+# the CLI's output as piped (pytest-xdist's workers say COLUMNS=80, which a plain run does not)
+os.environ.pop("COLUMNS", None)
 
 QUICK = ("schemas", "connectors", "test_layers.py")  # `make check`: the pure domain, connectors, layers
 

@@ -31,3 +31,14 @@ def test_a_run_refused_by_the_lock_exits_3_with_the_holder(
     err = capsys.readouterr().err
     assert "a backfill run (run run-123) is writing" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err  # one line, nothing else
+
+
+def test_a_long_message_is_one_line_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deployments import cli
+
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow terminal: the terminal wraps, renkei never breaks a line
+    console = cli._console(stderr=True)
+    message = "sync of demo not started: a backfill run (run run-123) is writing; it changed nothing"
+    with console.capture() as said:
+        console.print(message, highlight=False, markup=False)
+    assert console.width == 40 and said.get().splitlines() == [message]

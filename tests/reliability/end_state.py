@@ -16,6 +16,7 @@ from schemas.actions import action_fields
 from schemas.email import normalise_email
 from schemas.mapping import field_map, flatten_customer, outbound_record
 from schemas.staging import action_file, cut_path
+from schemas.targets import SalesforceSettings
 from tasks.clients import staging_area, state_store
 from tasks.sync_target import staged_cuts
 from tasks.targets.kintone import KintoneTarget
@@ -105,6 +106,7 @@ def _customers(
     found: Findings,
 ) -> None:
     target = world.spec.target(target_name)
+    defaults = target.defaults if isinstance(target, SalesforceSettings) else {}  # a created record needs
     fmap = field_map(world.spec, target)
     email_field = fmap.email_target or fmap.key_target
     _dupes([str(r[fmap.key_target]) for r in records if r.get(fmap.key_target)], f"{target_name} keys", found)
@@ -126,7 +128,7 @@ def _customers(
             continue
         expected = outbound_record(flat, fmap, new=False)
         for name, value in expected.items():
-            default = target.defaults.get(name)
+            default = defaults.get(name)
             ok = {_norm(value)} | ({_norm(default)} if value in (None, "") and default else set())
             if _norm(record.get(name)) not in ok:
                 found.lose(f"{target_name} {customer['email']} {name}: {record.get(name)!r} ≠ MA {value!r}")
