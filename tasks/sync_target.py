@@ -3,8 +3,8 @@
 Outbound reads every staged cut after the target's watermark, in order, and moves the watermark past
 a cut only when nothing of it was deferred. A target without a watermark starts with a full snapshot
 of the MA's readable customers, then receives the action histories of every staged cut. Inbound reads
-the target's records changed since its watermark minus the spec's overlap, and moves that watermark
-only after the MA has the data.
+the target's records changed since its watermark minus the spec's overlap (those unchanged since the
+write-back last took them in are skipped), and moves that watermark only after the MA has the data.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from connectors.staging import StagingArea
 from connectors.state import StateStore
 from schemas.actions import action_fields, master_fields
 from schemas.mapping import FieldMap, TargetRecord, field_map
+from schemas.outcomes import RowOutcome
 from schemas.spec import Spec, Target
 from schemas.staging import (
     CUSTOMERS_FILE,
@@ -43,7 +44,7 @@ from tasks.load import (
 )
 from tasks.pause import pause_point
 from tasks.resync import pending_resync, remember_mapping, resync_fields
-from tasks.writeback import MaCustomers, write_back
+from tasks.writeback import MaCustomers, taken_in, write_back
 
 OUTBOUND = "outbound"
 INBOUND = "inbound"
@@ -177,8 +178,15 @@ def sync_inbound(
     mark = state.watermark(target.name, INBOUND)
     since = datetime.fromisoformat(mark) - timedelta(minutes=target.overlap_minutes) if mark else None
     records = latest_by_id(adapter.changed_records(since))
-    report = write_back_records(spec, target, records, ma, state, run_id)
     refused = adapter.read_rejections()
+    withheld = {o.key for o in refused}
+    # a record read as the write-back last took it in brings nothing new (the overlap re-reads every
+    # record the last runs wrote): skipped on an incremental read, whose adapter guards emails across
+    # the whole target; a full read (no watermark) goes whole through the write-back's own guard
+    seen = taken_in(state, target.name, records) - withheld if since is not None else set()
+    fresh = [r for r in records if r.id not in seen and r.id not in withheld]
+    report = write_back_records(spec, target, fresh, ma, state, run_id)
+    report.add([RowOutcome.unchanged(record_id) for record_id in sorted(seen)])
     record_outcomes(state, run_id, report, {}, refused, link=False)
     announce(report)
     newest = newest_modification(records)

@@ -29,6 +29,7 @@ from schemas.targets import KintoneSettings
 from tasks.clients import resolve_secret, state_store
 from tasks.load import Record
 from tasks.targets.kintone_emails import EmailHolders, target_record
+from tasks.writeback import taken_in
 
 DEFAULT_DAILY_BUDGET = 10_000
 DriftCheck = Callable[[dict[str, FieldInfo]], list[SchemaDrift]]
@@ -192,12 +193,16 @@ class KintoneTarget:
 
     def _unshared(self, page: list[TargetRecord], since: datetime | None) -> list[TargetRecord]:
         """The page without records whose email another record holds, read or not (EmailHolders). A
-        full read (no ``since``) holds every record already: the generic guard sees them all."""
+        full read (no ``since``) holds every record already: the generic guard sees them all. A record
+        read as the write-back last took it in passes unasked: the write-back skips it."""
         if since is None:
             return page
-        kept, refused = self.holders.withhold(page, *self._read_fields(self._customer_form()))
+        seen = taken_in(self.state, self.name, page)
+        fresh = [r for r in page if r.id not in seen]
+        kept, refused = self.holders.withhold(fresh, *self._read_fields(self._customer_form()))
         self._read_deferred += refused
-        return kept
+        passed = seen | {r.id for r in kept}
+        return [r for r in page if r.id in passed]
 
     def read_rejections(self) -> list[RowOutcome]:
         """Records withheld for a shared email, and a read cut short by the budget (deferred)."""

@@ -67,7 +67,11 @@ class Env:
     ma: SatoriClient
     kintone: BackgroundServer
     apps: DemoApps
-    ma_url: str
+    ma_server: BackgroundServer
+
+    @property
+    def ma_url(self) -> str:
+        return self.ma_server.url
 
     @property
     def target(self) -> Any:
@@ -174,7 +178,7 @@ def make_env(
                     **target,
                 }],
             )  # fmt: skip
-            env = Env(load_spec(path), ma, kintone, apps, ma_server.url)
+            env = Env(load_spec(path), ma, kintone, apps, ma_server)
             env.stage_next_cut("2026-11-28T19:00:00+09:00")
             kintone.request_log.entries.clear()
             yield env

@@ -1,0 +1,120 @@
+"""A write-back re-reads, inside its watermark's overlap, every record the last runs wrote (issue 17).
+
+A record that reads as the write-back last took it in is skipped before the email guard and the MA
+comparison: a run with nothing changed asks kintone no email question and the MA nothing, while a
+record a person edits afterwards is written back, once. The stand-ins' request logs prove it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.common import BackgroundServer
+from tasks.clients import state_store
+from tasks.sync_target import sync_inbound
+from tests.flows import test_kintone_sync as base
+from tests.flows import test_salesforce_sync as sf_base
+from tests.flows.test_kintone_sync import Env, EnvFactory, change_form, ma_customers
+
+kintone, new_env = base.kintone, base.new_env  # the kintone sync tests' fixtures
+world = sf_base.world  # the Salesforce sync tests' MA and org
+
+
+def kintone_calls(env: Env) -> list[tuple[str, str]]:
+    return [(e.method, e.path.rsplit("/v1/", 1)[1]) for e in env.kintone.request_log.entries]
+
+
+def ma_calls(server: BackgroundServer) -> list[str]:
+    return [e.path.rsplit("/", 1)[1] for e in server.request_log.entries]
+
+
+def clear(*servers: BackgroundServer) -> None:
+    for server in servers:
+        server.request_log.entries.clear()
+
+
+def test_kintone_no_change_asks_nothing_and_a_later_edit_is_written_back_once(new_env: EnvFactory) -> None:
+    env = new_env()
+    env.outbound("out-1")
+    first = env.inbound("in-1")  # no watermark yet: every record is read and compared with the MA
+    assert (first.counts.received, first.counts.skipped) == (250, 250)
+
+    clear(env.kintone, env.ma_server)
+    again = env.inbound("in-2")
+    # the overlap reads the 250 records the first run wrote again; none is asked about or compared
+    assert (again.counts.received, again.counts.skipped) == (250, 250) and again.counts.balanced
+    assert kintone_calls(env) == [("GET", "app/form/fields.json"), ("GET", "records.json")]
+    assert ma_calls(env.ma_server) == []
+
+    customers = ma_customers(env)
+    email = sorted(customers)[7]
+    stage = "受注" if customers[email]["custom"]["sales_stage"] != "受注" else "失注"
+    edit: dict[str, Any] = {"メールアドレス": email, "商談ステージ": stage}
+    with env.client() as client:  # a sales rep edits one record after the sync
+        client.update_records(env.apps.customers.id, "メールアドレス", [edit])
+    clear(env.kintone, env.ma_server)
+    edited = env.inbound("in-3")
+    assert (edited.counts.loaded, edited.counts.skipped) == (1, 249) and edited.counts.balanced
+    assert ma_customers(env)[email]["custom"]["sales_stage"] == stage
+    # its email is checked across the whole app (250 records: one read), then compared and written
+    assert kintone_calls(env).count(("GET", "records.json")) == 2
+    assert ma_calls(env.ma_server)[:2] == ["bulk-get", "bulk-upsert"]
+
+    clear(env.ma_server)
+    once = env.inbound("in-4")
+    assert (once.counts.loaded, once.counts.skipped) == (0, 250)
+    assert ma_calls(env.ma_server) == []  # written once, never again
+
+
+def test_kintone_a_new_record_sharing_an_unchanged_records_email_withholds_both(
+    new_env: EnvFactory,
+) -> None:
+    env = new_env(40, match="hashcode")
+    change_form(env.kintone, env.apps.customers.id, {"メールアドレス": {"unique": False}})
+    env.outbound("out-1")
+    env.inbound("in-1")
+    customers = ma_customers(env)
+    shared = sorted(customers)[5]
+    holder = next(
+        i for i, r in env.customer_records().items() if r["顧客ハッシュ"] == customers[shared]["hashcode"]
+    )
+    twin: dict[str, Any] = {
+        "メールアドレス": shared.upper(),
+        "顧客ハッシュ": customers[shared]["hashcode"] + "-twin",
+        "商談ステージ": "失注",
+    }
+    with env.client() as client:
+        (added,) = client.add_records(env.apps.customers.id, [twin])
+
+    inbound = env.inbound("in-2")  # the holder is unchanged since in-1, the twin is new
+    counts = inbound.counts
+    assert counts.balanced and (counts.received, counts.skipped, counts.rejected) == (41, 39, 2)
+    duplicates = sorted(e.key for e in inbound.errors if e.code == "duplicate_email")
+    assert duplicates == sorted([holder, str(added.target_id)])
+    assert ma_customers(env)[shared]["custom"] == customers[shared]["custom"]
+
+
+def test_salesforce_no_change_compares_nothing_and_a_later_edit_is_written_back(
+    world: sf_base.World,
+) -> None:
+    spec = world.spec(defaults={"Company": "(未設定)"})
+    world.stage_due(spec)
+    target = sf_base.adapter(spec)
+    try:
+        sf_base.outbound(world, spec, target, "r1")
+        first = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r2")
+        assert (first.counts.received, first.counts.skipped) == (3, 3)
+
+        clear(world.ma_server)
+        again = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r3")
+        assert (again.counts.received, again.counts.skipped) == (3, 3) and again.counts.balanced
+        assert ma_calls(world.ma_server) == []  # the three Leads read again are not compared with the MA
+
+        lead = next(r for r in world.rows("Lead") if r["Email"] == "sato@example.co.jp")
+        edit = {"Stage__c": "商談中"}  # a sales rep's edit after the sync
+        target.client.call(lambda sf: sf.restful(f"sobjects/Lead/{lead['Id']}", method="PATCH", json=edit))
+        edited = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r4")
+        assert (edited.counts.loaded, edited.counts.skipped) == (1, 2) and edited.counts.balanced
+        assert world.ma.get_customer(email="sato@example.co.jp")["custom"]["stage"] == "商談中"
+    finally:
+        target.close()
