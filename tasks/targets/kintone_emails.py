@@ -3,7 +3,8 @@
 Holders are found by the cheaper of two reads: a query on the email field per 50 addresses (each in
 its own form and full width, kintone's ``like`` ignoring case; near misses are dropped after
 normalising), or the whole app read once per run (up to 500 records this is the first request, which
-also gives the app's size). Out, a record holding the address in another case or width is updated,
+also gives the app's size; a bigger app is read whole once the run's queries would have cost as many
+requests, its id ranges in parallel). Out, a record holding the address in another case or width is updated,
 never duplicated; in, a changed record whose address another record holds is withheld, and every
 record of that address is reported.
 """
@@ -32,6 +33,7 @@ class EmailHolders:
         self.client, self.app, self.fmap = client, app, fmap
         self._size: int | None = None  # records in the app when first asked
         self._whole: list[TargetRecord] | None = None  # the app read whole, when that was cheaper
+        self._asked = 0  # holder queries sent so far this run
         self._reported: set[str] = set()  # addresses already reported as shared
 
     def find(self, keys: list[str], stamp: str, mapped: list[str]) -> dict[str, list[TargetRecord]]:
@@ -45,13 +47,15 @@ class EmailHolders:
             self._size = first.total_count or 0
             if self._size <= MAX_GET:
                 self._whole = [target_record(r, stamp, mapped) for r in first.records]
-        if self._whole is None and -(-self._size // MAX_GET) <= -(-len(keys) // HOLDER_QUERY):
-            self._whole = [
-                target_record(r, stamp, mapped) for r in self.client.iter_records_seek(self.app, "", fields)
-            ]
+        queries = -(-len(set(keys)) // HOLDER_QUERY)
+        # the whole app once as soon as the queries of this run would have cost as much: never more
+        # than twice the cheaper of the two, however many pages the run brings
+        if self._whole is None and -(-self._size // MAX_GET) <= self._asked + queries:
+            whole = self.client.iter_records_spread(self.app, "", fields)
+            self._whole = [target_record(r, stamp, mapped) for r in whole]
         found = self._whole
         if found is None:
-            found = []
+            found, self._asked = [], self._asked + queries
             for chunk in chunked(sorted(set(keys)), HOLDER_QUERY):
                 forms = sorted({text for key in chunk for text in search_forms(key)})
                 condition = " or ".join(f"{email} like {escape_query_value(text)}" for text in forms)
