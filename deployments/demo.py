@@ -23,6 +23,7 @@ from rich.console import Console
 from deployments.demo_public import PUBLIC_SPEC, drop_admin_export
 from deployments.serve import build_deployments, serve_specs
 from deployments.server import DEFAULT_PORT, local_server, recorded_locally
+from flows.console import quiet_console
 from flows.deployed import run_deployed
 from flows.plan import plan
 from flows.progress import timed_lines
@@ -163,8 +164,10 @@ def _run_demo(
 def _sync_once(
     spec_path: Path, label: str, console: Console, language: Language, say: Callable[[str], None]
 ) -> RunReport | None:
-    """One sync of ``spec_path`` as a run of its deployment, its outcome said; None without a report."""
-    report = report_of(run_deployed(sync, str(spec_path)))
+    """One sync of ``spec_path`` as a run of its deployment, its outcome said; None without a report.
+    The run's own log lines stay in the Prefect UI: the table after it says the same, once."""
+    with quiet_console():
+        report = report_of(run_deployed(sync, str(spec_path)))
     if report is None:
         ja = f"{label} はレポートなしで終了しました: Prefect UI でその実行を確認してください"
         console.print(

@@ -64,6 +64,48 @@ def test_a_second_demo_on_busy_ports_stops_before_it_touches_the_first_ones_fold
     assert sorted(p.name for p in first.iterdir()) == ["sandbox", "state.db"]
 
 
+def free_base() -> int:
+    """A base whose six demo ports (stand-ins, SMTP, the Prefect server) are all free just now."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + 5 < 65536 and all(_free(base + i) for i in range(6)):
+            return base
+    raise RuntimeError("no six free ports in a row")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_the_whole_demo_runs_in_japanese_and_its_terminal_shows_renkeis_lines_only(tmp_path: Path) -> None:
+    """`make demo` as a person runs it: every line Japanese under ja_JP, both halves synced, the table
+    and the rejected rows; never a Prefect log line or a traceback (those stay in the run's log)."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = {
+        **os.environ,
+        "LANG": "ja_JP.UTF-8",
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_LOGGING_LEVEL": "WARNING",  # as the Makefile sets it
+    }
+    done = subprocess.run(
+        [str(RENKEI), "demo", "--port-base", str(free_base())],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "sync: 一部の行がエラー" in out and "sync (ma.access: public): 一部の行がエラー" in out
+    assert re.search(r"kintone-customers 行動履歴（メール）: [\d,]+ 件 — 反映 [1-9]", out), out
+    assert "エラー sansan-cards 書き戻し（連携先→MA） " in out and "完了: " in out
+    assert not re.search(r"WARNING|ERROR|Flow run '|Traceback", out), out
+
+
 def sansan_report(rejected: int) -> RunReport:
     """A demo-like run: Sansan cards without an email, each refused with the card's values."""
     errors = tuple(
