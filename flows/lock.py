@@ -48,7 +48,11 @@ def lock_lease() -> timedelta:
     except ValueError:
         seconds = 0.0
     if not 4 <= seconds <= 86_400:
-        raise ValueError(f"{LEASE_ENV}={value!r}: give the lease in seconds, from 4 to 86400 (default 120)")
+        default = int(LOCK_LEASE.total_seconds())
+        raise ValueError(
+            f"{LEASE_ENV}={value!r}: ロックのリース秒数は 4〜86400 で指定してください（既定 {default}）"
+            f" / give the lease in seconds, from 4 to 86400 (default {default})"
+        )
     return timedelta(seconds=seconds)
 
 
