@@ -130,7 +130,7 @@ def minimum_writes(written: dict[str, dict[str, int]]) -> dict[str, int]:
 
 
 BULK_JOB_CALLS = 6  # create, upload, close, successfulResults, failedResults, unprocessedrecords
-BULK_RESULT = re.compile(r"/jobs/ingest/[^/]+/(successfulResults|failedResults|unprocessedrecords)/?$")
+BULK_RESULT = re.compile(r"/jobs/ingest/[^/]+/(successfulResults|failedResults|unprocessedRecords)/?$", re.I)
 BULK_POLL = re.compile(r"/jobs/ingest/[^/]+/?$")
 
 

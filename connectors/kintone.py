@@ -1,4 +1,4 @@
-"""kintone REST API client: records, cursors, form fields, on the shared HTTP policy.
+"""kintone REST API client: records (read by $id ranges), form fields, on the shared HTTP policy.
 
 Authenticate with API tokens (one per app, several joined) or a login and password; ``guest_space``
 switches every path to ``/k/guest/{space}/v1``. Writes go 100 rows a request, up to 20 requests a
@@ -9,7 +9,6 @@ narrowed to its bad rows.
 from __future__ import annotations
 
 import base64
-import contextlib
 import itertools
 import json
 import threading
@@ -199,55 +198,12 @@ class KintoneClient:
     def changed_since(
         self, app: int, fields: Sequence[str], since: datetime | None, stamp: str = "更新日時"
     ) -> Generator[KintoneRecord, None, None]:
-        """Records updated at or after ``since`` (all without it), in (``stamp``, $id) order.
-
-        The first page by query (most runs end there), the rest through a cursor that starts after
-        that page's last (stamp, $id): nothing skipped or read twice, and no offset cap.
-        """
-        wanted = list(dict.fromkeys(["$id", stamp, *fields]))
-        order = f"order by {stamp} asc, $id asc"
+        """Records updated at or after ``since`` (all without it), in no particular order: the first
+        page (most runs end there), then ``$id`` ranges several at a time (``iter_records_spread``).
+        A record changed while the read runs may be read as it was; the watermark's overlap reads it
+        again next run."""
         where = f"{stamp} >= {escape_query_value(kintone_minute(since))}" if since else ""
-        first = self.get_records(app, f"{where} {order} limit {MAX_GET}".strip(), wanted).records
-        yield from first
-        if len(first) < MAX_GET:
-            return
-        last_time, last_id = first[-1][stamp]["value"], first[-1]["$id"]["value"]
-        after = f'({stamp} > "{last_time}" or ({stamp} = "{last_time}" and $id > {int(last_id)}))'
-        rest = self.iter_records_cursor(
-            app, f"{where} and {after} {order}" if where else f"{after} {order}", wanted
-        )
-        with contextlib.closing(rest):
-            yield from rest
-
-    def iter_records_cursor(
-        self, app: int, query: str = "", fields: Sequence[str] | None = None, size: int = MAX_GET
-    ) -> Generator[KintoneRecord, None, None]:
-        """Every matching record through the cursor API, in the query's order.
-
-        The cursor is opened on the first ``next()`` and always deleted when the generator ends, raises
-        or is closed; a caller that may stop early should close it (``contextlib.closing``) so the
-        cursor is freed at once — kintone allows only 10 per domain.
-        """
-        body: dict[str, Any] = {"app": app, "query": query, "size": size}
-        if fields:
-            body["fields"] = list(fields)
-        cursor = self._call("POST", "records/cursor.json", app, body)["id"]
-        drained = False
-        try:
-            while not drained:
-                page = self._call("GET", "records/cursor.json", app, {"id": cursor})
-                drained = not page["next"]  # kintone frees a drained cursor itself
-                yield from page["records"]
-        finally:
-            if not drained:
-                self._delete_cursor(app, cursor)
-
-    def _delete_cursor(self, app: int, cursor: str) -> None:
-        try:
-            self._call("DELETE", "records/cursor.json", app, {"id": cursor})
-        except (HttpError, BudgetExhausted) as exc:
-            if not (isinstance(exc, HttpError) and exc.code == "GAIA_RE21"):  # already gone is fine
-                raise
+        return self.iter_records_spread(app, where, [stamp, *fields])
 
     def add_records(self, app: int, rows: Sequence[Row], key_field: str | None = None) -> list[RowOutcome]:
         """Insert rows (not idempotent: prefer upsert_records when rows have a unique key)."""

@@ -114,9 +114,11 @@ def build_router(org: Org, cursors: Cursors) -> APIRouter:
         )
 
     @router.get(BASE + "/query")
+    @router.get(BASE + "/query/")  # simple-salesforce's spelling: answered, not redirected (one round trip)
     @router.get(BASE + "/queryAll")
+    @router.get(BASE + "/queryAll/")
     def query(version: str, q: str, request: Request) -> JSONResponse:
-        include_deleted = request.url.path.endswith("queryAll")
+        include_deleted = request.url.path.rstrip("/").endswith("queryAll")
         rows, total = run_soql(org, q, version, include_deleted=include_deleted)
         body = cursors.page(version, rows, 0, batch_size(request), None)
         return JSONResponse({"totalSize": total, **body})

@@ -2,8 +2,8 @@
 
 Customers are upserted into the customer app by its unique match field and actions into each kind's
 app by the event id, every value first coerced to its field's type (schemas.kintone_values). Changed
-records are read on the app's 更新日時 in (updated time, ``$id``) order: one page of 500 by the
-records API, the rest through a cursor. Every request is charged to the app's daily budget in the
+records are read on the app's 更新日時: one page of 500, the rest by ``$id`` ranges several at a
+time. Every request is charged to the app's daily budget in the
 sync-state database; when it is spent the rest is deferred to the next run, never failed.
 """
 
@@ -180,7 +180,7 @@ class KintoneTarget:
         return [outcomes[p] for p in range(len(records))]
 
     def changed_records(self, since: datetime | None) -> Iterator[list[TargetRecord]]:
-        """Customer records updated at or after ``since`` in (updated time, $id) order, 500 a page."""
+        """Customer records updated at or after ``since``, in no particular order, 500 a page."""
         stamp, mapped = self._read_fields(self._customer_form())
         rows = self.client.changed_since(self.app, mapped, since, stamp)
         try:

@@ -106,15 +106,23 @@ def test_salesforce_no_change_compares_nothing_and_a_later_edit_is_written_back(
         assert (first.counts.received, first.counts.skipped) == (3, 3)
 
         clear(world.ma_server)
+        world.sf.request_log.entries.clear()
         again = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r3")
         assert (again.counts.received, again.counts.skipped) == (3, 3) and again.counts.balanced
         assert ma_calls(world.ma_server) == []  # the three Leads read again are not compared with the MA
+        assert soql_queries(world) == 1  # the read alone: no GROUP BY for shared emails either
 
         lead = next(r for r in world.rows("Lead") if r["Email"] == "sato@example.co.jp")
         edit = {"Stage__c": "商談中"}  # a sales rep's edit after the sync
         target.client.call(lambda sf: sf.restful(f"sobjects/Lead/{lead['Id']}", method="PATCH", json=edit))
+        world.sf.request_log.entries.clear()
         edited = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r4")
         assert (edited.counts.loaded, edited.counts.skipped) == (1, 2) and edited.counts.balanced
+        assert soql_queries(world) == 2  # the read, then the shared emails for the edited Lead
         assert world.ma.get_customer(email="sato@example.co.jp")["custom"]["stage"] == "商談中"
     finally:
         target.close()
+
+
+def soql_queries(world: sf_base.World) -> int:
+    return sum(e.path.rstrip("/").endswith("/query") for e in world.sf.request_log.entries)
