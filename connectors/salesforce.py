@@ -106,6 +106,7 @@ class SalesforceClient:
         self._usage: tuple[int, int] | None = None
         self._used_at_start: int | None = None
         self._sf: Salesforce | None = None
+        self._user_id: str | None = None
 
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if "/services/oauth2/" in response.url:
@@ -123,12 +124,19 @@ class SalesforceClient:
         with self._reachable():
             token = obtain_token(self.session, self.login_url, **self._credentials)  # type: ignore[arg-type]
         self.logins += 1
+        self._user_id = token.user_id
         self._sf = Salesforce(
             session_id=token.access_token,
             instance_url=token.instance_url,
             session=self.session,
             version=self.api_version,
         )
+
+    @property
+    def user_id(self) -> str | None:
+        """The Id of the user this client is logged in as (None when the login did not say)."""
+        _ = self.sf
+        return self._user_id
 
     @property
     def sf(self) -> Salesforce:
@@ -345,12 +353,22 @@ class SalesforceClient:
         return 2 * self.bulk_threshold
 
     def changed_since(
-        self, obj: str, fields: list[str], since: datetime | None, overlap: timedelta = timedelta(minutes=5)
+        self,
+        obj: str,
+        fields: list[str],
+        since: datetime | None,
+        overlap: timedelta = timedelta(minutes=5),
+        others_before: datetime | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Rows modified at or after ``since - overlap`` (all rows without ``since``), ordered by
-        (SystemModstamp, Id)."""
+        (SystemModstamp, Id). Rows stamped before ``others_before`` are read only when someone other
+        than the logged-in user modified them last: what this client wrote itself, it wrote."""
         names = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *map(_name, fields)]))
         where = "" if since is None else format_soql(" WHERE SystemModstamp >= {}", since - overlap)
+        if where and others_before is not None and self.user_id:
+            where += format_soql(
+                " AND (SystemModstamp >= {} OR LastModifiedById != {})", others_before, self.user_id
+            )
         soql = f"SELECT {names} FROM {_name(obj)}{where} ORDER BY SystemModstamp, Id"
         return self.read(soql)
 

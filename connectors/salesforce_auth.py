@@ -6,6 +6,7 @@ simple-salesforce can only log in to *.salesforce.com hosts; we POST `{login_url
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ class SalesforceAuthError(Exception):
 class Token:
     access_token: str
     instance_url: str
+    user_id: str | None = None  # the logged-in user: the last part of the identity URL (``id``)
 
 
 class PolicySession(requests.Session):
@@ -139,4 +141,13 @@ def obtain_token(
             if len(form.get(key) or "") >= 4:  # a login URL that repeats what it was sent
                 description = description.replace(form[key], MASK)
         raise SalesforceAuthError(login_url, code, description, response.status_code)
-    return Token(body["access_token"], body["instance_url"])
+    return Token(body["access_token"], body["instance_url"], user_id(body.get("id")))
+
+
+USER_ID = re.compile(r"005[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
+
+
+def user_id(identity_url: object) -> str | None:
+    """The user's Id from a token answer's identity URL (``…/id/<org id>/<user id>``), when it is one."""
+    last = str(identity_url or "").rstrip("/").rsplit("/", 1)[-1]
+    return last if USER_ID.fullmatch(last) else None

@@ -27,6 +27,13 @@ class Share(BaseModel):
     seed: int = 0
 
 
+class PersonEdit(BaseModel):
+    """Body of `POST /_sandbox/sobjects/{obj}/{id}/person-edit`: fields, and the stamp the edit carries."""
+
+    fields: dict[str, Any]
+    stamp: str
+
+
 def create_app(
     data_dir: Path,
     username: str = "admin@renkei.example.com",
@@ -122,6 +129,12 @@ def _control(app: FastAPI, org: Org, gate: Gate, bulk: Bulk) -> None:
         with org.batch():
             contact_id = org.convert_lead(lead_id)
         return {"leadId": lead_id, "contactId": contact_id}
+
+    @app.post("/_sandbox/sobjects/{obj}/{record_id}/person-edit", include_in_schema=False)
+    def _person_edit(obj: str, record_id: str, body: PersonEdit) -> dict[str, Any]:
+        with org.batch():
+            org.edit_as_person(obj, record_id, body.fields, body.stamp)
+        return org.get(obj, record_id)
 
     @app.post("/_sandbox/fields", include_in_schema=False)
     def _add_field(body: NewField) -> Response:

@@ -57,11 +57,11 @@ class Executor:
                 f"value of filter criterion for field '{spec.name}' must be of type {kind} and "
                 f"{quoted} be enclosed in quotes",
             )
-        if isinstance(literal, datetime):
-            return format_datetime(literal)
+        if isinstance(literal, datetime):  # folded as the stored value is ("…t09:00…"), so order holds
+            return _fold(format_datetime(literal))
         if isinstance(literal, date):
             return literal.isoformat()
-        return literal.lower() if isinstance(literal, str) else literal
+        return _fold(literal)
 
     def test(self, node: Any, get: Getter) -> bool:
         if isinstance(node, BoolOp):

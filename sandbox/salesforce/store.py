@@ -24,7 +24,8 @@ from sandbox.salesforce.soql_exec import format_datetime
 from schemas import clock
 
 Row = dict[str, Any]
-USER_ID = make_id("005", 1)
+USER_ID = make_id("005", 1)  # the integration user every API session logs in as
+PERSON_ID = make_id("005", 2)  # a sales rep editing in the UI (``Org.edit_as_person``)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, obj TEXT NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS custom_fields (obj TEXT, name TEXT, body TEXT, PRIMARY KEY (obj, name));
@@ -186,6 +187,13 @@ class Org:
         if target.name != "Id":
             data[target.name] = value
         return self.create(obj, data, from_csv=from_csv), True
+
+    def edit_as_person(self, obj: str, record_id: str, values: Row, stamp: str) -> None:
+        """A person's edit in the UI that carries ``stamp`` (say a minute ago: it committed late)."""
+        self.update(obj, record_id, values)
+        row = self.get(obj, record_id)
+        edited = {**row, "LastModifiedById": PERSON_ID, "LastModifiedDate": stamp, "SystemModstamp": stamp}
+        self._save(self.spec(obj).name, edited, row)
 
     def delete(self, obj: str, record_id: str) -> None:
         row = self.get(obj, record_id)

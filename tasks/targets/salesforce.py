@@ -216,12 +216,17 @@ class SalesforceTarget:
         """Records modified since ``since`` (the generic layer already took off its overlap), 2,000 a
         page, without those whose email Salesforce holds on several records. Shared addresses are asked
         for (one GROUP BY over the object) once a page holds a record the write-back has not taken in as
-        it reads now: a run that only re-reads its overlap asks nothing."""
+        it reads now: a run that only re-reads its overlap asks nothing.
+
+        Inside the overlap (the minutes before the watermark, ``since`` onwards) only records another
+        user modified last are read: a person's edit committed late is caught, while what renkei wrote
+        itself before the watermark was read by the run after the write, so it is not read again."""
         names = self.fmap.target_fields()
         email = self.fmap.email_target
         shared: set[str] | None = None
         withheld: list[str] = []
-        rows = self.client.changed_since(self.object, names, since, overlap=timedelta(0))
+        watermark = since + timedelta(minutes=self.target.overlap_minutes) if since else None
+        rows = self.client.changed_since(self.object, names, since, timedelta(0), others_before=watermark)
         for chunk in chunked(rows, PAGE):
             page = [
                 TargetRecord(

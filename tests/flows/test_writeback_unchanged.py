@@ -7,11 +7,18 @@ record a person edits afterwards is written back, once. The stand-ins' request l
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from sandbox.common import BackgroundServer
+from sandbox.salesforce.soql_exec import format_datetime
+from schemas import clock
+from schemas.spec import Spec
 from tasks.clients import state_store
 from tasks.sync_target import sync_inbound
+from tasks.writeback import INBOUND
 from tests.flows import test_kintone_sync as base
 from tests.flows import test_salesforce_sync as sf_base
 from tests.flows.test_kintone_sync import Env, EnvFactory, change_form, ma_customers
@@ -108,7 +115,9 @@ def test_salesforce_no_change_compares_nothing_and_a_later_edit_is_written_back(
         clear(world.ma_server)
         world.sf.request_log.entries.clear()
         again = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r3")
-        assert (again.counts.received, again.counts.skipped) == (3, 3) and again.counts.balanced
+        # only Leads stamped at or after the watermark are read again (renkei wrote the rest before it)
+        at_mark = stamped_at(world, watermark(spec))
+        assert (again.counts.received, again.counts.skipped) == (at_mark, at_mark) and again.counts.balanced
         assert ma_calls(world.ma_server) == []  # the three Leads read again are not compared with the MA
         assert soql_queries(world) == 1  # the read alone: no GROUP BY for shared emails either
 
@@ -126,3 +135,49 @@ def test_salesforce_no_change_compares_nothing_and_a_later_edit_is_written_back(
 
 def soql_queries(world: sf_base.World) -> int:
     return sum(e.path.rstrip("/").endswith("/query") for e in world.sf.request_log.entries)
+
+
+def test_salesforce_overlap_reads_a_persons_late_edit_and_not_renkeis_own_writes(
+    world: sf_base.World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = world.spec(defaults={"Company": "(未設定)"})
+    world.stage_due(spec)
+    target = sf_base.adapter(spec)
+    try:
+        sf_base.outbound(world, spec, target, "r1")
+        leads = {r["Email"]: r["Id"] for r in world.rows("Lead")}
+        monkeypatch.setenv(clock.OFFSET_ENV, "5")  # renkei writes one Lead again 5 s later
+        newer = {"LastName": "鈴木"}
+        target.client.call(
+            lambda sf: sf.restful(
+                f"sobjects/Lead/{leads['suzuki@example.co.jp']}", method="PATCH", json=newer
+            )
+        )
+        first = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r2")
+        assert first.counts.received == 3
+        mark = watermark(spec)
+        assert stamped_at(world, mark) == 1  # the watermark is that Lead's; the others are older
+        lead = next(r for r in world.rows("Lead") if r["Email"] == "sato@example.co.jp")
+        # a sales rep's edit that committed after r2 read, stamped a minute before the watermark
+        late = {"fields": {"Stage__c": "受注"}, "stamp": format_datetime(mark - timedelta(minutes=1))}
+        world.control.post(f"/_sandbox/sobjects/Lead/{lead['Id']}/person-edit", json=late).raise_for_status()
+        again = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r3")
+        assert again.counts.loaded == 1 and again.counts.balanced
+        assert again.counts.received == 1 + stamped_at(world, mark)  # renkei's own Leads before it: unread
+        assert world.ma.get_customer(email="sato@example.co.jp")["custom"]["stage"] == "受注"
+    finally:
+        target.close()
+
+
+def watermark(spec: Spec) -> datetime:
+    mark = state_store(spec).watermark(spec.targets[0].name, INBOUND)
+    assert mark is not None
+    return datetime.fromisoformat(mark)
+
+
+def stamped_at(world: sf_base.World, mark: datetime) -> int:
+    """Leads stamped at or after the watermark (kept to the second): read whoever wrote them."""
+    return sum(
+        datetime.fromisoformat(r["SystemModstamp"].replace("Z", "+00:00")) >= mark.replace(microsecond=0)
+        for r in world.rows("Lead")
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,13 @@ def test_soql_subset_where_order_nulls_limit_offset_and_datetime_literals(org: A
         base + " AND SystemModstamp > 2020-01-01T00:00:00+09:00 AND CreatedDate >= 2020-01-01T00:00:00Z",
     )
     assert recent["totalSize"] == 3
+    # within one day too: stamps are kept as "…T09:00:00.000+0000" and compare in time order
+    stamps = sorted(
+        r["SystemModstamp"] for r in soql(client, base.replace("LastName", "SystemModstamp"))["records"]
+    )
+    later = datetime.strptime(stamps[-1], "%Y-%m-%dT%H:%M:%S.%f%z") + timedelta(seconds=1)
+    assert names(base + f" AND SystemModstamp >= {later.isoformat(timespec='seconds')}") == []
+    assert len(names(base + f" AND SystemModstamp < {later.isoformat(timespec='seconds')}")) == 3
     quoted = client.get(f"{V}/query", params={"q": "SELECT Id FROM Lead WHERE SystemModstamp > '2020-01-01'"})
     assert quoted.status_code == 400 and quoted.json()[0]["errorCode"] == "INVALID_FIELD"
     unknown = client.get(f"{V}/query", params={"q": "SELECT Nope__c FROM Lead"})
