@@ -361,14 +361,14 @@ class SalesforceClient:
         others_before: datetime | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Rows modified at or after ``since - overlap`` (all rows without ``since``), ordered by
-        (SystemModstamp, Id). Rows stamped before ``others_before`` are read only when someone other
-        than the logged-in user modified them last: what this client wrote itself, it wrote."""
+        (SystemModstamp, Id). Rows stamped before ``others_before`` — to the whole second after it,
+        SOQL's precision — are read only when someone other than the logged-in user modified them last:
+        what this client wrote itself, it wrote."""
         names = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *map(_name, fields)]))
         where = "" if since is None else format_soql(" WHERE SystemModstamp >= {}", since - overlap)
         if where and others_before is not None and self.user_id:
-            where += format_soql(
-                " AND (SystemModstamp >= {} OR LastModifiedById != {})", others_before, self.user_id
-            )
+            bound = others_before + timedelta(microseconds=-others_before.microsecond % 1_000_000)
+            where += format_soql(" AND (SystemModstamp >= {} OR LastModifiedById != {})", bound, self.user_id)
         soql = f"SELECT {names} FROM {_name(obj)}{where} ORDER BY SystemModstamp, Id"
         return self.read(soql)
 

@@ -115,18 +115,18 @@ def test_salesforce_no_change_compares_nothing_and_a_later_edit_is_written_back(
         clear(world.ma_server)
         world.sf.request_log.entries.clear()
         again = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r3")
-        # only Leads stamped at or after the watermark are read again (renkei wrote the rest before it)
+        # none is read again (renkei wrote them all before the watermark), unless stamped after it
         at_mark = stamped_at(world, watermark(spec))
         assert (again.counts.received, again.counts.skipped) == (at_mark, at_mark) and again.counts.balanced
         assert ma_calls(world.ma_server) == []  # the three Leads read again are not compared with the MA
         assert soql_queries(world) == 1  # the read alone: no GROUP BY for shared emails either
 
         lead = next(r for r in world.rows("Lead") if r["Email"] == "sato@example.co.jp")
-        edit = {"Stage__c": "商談中"}  # a sales rep's edit after the sync
-        target.client.call(lambda sf: sf.restful(f"sobjects/Lead/{lead['Id']}", method="PATCH", json=edit))
+        edit = {"fields": {"Stage__c": "商談中"}, "stamp": format_datetime(clock.now())}  # a sales rep's
+        world.control.post(f"/_sandbox/sobjects/Lead/{lead['Id']}/person-edit", json=edit).raise_for_status()
         world.sf.request_log.entries.clear()
         edited = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r4")
-        assert (edited.counts.loaded, edited.counts.skipped) == (1, 2) and edited.counts.balanced
+        assert edited.counts.loaded == 1 and edited.counts.balanced
         assert soql_queries(world) == 2  # the read, then the shared emails for the edited Lead
         assert world.ma.get_customer(email="sato@example.co.jp")["custom"]["stage"] == "商談中"
     finally:
@@ -156,7 +156,7 @@ def test_salesforce_overlap_reads_a_persons_late_edit_and_not_renkeis_own_writes
         first = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r2")
         assert first.counts.received == 3
         mark = watermark(spec)
-        assert stamped_at(world, mark) == 1  # the watermark is that Lead's; the others are older
+        assert stamped_at(world, mark) == 0  # the watermark is that Lead's stamp, the newest
         lead = next(r for r in world.rows("Lead") if r["Email"] == "sato@example.co.jp")
         # a sales rep's edit that committed after r2 read, stamped a minute before the watermark
         late = {"fields": {"Stage__c": "受注"}, "stamp": format_datetime(mark - timedelta(minutes=1))}
@@ -176,8 +176,9 @@ def watermark(spec: Spec) -> datetime:
 
 
 def stamped_at(world: sf_base.World, mark: datetime) -> int:
-    """Leads stamped at or after the watermark (kept to the second): read whoever wrote them."""
+    """Leads stamped at or after the whole second from the watermark on: read whoever wrote them."""
+    bound = mark + timedelta(microseconds=-mark.microsecond % 1_000_000)
     return sum(
-        datetime.fromisoformat(r["SystemModstamp"].replace("Z", "+00:00")) >= mark.replace(microsecond=0)
+        datetime.fromisoformat(r["SystemModstamp"].replace("Z", "+00:00")) >= bound
         for r in world.rows("Lead")
     )
