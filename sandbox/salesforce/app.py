@@ -27,11 +27,12 @@ class Share(BaseModel):
     seed: int = 0
 
 
-class PersonEdit(BaseModel):
-    """Body of `POST /_sandbox/sobjects/{obj}/{id}/person-edit`: fields, and the stamp the edit carries."""
+class PersonWrite(BaseModel):
+    """Body of `POST /_sandbox/sobjects/{obj}/person-create` and `…/{obj}/{id}/person-edit`: a sales
+    rep's record or edit (made as another user than the API's), and the stamp it carries (now if none)."""
 
     fields: dict[str, Any]
-    stamp: str
+    stamp: str | None = None
 
 
 def create_app(
@@ -130,10 +131,16 @@ def _control(app: FastAPI, org: Org, gate: Gate, bulk: Bulk) -> None:
             contact_id = org.convert_lead(lead_id)
         return {"leadId": lead_id, "contactId": contact_id}
 
-    @app.post("/_sandbox/sobjects/{obj}/{record_id}/person-edit", include_in_schema=False)
-    def _person_edit(obj: str, record_id: str, body: PersonEdit) -> dict[str, Any]:
+    @app.post("/_sandbox/sobjects/{obj}/person-create", include_in_schema=False)
+    def _person_create(obj: str, body: PersonWrite) -> dict[str, Any]:
         with org.batch():
-            org.edit_as_person(obj, record_id, body.fields, body.stamp)
+            record_id = org.write_as_person(obj, None, body.fields, body.stamp)
+        return org.get(obj, record_id)
+
+    @app.post("/_sandbox/sobjects/{obj}/{record_id}/person-edit", include_in_schema=False)
+    def _person_edit(obj: str, record_id: str, body: PersonWrite) -> dict[str, Any]:
+        with org.batch():
+            org.write_as_person(obj, record_id, body.fields, body.stamp)
         return org.get(obj, record_id)
 
     @app.post("/_sandbox/fields", include_in_schema=False)

@@ -25,7 +25,7 @@ from schemas import clock
 
 Row = dict[str, Any]
 USER_ID = make_id("005", 1)  # the integration user every API session logs in as
-PERSON_ID = make_id("005", 2)  # a sales rep editing in the UI (``Org.edit_as_person``)
+PERSON_ID = make_id("005", 2)  # a sales rep editing in the UI (``Org.write_as_person``)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, obj TEXT NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS custom_fields (obj TEXT, name TEXT, body TEXT, PRIMARY KEY (obj, name));
@@ -188,12 +188,18 @@ class Org:
             data[target.name] = value
         return self.create(obj, data, from_csv=from_csv), True
 
-    def edit_as_person(self, obj: str, record_id: str, values: Row, stamp: str) -> None:
-        """A person's edit in the UI that carries ``stamp`` (say a minute ago: it committed late)."""
-        self.update(obj, record_id, values)
+    def write_as_person(self, obj: str, record_id: str | None, values: Row, stamp: str | None) -> str:
+        """A person's new record (no ``record_id``) or edit in the UI, stamped now or with ``stamp`` (say
+        a minute ago: it committed late); the record's id."""
+        if record_id is None:
+            record_id = self.create(obj, values)
+        else:
+            self.update(obj, record_id, values)
         row = self.get(obj, record_id)
-        edited = {**row, "LastModifiedById": PERSON_ID, "LastModifiedDate": stamp, "SystemModstamp": stamp}
+        when = stamp or row["SystemModstamp"]
+        edited = {**row, "LastModifiedById": PERSON_ID, "LastModifiedDate": when, "SystemModstamp": when}
         self._save(self.spec(obj).name, edited, row)
+        return record_id
 
     def delete(self, obj: str, record_id: str) -> None:
         row = self.get(obj, record_id)

@@ -301,7 +301,7 @@ def test_duplicate_email_in_salesforce_is_reported_with_every_record(world: Worl
         "Email": "TANAKA@example.co.jp",
         "Stage__c": "受注",
     }
-    target.client.call(lambda sf: sf.restful("sobjects/Lead", method="POST", json=copy))
+    world.control.post("/_sandbox/sobjects/Lead/person-create", json={"fields": copy}).raise_for_status()
     report = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "d3")
     assert report.counts.balanced
     shared = [e for e in report.errors if e.code == "duplicate_email"]
