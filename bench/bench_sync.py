@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -181,6 +182,9 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=3_000)
     parser.add_argument("--per-record-ms", type=float, default=1.0, help="service time a record written")
     parser.add_argument("--no-latency", action="store_true", help="loopback only (0 ms everywhere)")
+    parser.add_argument(
+        "--no-change-runs", type=int, default=5, help="no-change runs in each world, taken in turns"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
@@ -188,7 +192,6 @@ def main() -> None:
         return
 
     from connectors.satori import SatoriClient
-    from sandbox.common import Latency
     from sandbox.demo_env import MA_TOKEN, DemoEnvironment, DemoPorts, DemoSizes
     from schemas import clock
 
@@ -197,39 +200,16 @@ def main() -> None:
     started = time.perf_counter()
     with DemoEnvironment(folder / "world", sizes, ports=DemoPorts.free()) as world:
         seeded = time.perf_counter() - started
-        for name, server in world.servers.items():
-            ms = 0.0 if options.no_latency else LATENCY[name]
-            server.app.state.latency = Latency(ms, ms / 10, options.per_record_ms if ms else 0.0, seed=1)
-        spec = folder / "spec.yaml"
-        document = world.spec_document(DEMO_SPEC)
-        spec.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-        env = {
-            **os.environ,
-            "PREFECT_HOME": str(folder / "prefect"),
-            "DO_NOT_TRACK": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # a busy shared machine
-        }
-        results: list[tuple[str, dict[str, Any], dict[str, tuple[int, int]]]] = []
-        first: Calls = {}
-
-        def step(label: str) -> None:
-            for server in world.servers.values():
-                server.request_log.entries.clear()
-            result = run_sync(spec, env)
-            counts = {
-                n: (len(s.request_log.entries), len(s.request_log.writes())) for n, s in world.servers.items()
-            }
-            results.append((label, result, counts))
-            print(label, json.dumps(result, ensure_ascii=False), counts, flush=True)
-            if not first:
-                first.update(
-                    {n: [(e.method, e.path) for e in s.request_log.entries] for n, s in world.servers.items()}
-                )
-
-        step("first full sync")
-        step("no change")
+        with DemoEnvironment(folder / "empty", DemoSizes(0, 0, 0), ports=DemoPorts.free()) as nothing:
+            full, empty = (
+                Side(world, folder / "world-run", options),
+                Side(nothing, folder / "empty-run", options),
+            )
+            full.step("first full sync")
+            empty.step("empty world: first sync")
+            for run in range(1, options.no_change_runs + 1):  # in turns: a busy spell hits both alike
+                full.step(f"no change ({run})")
+                empty.step(f"empty world: no change ({run})")
         with SatoriClient(world.servers["satori"].url, MA_TOKEN) as ma:
             customers = [c for page in ma.iter_search([], order="customer_id") for c in page]
             changed = customers[::100]
@@ -241,22 +221,73 @@ def main() -> None:
                 ]
             )
         offset = str(int(timedelta(hours=12).total_seconds()))  # past the next cut, for both sides
-        os.environ[clock.OFFSET_ENV] = env[clock.OFFSET_ENV] = offset
+        os.environ[clock.OFFSET_ENV] = full.env[clock.OFFSET_ENV] = offset
         try:
-            step(f"1% changed ({len(changed)} customers)")
+            full.step(f"1% changed ({len(changed)} customers)")
         finally:
             os.environ.pop(clock.OFFSET_ENV, None)
+    results = [r for side in (full, empty) for r in side.results]
     print(table(options, sizes, seeded, results))
-    kinds = {t["name"]: t["kind"] for t in document["targets"]}
-    print(ratio_table(results[0][1]["loaded"], kinds, first))
+    print(no_change_line(full, empty))
+    kinds = {t["name"]: t["kind"] for t in full.document["targets"]}
+    print(ratio_table(full.results[0][1]["loaded"], kinds, full.first))
 
 
-def table(
-    options: argparse.Namespace,
-    sizes: Any,
-    seeded: float,
-    results: list[tuple[str, dict[str, Any], dict[str, tuple[int, int]]]],
-) -> str:
+Result = tuple[str, dict[str, Any], dict[str, tuple[int, int]]]
+
+
+class Side:
+    """One world under test: its spec, Prefect home, and the syncs run against it."""
+
+    def __init__(self, world: Any, folder: Path, options: argparse.Namespace):
+        from sandbox.common import Latency
+
+        self.world = world
+        for name, server in world.servers.items():
+            ms = 0.0 if options.no_latency else LATENCY[name]
+            server.app.state.latency = Latency(ms, ms / 10, options.per_record_ms if ms else 0.0, seed=1)
+        folder.mkdir(parents=True)
+        self.spec = folder / "spec.yaml"
+        self.document = world.spec_document(DEMO_SPEC)
+        self.spec.write_text(yaml.safe_dump(self.document, allow_unicode=True), encoding="utf-8")
+        self.env = {
+            **os.environ,
+            "PREFECT_HOME": str(folder / "prefect"),
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # a busy shared machine
+        }
+        self.results: list[Result] = []
+        self.first: Calls = {}
+
+    def step(self, label: str) -> None:
+        servers = self.world.servers
+        for server in servers.values():
+            server.request_log.entries.clear()
+        result = run_sync(self.spec, self.env)
+        counts = {n: (len(s.request_log.entries), len(s.request_log.writes())) for n, s in servers.items()}
+        self.results.append((label, result, counts))
+        print(label, json.dumps(result, ensure_ascii=False), counts, flush=True)
+        if not self.first:
+            self.first.update(
+                {n: [(e.method, e.path) for e in s.request_log.entries] for n, s in servers.items()}
+            )
+
+    def no_change_walls(self) -> list[float]:
+        return [r["wall"] for label, r, _ in self.results if "no change" in label]
+
+
+def no_change_line(full: Side, empty: Side) -> str:
+    """The no-change sync flow's median wall time in each world, and their ratio."""
+    mine, fixed = statistics.median(full.no_change_walls()), statistics.median(empty.no_change_walls())
+    return (
+        f"No change, median sync flow of {len(full.no_change_walls())} runs in turns: {mine:.1f} s, "
+        f"against {fixed:.1f} s in the empty world: **{mine / fixed:.2f}×**\n"
+    )
+
+
+def table(options: argparse.Namespace, sizes: Any, seeded: float, results: list[Result]) -> str:
     latency = "0 ms" if options.no_latency else ", ".join(f"{n} {ms:g} ms" for n, ms in LATENCY.items())
     lines = [
         "## End-to-end sync",

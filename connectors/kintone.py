@@ -168,8 +168,9 @@ class KintoneClient:
         a time: a large app takes about its slowest range's round trips instead of one after another.
 
         The first page also gives the count, the next request the highest id; the ranges between are
-        sized from the ids' density to about ``range_pages`` full pages each, so the requests stay near
-        the minimum (one per 500 records) even where records were deleted.
+        sized from the ids' density to about ``range_pages`` full pages each (fewer when there are not
+        enough to keep every call in flight busy), so the requests stay near the minimum (one per 500
+        records) even where records were deleted.
         """
         wanted, where = _by_id(query_condition, fields)
         first = self.get_records(app, f"{where}$id > 0 order by $id asc limit {MAX_GET}", wanted, True)
@@ -179,7 +180,9 @@ class KintoneClient:
         low = int(first.records[-1]["$id"]["value"])
         (top,) = self.get_records(app, f"{where}$id > 0 order by $id desc limit 1", ["$id"]).records
         high, left = int(top["$id"]["value"]), (first.total_count or 0) - MAX_GET
-        width = max(MAX_GET, (high - low) * range_pages * MAX_GET // max(1, left))
+        # at most range_pages full pages a range, and fewer when that leaves a call in flight idle
+        pages = max(1, min(range_pages, -(-left // (MAX_GET * self.max_concurrency))))
+        width = max(MAX_GET, (high - low) * pages * MAX_GET // max(1, left))
         bounds = [*range(low, high, width), high]
 
         def part(after: int, upto: int) -> Callable[[], list[KintoneRecord]]:

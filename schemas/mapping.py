@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from schemas.policy import ConflictRule, Direction
@@ -140,6 +141,12 @@ class TargetRecord:
     id: str
     modified: datetime | None
     values: dict[str, Any]
+
+    @cached_property
+    def read_hash(self) -> str:
+        """A digest of the record as read (its modification stamp and mapped values): equal digests
+        mean it has not changed since the write-back last took it in. Worked out once a record."""
+        return values_hash({"modified": self.modified, "values": self.values})
 
 
 MAPPING_STREAM = "mapping"  # the links stream where the state DB remembers each target's outbound mapping

@@ -14,7 +14,7 @@ from typing import Any
 from schemas.catalog import CustomFieldSpec, custom_identifier, is_custom_name, lookup_field
 from schemas.coerce import CoercionError, to_ma_value
 from schemas.email import group_by_email, normalise_email
-from schemas.mapping import FieldMap, TargetRecord, inbound_changes, values_hash
+from schemas.mapping import FieldMap, TargetRecord, inbound_changes
 from schemas.outcomes import RowOutcome
 
 
@@ -104,12 +104,6 @@ def only_differences(row: dict[str, Any], existing: dict[str, Any]) -> dict[str,
     if custom:
         out["custom"] = custom
     return out
-
-
-def read_hash(record: TargetRecord) -> str:
-    """A digest of a record as read (its modification stamp and mapped values): equal digests mean
-    the record has not changed since the write-back last took it in."""
-    return values_hash({"modified": record.modified, "values": record.values})
 
 
 def newest_modification(records: list[TargetRecord]) -> datetime | None:

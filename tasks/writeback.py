@@ -4,8 +4,9 @@ Records changed since the watermark (minus an overlap) are read, deduplicated by
 email uniqueness (an email held by several records is never written: every record involved is
 reported), mapped through the conflict rules, coerced to MA types, compared with the MA's current
 values (nothing unchanged is written) and upserted in bulk. Each record the MA then agrees with is
-remembered as read (the ``inbound`` links: record id → ``read_hash``), so reading it again unchanged
-— as every run does inside the watermark's overlap — costs no email guard and no MA comparison.
+remembered as read (the ``inbound`` links: record id → ``TargetRecord.read_hash``), so reading it
+again unchanged — as every run does inside the watermark's overlap — costs no email guard and no MA
+comparison.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from connectors.state import StateStore
 from schemas.catalog import CustomFieldSpec
 from schemas.mapping import FieldMap, TargetRecord, flatten_customer, outbound_record, values_hash
 from schemas.outcomes import RowOutcome, Status
-from schemas.writeback import plan_rows, read_hash, unique_candidates
+from schemas.writeback import plan_rows, unique_candidates
 from tasks.load import StreamReport, record_outcomes
 from tasks.pause import pause_point
 
@@ -74,7 +75,7 @@ def taken_in(state: StateStore, target: str, records: list[TargetRecord]) -> set
     """Ids of ``records`` that read exactly as when the write-back last took them in: the MA holds
     what they say (or needed none of it), so there is nothing to guard, compare or write."""
     links = state.link_hashes(target, INBOUND, [r.id for r in records])
-    return {r.id for r in records if r.id in links and links[r.id][1] == read_hash(r)}
+    return {r.id for r in records if r.id in links and links[r.id][1] == r.read_hash}
 
 
 def _remember_taken_in(
@@ -85,7 +86,7 @@ def _remember_taken_in(
     A rejected or deferred record is not remembered: read again, it is checked and written again.
     """
     done = {o.key for o in outcomes if o.status.loaded or o.status is Status.UNCHANGED}
-    state.save_links(target, INBOUND, [(r.id, r.id, read_hash(r)) for r in records if r.id in done])
+    state.save_links(target, INBOUND, [(r.id, r.id, r.read_hash) for r in records if r.id in done])
 
 
 def _refresh_outbound_links(state: StateStore, fmap: FieldMap, ma: MaCustomers, keys: list[str]) -> None:
