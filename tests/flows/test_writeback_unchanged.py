@@ -104,11 +104,8 @@ def test_kintone_a_new_record_sharing_an_unchanged_records_email_withholds_both(
 def test_salesforce_no_change_compares_nothing_and_a_later_edit_is_written_back(
     world: sf_base.World,
 ) -> None:
-    spec = world.spec(defaults={"Company": "(未設定)"})
-    world.stage_due(spec)
-    target = sf_base.adapter(spec)
+    spec, target = written_out(world)
     try:
-        sf_base.outbound(world, spec, target, "r1")
         first = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r2")
         assert (first.counts.received, first.counts.skipped) == (3, 3)
 
@@ -121,9 +118,7 @@ def test_salesforce_no_change_compares_nothing_and_a_later_edit_is_written_back(
         assert ma_calls(world.ma_server) == []  # the three Leads read again are not compared with the MA
         assert soql_queries(world) == 1  # the read alone: no GROUP BY for shared emails either
 
-        lead = next(r for r in world.rows("Lead") if r["Email"] == "sato@example.co.jp")
-        edit = {"fields": {"Stage__c": "商談中"}}  # a sales rep's, now
-        world.control.post(f"/_sandbox/sobjects/Lead/{lead['Id']}/person-edit", json=edit).raise_for_status()
+        person_edit(world, "sato@example.co.jp", {"Stage__c": "商談中"})  # a sales rep's, now
         world.sf.request_log.entries.clear()
         edited = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r4")
         assert edited.counts.loaded == 1 and edited.counts.balanced
@@ -133,6 +128,24 @@ def test_salesforce_no_change_compares_nothing_and_a_later_edit_is_written_back(
         target.close()
 
 
+def written_out(world: sf_base.World) -> tuple[Spec, Any]:
+    """The world's spec and Salesforce adapter, after one outbound run ("r1") wrote the Leads."""
+    spec = world.spec(defaults={"Company": "(未設定)"})
+    world.stage_due(spec)
+    target = sf_base.adapter(spec)
+    sf_base.outbound(world, spec, target, "r1")
+    return spec, target
+
+
+def person_edit(
+    world: sf_base.World, email: str, fields: dict[str, Any], stamp: datetime | None = None
+) -> None:
+    """A sales rep's edit of the Lead with ``email``, made as another user (stamped now, or ``stamp``)."""
+    lead = next(r for r in world.rows("Lead") if r["Email"] == email)
+    body = {"fields": fields, "stamp": format_datetime(stamp) if stamp else None}
+    world.control.post(f"/_sandbox/sobjects/Lead/{lead['Id']}/person-edit", json=body).raise_for_status()
+
+
 def soql_queries(world: sf_base.World) -> int:
     return sum(e.path.rstrip("/").endswith("/query") for e in world.sf.request_log.entries)
 
@@ -140,11 +153,8 @@ def soql_queries(world: sf_base.World) -> int:
 def test_salesforce_overlap_reads_a_persons_late_edit_and_not_renkeis_own_writes(
     world: sf_base.World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = world.spec(defaults={"Company": "(未設定)"})
-    world.stage_due(spec)
-    target = sf_base.adapter(spec)
+    spec, target = written_out(world)
     try:
-        sf_base.outbound(world, spec, target, "r1")
         leads = {r["Email"]: r["Id"] for r in world.rows("Lead")}
         monkeypatch.setenv(clock.OFFSET_ENV, "5")  # renkei writes one Lead again 5 s later
         newer = {"LastName": "鈴木"}
@@ -157,10 +167,8 @@ def test_salesforce_overlap_reads_a_persons_late_edit_and_not_renkeis_own_writes
         assert first.counts.received == 3
         mark = watermark(spec)
         assert stamped_at(world, mark) == 0  # the watermark is that Lead's stamp, the newest
-        lead = next(r for r in world.rows("Lead") if r["Email"] == "sato@example.co.jp")
         # a sales rep's edit that committed after r2 read, stamped a minute before the watermark
-        late = {"fields": {"Stage__c": "受注"}, "stamp": format_datetime(mark - timedelta(minutes=1))}
-        world.control.post(f"/_sandbox/sobjects/Lead/{lead['Id']}/person-edit", json=late).raise_for_status()
+        person_edit(world, "sato@example.co.jp", {"Stage__c": "受注"}, mark - timedelta(minutes=1))
         again = sync_inbound(spec, spec.targets[0], target, world.ma, state_store(spec), "r3")
         assert again.counts.loaded == 1 and again.counts.balanced
         assert again.counts.received == 1 + stamped_at(world, mark)  # renkei's own Leads before it: unread
