@@ -46,7 +46,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy schemas connectors tasks flows deployments sandbox
+	$(BIN)/mypy schemas connectors tasks flows deployments sandbox bench
 
 # one worker per core, each test file on one worker (its module fixtures, servers and worlds shared):
 # most of the suite waits on servers, so two workers on two cores take ~12 min instead of ~21

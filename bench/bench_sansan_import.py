@@ -26,6 +26,7 @@ from sandbox.common import BackgroundServer
 from sandbox.sansan.app import create_app as sansan_app
 from sandbox.sansan.seed import seed
 from sandbox.satori.app import create_app as satori_app
+from schemas.targets import SansanSettings
 from schemas.validate import load_spec
 from tasks.sync_target import sync_inbound
 from tasks.targets.sansan import SansanSource
@@ -82,6 +83,7 @@ def run(cards: int, faults: float) -> dict[str, Any]:
                 httpx.put(f"{sansan.url}/_sandbox/faults", json={"rate": faults, "kinds": ["429"]})
             spec = load_spec(write_spec(root, ma_server.url, sansan.url))
             target = spec.targets[0]
+            assert isinstance(target, SansanSettings)
             state = StateStore(spec.storage.state, spec.company)
             with SatoriClient(ma_server.url, TOKEN) as ma:
                 spent = {"ma": 0.0}

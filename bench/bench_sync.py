@@ -74,7 +74,7 @@ def child(spec_path: str) -> None:
     steps.load_target.fn = timed(steps.load_target.fn)
     steps.write_back_target.fn = timed(steps.write_back_target.fn)
     start = time.perf_counter()
-    report = sync_module.sync(spec_path)
+    report = sync_module.sync_report(spec_path)
     wall = time.perf_counter() - start
     lines = {f"{line.target}:{line.stream}": line.counts.loaded for line in report.lines}
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
