@@ -44,10 +44,9 @@ from tasks.load import (
 )
 from tasks.pause import pause_point
 from tasks.resync import pending_resync, remember_mapping, resync_fields
-from tasks.writeback import MaCustomers, taken_in, write_back
+from tasks.writeback import INBOUND, MaCustomers, taken_in, write_back
 
 OUTBOUND = "outbound"
-INBOUND = "inbound"
 SNAPSHOT = "snapshot"
 
 
